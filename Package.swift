@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout: arrows point one way. Only `Capture` calls libpcap; `Packets`, `Reassembly`, `SMTP` and
+// `Sessions` are pure decoders (bytes in, values out) that can be tested from literals.
+let package = Package(
+    name: "smtpscope",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "smtpscope", targets: ["smtpscope"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
+        ),
+        .target(name: "ScopeCore"),
+        .target(name: "Packets", dependencies: ["ScopeCore"]),
+        .target(name: "Capture", dependencies: ["CPcap", "ScopeCore"]),
+        .target(name: "Reassembly", dependencies: ["ScopeCore", "Packets"]),
+        .target(name: "SMTP", dependencies: ["ScopeCore"]),
+        .target(name: "Sessions", dependencies: ["ScopeCore", "SMTP"]),
+        .target(
+            name: "Reporting",
+            dependencies: ["ScopeCore", "SMTP", "Sessions", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "Engine",
+            dependencies: ["ScopeCore", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Reporting"]
+        ),
+        .executableTarget(
+            name: "smtpscope",
+            dependencies: ["Engine", "Capture", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "PacketsTests", dependencies: ["Packets", "ScopeCore"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets", "ScopeCore"]),
+        .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "ScopeCore"]),
+        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "ScopeCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Capture", "ScopeCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

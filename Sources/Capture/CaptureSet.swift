@@ -1,0 +1,58 @@
+import ScopeCore
+
+/// Several capture files read as one stream in timestamp order, so that captures taken at two
+/// points of the network can be analysed together. Each packet keeps its `Vantage` (file and
+/// pcapng interface).
+///
+/// Files that cannot be opened are reported in `errors` and left out; a file that turns out to be
+/// damaged part-way stops contributing at that point, its earlier packets already delivered.
+public final class CaptureSet {
+    public private(set) var files: [PcapFile] = []
+    public private(set) var errors: [CaptureError] = []
+    /// Each file's next packet, pending the merge.
+    private var heads: [RawPacket?] = []
+
+    public init(paths: [String]) {
+        for (i, path) in paths.enumerated() {
+            do {
+                let f = try PcapFile(path: path, index: i)
+                files.append(f)
+            } catch {
+                errors.append(error)
+            }
+        }
+        heads = files.map { _ in nil }
+        for i in files.indices { advance(i) }
+    }
+
+    private func advance(_ i: Int) {
+        do {
+            heads[i] = try files[i].next()
+        } catch {
+            errors.append(error)
+            heads[i] = nil
+        }
+    }
+
+    /// Calls `body` for every packet of every file in timestamp order (ties: file order).
+    public func forEach(_ body: (RawPacket, PcapFile) -> Void) {
+        if files.count == 1 {
+            while let p = heads[0] {
+                body(p, files[0])
+                advance(0)
+            }
+            return
+        }
+        while true {
+            var best = -1
+            for i in heads.indices {
+                guard let h = heads[i] else { continue }
+                if best < 0 || h.time < heads[best]!.time { best = i }
+            }
+            guard best >= 0, let p = heads[best] else { return }
+            body(p, files[best])
+            // Reading on from this file invalidates only its own buffer.
+            advance(best)
+        }
+    }
+}

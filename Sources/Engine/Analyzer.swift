@@ -1,0 +1,203 @@
+import Capture
+import Packets
+import Reassembly
+import SMTP
+import ScopeCore
+import Sessions
+
+/// Receives what the analysis produces, as soon as it is known.
+public protocol RecordSink: AnyObject {
+    /// A transaction finished (its outcome is known).
+    func transaction(_ t: Transaction, in session: SessionHeader)
+    /// A session ended; its transactions were all delivered before.
+    func session(_ s: Session)
+}
+
+/// The identity of a session, for transaction records written before the session ends.
+public struct SessionHeader: Sendable {
+    public var id: Int
+    public var client: Endpoint
+    public var server: Endpoint
+    public var vantage: Vantage
+    public var start: Timestamp
+}
+
+/// Options of one analysis run.
+public struct AnalyzerOptions: Sendable {
+    /// Ports examined as SMTP without looking at content (RFC 5321 25, RFC 8314 465, RFC 6409 587, and 2525).
+    public var ports: Set<UInt16> = [25, 465, 587, 2525]
+    /// Ports on which TLS starts at the first byte.
+    public var implicitTLSPorts: Set<UInt16> = [465]
+    /// Look for SMTP on other ports by content: a 220 greeting answered by EHLO/HELO.
+    public var detectByContent = true
+    public var decoder = SMTPDecoder.Options()
+    public var reassembly = ReassemblyLimits()
+    public var sessions = SessionBuilder.Limits()
+    public init() {}
+}
+
+/// Capture packets in, sessions and transactions out: packet decoding, TCP reassembly, SMTP
+/// decoding and transaction building wired together. Single-threaded; no I/O of its own.
+public final class Analyzer: ReassemblyDelegate {
+    public let options: AnalyzerOptions
+    public private(set) var packetStats = PacketStats()
+    public private(set) var sessionsSeen = 0
+    public private(set) var lastTime = Timestamp.zero
+    private unowned let sink: RecordSink
+    private var reassembler: TCPReassembler<Analyzer>!
+    private var decoders: [Int: PacketDecoder] = [:]
+
+    /// Per-connection state, kept in `Connection.context`.
+    final class Context {
+        enum State {
+            /// Not on an SMTP port: waiting to see a greeting answered by EHLO/HELO.
+            case candidate(server: [UInt8], client: [UInt8])
+            case smtp(SessionBuilder, SessionHeader)
+        }
+        var state: State
+        init(_ state: State) { self.state = state }
+    }
+
+    public init(options: AnalyzerOptions = .init(), sink: RecordSink) {
+        self.options = options
+        self.sink = sink
+        self.reassembler = TCPReassembler(delegate: self, limits: options.reassembly, serverPorts: options.ports)
+        reassembler.speaksFirst = Self.speaksFirst
+    }
+
+    /// Feeds one captured packet of a file whose link type is `linkType`.
+    public func packet(_ p: RawPacket, linkType: LinkType) {
+        lastTime = max(lastTime, p.time)
+        let file = p.vantage.file
+        if decoders[file] == nil { decoders[file] = PacketDecoder(linkType: linkType) }
+        let filterPorts = !options.detectByContent
+        decoders[file]!.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
+            if filterPorts, !options.ports.contains(seg.source.port), !options.ports.contains(seg.destination.port) { return }
+            reassembler.process(seg, time: p.time, vantage: p.vantage)
+        }
+    }
+
+    /// The input ended: open connections are flushed and closed.
+    public func finish() {
+        reassembler.finishAll(at: lastTime)
+        packetStats = decoders.values.reduce(into: PacketStats()) { total, d in
+            total.packets += d.stats.packets
+            total.tcp += d.stats.tcp
+            total.notIP += d.stats.notIP
+            total.notTCP += d.stats.notTCP
+            total.malformed += d.stats.malformed
+            total.truncated += d.stats.truncated
+            total.fragments += d.stats.fragments
+            total.reassembledDatagrams += d.stats.reassembledDatagrams
+        }
+    }
+
+    /// Closes connections idle past the limit (live capture calls this as the clock moves).
+    public func expireIdle(now: Timestamp) { reassembler.expireIdle(now) }
+
+    // MARK: - ReassemblyDelegate
+
+    public func opened(_ c: Connection) {
+        if options.ports.contains(c.server.port) {
+            c.context = Context(.smtp(makeBuilder(c), header(c)))
+        } else if options.detectByContent {
+            c.context = Context(.candidate(server: [], client: []))
+        }
+    }
+
+    public func data(_ c: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
+        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }) else { return false }
+        switch ctx.state {
+        case .smtp(let builder, let header):
+            builder.receive(direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
+            emit(builder, header)
+            return true
+        case .candidate(var server, var client):
+            if direction == .toClient { server.append(contentsOf: bytes.prefix(4096 - server.count)) } else { client.append(contentsOf: bytes.prefix(4096 - client.count)) }
+            switch Self.classify(server: server, client: client) {
+            case .no: return false
+            case .undecided:
+                ctx.state = .candidate(server: server, client: client)
+                return server.count < 4096 && client.count < 4096
+            case .yes:
+                let builder = makeBuilder(c)
+                let h = header(c)
+                ctx.state = .smtp(builder, h)
+                // Replay what was held, server greeting first.
+                server.withUnsafeBytes { builder.receive(.toClient, $0, at: meta.time) }
+                client.withUnsafeBytes { builder.receive(.toServer, $0, at: meta.time) }
+                emit(builder, h)
+                return true
+            }
+        }
+    }
+
+    public func gap(_ c: Connection, _ direction: Direction, length: Int, at time: Timestamp) {
+        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder, let header) = ctx.state else { return }
+        builder.gap(direction, length: length, at: time)
+        emit(builder, header)
+    }
+
+    public func closed(_ c: Connection, _ reason: CloseReason) {
+        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder, let header) = ctx.state else { return }
+        var s = builder.close(reason: reason.rawValue, at: max(c.lastSeen, builder.session.end))
+        emit(builder, header)
+        s.rolesFromHandshake = c.rolesFromHandshake
+        s.handshakeRTT = c.handshakeRTT
+        s.ttls = [c.stats[0].ttls, c.stats[1].ttls]
+        s.anomalies.insert(contentsOf: c.anomalies, at: 0)
+        sink.session(s)
+    }
+
+    // MARK: - Helpers
+
+    private func makeBuilder(_ c: Connection) -> SessionBuilder {
+        sessionsSeen += 1
+        var opts = options.decoder
+        opts.implicitTLS = options.implicitTLSPorts.contains(c.server.port)
+        let s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
+        return SessionBuilder(session: s, decoderOptions: opts, limits: options.sessions)
+    }
+
+    private func header(_ c: Connection) -> SessionHeader {
+        SessionHeader(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen)
+    }
+
+    private func emit(_ builder: SessionBuilder, _ header: SessionHeader) {
+        for t in builder.takeFinished() { sink.transaction(t, in: header) }
+    }
+
+    enum Verdict { case yes, no, undecided }
+
+    /// SMTP by content: the server greets with `220`, the client answers EHLO or HELO.
+    static func classify(server: [UInt8], client: [UInt8]) -> Verdict {
+        let greeting = Array("220".utf8)
+        guard Array(server.prefix(3)) == Array(greeting.prefix(server.count)) else { return .no }
+        guard !client.isEmpty else { return .undecided }
+        let verb = client.prefix(4).map { $0 | 0x20 }
+        guard Array("ehlo".utf8).starts(with: verb) || Array("helo".utf8).starts(with: verb) else { return .no }
+        guard client.count >= 5 else { return .undecided }
+        guard [0x20, 0x0d, 0x0a].contains(client[4]) else { return .no }
+        return server.count >= 4 ? .yes : .undecided
+    }
+
+    /// Says which side a mid-stream capture's first bytes come from (see `TCPReassembler.speaksFirst`).
+    static func speaksFirst(_ bytes: UnsafeRawBufferPointer) -> Bool? {
+        guard bytes.count >= 4 else { return nil }
+        if ASCII.isDigit(bytes[0]), ASCII.isDigit(bytes[1]), ASCII.isDigit(bytes[2]), bytes[3] == 0x20 || bytes[3] == UInt8(ascii: "-") {
+            return true
+        }
+        let word = UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, 8)])
+        for verb in ["ehlo", "helo", "mail", "rcpt", "data", "quit", "rset", "noop", "auth", "bdat", "star"] where matches(word, verb) {
+            return false
+        }
+        return nil
+    }
+
+    private static func matches(_ bytes: UnsafeRawBufferPointer, _ verb: String) -> Bool {
+        let v = Array(verb.utf8)
+        guard bytes.count >= v.count else { return false }
+        for i in 0..<v.count where bytes[i] | 0x20 != v[i] { return false }
+        return true
+    }
+}

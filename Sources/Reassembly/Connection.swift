@@ -1,0 +1,139 @@
+import Packets
+import ScopeCore
+
+/// Why a connection ended.
+public enum CloseReason: String, Sendable {
+    /// Both sides sent FIN and all their data was delivered.
+    case fin
+    /// A side sent RST.
+    case rst
+    /// No packet for longer than the idle timeout.
+    case idle
+    /// The capture ended with the connection still open.
+    case captureEnd = "capture-end"
+    /// A new SYN reused the connection's addresses and ports.
+    case portReuse = "port-reuse"
+    /// The connection table was full; the least recently active connections were closed.
+    case tableFull = "table-full"
+    /// The consumer stopped following it (not SMTP).
+    case ignored
+}
+
+/// Counters and facts about one direction of a connection.
+public struct DirectionStats: Sendable, Equatable {
+    public var packets = 0
+    /// Payload bytes delivered in order (gaps excluded).
+    public var bytes = 0
+    public var retransmissions = 0
+    /// Retransmitted bytes that differ from the first copy (first copy wins).
+    public var inconsistentRetransmissions = 0
+    public var outOfOrder = 0
+    public var keepAlives = 0
+    public var gaps = 0
+    public var gapBytes = 0
+    /// Distinct IPv4 TTL / IPv6 hop-limit values seen, in order of appearance (at most 8 kept).
+    public var ttls: [UInt8] = []
+    public var firstIPID: UInt16?
+    public var lastIPID: UInt16?
+    /// IPv4 IDs that did not follow the previous one by a small step (a different IP stack, or random IDs).
+    public var ipIDJumps = 0
+    public var minWindow: UInt16 = .max
+    public var maxWindow: UInt16 = 0
+    /// Options from this side's SYN (or SYN-ACK).
+    public var synOptions: TCPOptions?
+    public init() {}
+}
+
+/// One TCP connection, as tracked by the reassembler. Read-only to consumers, except `context`.
+public final class Connection {
+    public let id: Int
+    public let vantage: Vantage
+    public private(set) var client: Endpoint
+    public private(set) var server: Endpoint
+    /// True when client and server were decided by a SYN or SYN-ACK; false when guessed from the
+    /// ports or the first bytes (capture started mid-connection).
+    public internal(set) var rolesFromHandshake: Bool
+    public let firstSeen: Timestamp
+    public internal(set) var lastSeen: Timestamp
+    public internal(set) var synTime: Timestamp?
+    var clientISN: UInt32?
+    public internal(set) var synAckTime: Timestamp?
+    public internal(set) var handshakeAckTime: Timestamp?
+    public internal(set) var closeReason: CloseReason?
+    public internal(set) var stats: [DirectionStats] = [DirectionStats(), DirectionStats()]
+    /// Anomalies at the TCP level (inconsistent retransmissions, limits hit).
+    public internal(set) var anomalies: [Anomaly] = []
+    /// The consumer's per-connection state.
+    public var context: AnyObject?
+
+    var halves: [HalfStream] = [HalfStream(), HalfStream()]
+    var ignored = false
+
+    init(id: Int, vantage: Vantage, client: Endpoint, server: Endpoint, fromHandshake: Bool, time: Timestamp) {
+        self.id = id
+        self.vantage = vantage
+        self.client = client
+        self.server = server
+        self.rolesFromHandshake = fromHandshake
+        self.firstSeen = time
+        self.lastSeen = time
+    }
+
+    /// SYN to SYN-ACK to ACK: the round trip seen from the capture point, when the handshake was seen.
+    public var handshakeRTT: Double? {
+        guard let syn = synTime, let ack = handshakeAckTime else { return nil }
+        return ack.seconds(since: syn)
+    }
+
+    func direction(from source: Endpoint) -> Direction { source == client ? .toServer : .toClient }
+
+    func swapRoles() {
+        swap(&client, &server)
+        halves.swapAt(0, 1)
+        stats.swapAt(0, 1)
+    }
+
+    public var isClosed: Bool { closeReason != nil }
+}
+
+/// A segment held because bytes before it are missing.
+struct HeldSegment {
+    var start: Int64
+    var bytes: [UInt8]
+    var time: Timestamp
+    var end: Int64 { start + Int64(bytes.count) }
+}
+
+/// Sequence state of one direction. Sequence numbers are unwrapped to 64 bits relative to the
+/// next expected byte, so 2^32 wrap-around is invisible above this type.
+struct HalfStream {
+    var initialized = false
+    /// Absolute (unwrapped) sequence number of the next byte to deliver.
+    var next: Int64 = 0
+    /// Low 32 bits of `next`, for unwrapping.
+    var nextWire: UInt32 = 0
+    var held: [HeldSegment] = []
+    var heldBytes = 0
+    /// Absolute sequence number just past the last data byte, once a FIN was seen.
+    var finAt: Int64?
+    var finished = false
+    /// The most recent delivered bytes, to compare retransmissions against.
+    var recent: [UInt8] = []
+    var recentStart: Int64 = 0
+
+    mutating func start(at seq: UInt32) {
+        initialized = true
+        next = Int64(seq)
+        nextWire = seq
+    }
+
+    /// The absolute position of wire sequence number `seq`: the one closest to `next`.
+    func unwrap(_ seq: UInt32) -> Int64 {
+        next + Int64(Int32(bitPattern: seq &- nextWire))
+    }
+
+    mutating func advance(to position: Int64) {
+        nextWire = nextWire &+ UInt32(truncatingIfNeeded: position - next)
+        next = position
+    }
+}

@@ -1,0 +1,169 @@
+import SMTP
+import ScopeCore
+import Sessions
+
+/// JSON-lines records: one object per line, snake_case keys, RFC 3339 UTC times with
+/// microseconds. The fields are documented in docs/json-schema.md.
+public enum JSONRecords {
+    public static func transaction(_ t: Transaction, session: Endpoint, server: Endpoint, timeline: [TimelineEntry], captureName: String?, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("transaction")
+        w.key("session"); w.int(t.session)
+        w.key("index"); w.int(t.index)
+        w.key("client"); w.string(session.description)
+        w.key("server"); w.string(server.description)
+        w.key("community_id"); w.string(CommunityID.v1(session, server))
+        w.key("start"); w.string(t.start.rfc3339)
+        w.key("end"); w.string(t.end.rfc3339)
+        w.key("helo"); optionalBytes(t.helo, &w)
+        w.key("mail_from"); optionalBytes(t.mailFrom, &w)
+        w.key("rcpt_to")
+        w.beginArray()
+        for r in t.rcptTo { w.stringBytes(Array(r.utf8)) }
+        w.endArray()
+        w.key("rcpt_rejected")
+        w.beginArray()
+        for r in t.rcptRejected {
+            w.beginObject()
+            w.key("address"); w.stringBytes(Array(r.address.utf8))
+            w.key("code"); w.int(r.code)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("outcome"); w.string(t.outcome.rawValue)
+        w.key("reply"); reply(t.reply, &w)
+        w.key("queue_id"); w.string(t.queueID)
+        w.key("size"); w.int(t.size)
+        w.key("message_complete"); w.bool(t.messageComplete)
+        w.key("chunked"); w.bool(t.chunked)
+        w.key("headers")
+        if let h = t.headers {
+            w.beginObject()
+            w.key("subject"); w.string(h.subject)
+            w.key("message_id"); w.string(h.messageID)
+            w.key("from"); w.string(h.from)
+            w.key("to"); w.string(h.to)
+            w.key("cc"); w.string(h.cc)
+            w.key("date"); w.string(h.date)
+            if !h.extra.isEmpty {
+                w.key("extra")
+                w.beginObject()
+                for name in h.extra.keys.sorted() {
+                    w.key(dynamic: name)
+                    w.beginArray()
+                    for v in h.extra[name] ?? [] { w.string(v) }
+                    w.endArray()
+                }
+                w.endObject()
+            }
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("tls"); w.bool(t.tls)
+        w.key("timeline")
+        w.beginArray()
+        for e in timeline where e.transaction == t.index {
+            entry(e, &w)
+        }
+        w.endArray()
+        w.key("anomalies"); anomalies(t.anomalies, &w)
+        w.endObject()
+        w.newline()
+    }
+
+    public static func session(_ s: Session, captureName: String, interface: Int?, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("session")
+        w.key("session"); w.int(s.id)
+        w.key("client"); w.string(s.client.description)
+        w.key("server"); w.string(s.server.description)
+        w.key("community_id"); w.string(CommunityID.v1(s.client, s.server))
+        w.key("capture")
+        w.beginObject()
+        w.key("file"); w.string(captureName)
+        w.key("interface"); w.int(interface)
+        w.endObject()
+        w.key("start"); w.string(s.start.rfc3339)
+        w.key("end"); w.string(s.end.rfc3339)
+        w.key("roles_from_handshake"); w.bool(s.rolesFromHandshake)
+        w.key("banner")
+        if let b = s.banner { w.stringBytes(b.displayLine) } else { w.null() }
+        w.key("helo"); optionalBytes(s.helo, &w)
+        w.key("extensions")
+        w.beginArray()
+        for e in s.extensions { w.stringBytes(Array(e.utf8)) }
+        w.endArray()
+        w.key("starttls"); w.string(s.starttls.rawValue)
+        w.key("auth")
+        if let a = s.auth {
+            w.beginObject()
+            w.key("mechanism"); w.string(a.mechanism)
+            w.key("user"); optionalBytes(a.user, &w)
+            w.key("result"); w.string(a.result)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("transactions"); w.int(s.transactions)
+        w.key("close"); w.string(s.close)
+        w.key("bytes")
+        w.beginObject()
+        w.key("client"); w.int(s.bytes[0])
+        w.key("server"); w.int(s.bytes[1])
+        w.endObject()
+        w.key("gaps")
+        w.beginObject()
+        w.key("client"); w.int(s.gaps[0])
+        w.key("server"); w.int(s.gaps[1])
+        w.key("client_bytes"); w.int(s.gapBytes[0])
+        w.key("server_bytes"); w.int(s.gapBytes[1])
+        w.endObject()
+        w.key("handshake_rtt"); if let r = s.handshakeRTT { w.double(r) } else { w.null() }
+        w.key("anomalies"); anomalies(s.anomalies, &w)
+        w.endObject()
+        w.newline()
+    }
+
+    static func optionalBytes(_ s: String?, _ w: inout JSONWriter) {
+        if let s { w.stringBytes(Array(s.utf8)) } else { w.null() }
+    }
+
+    static func reply(_ r: Reply?, _ w: inout JSONWriter) {
+        guard let r else { return w.null() }
+        w.beginObject()
+        w.key("code"); w.int(r.code)
+        w.key("enhanced"); w.string(r.enhanced)
+        w.key("text"); w.stringBytes(Array(r.text.utf8))
+        w.endObject()
+    }
+
+    static func entry(_ e: TimelineEntry, _ w: inout JSONWriter) {
+        w.beginObject()
+        w.key("t"); w.string(e.time.rfc3339)
+        w.key("from"); w.string(e.side.rawValue)
+        w.key("kind")
+        switch e.kind {
+        case .command: w.string("command")
+        case .reply: w.string("reply")
+        case .message: w.string("message")
+        case .tls: w.string("tls")
+        case .gap: w.string("gap")
+        case .note: w.string("note")
+        }
+        w.key("line"); w.stringBytes(e.line)
+        w.endObject()
+    }
+
+    static func anomalies(_ list: [Anomaly], _ w: inout JSONWriter) {
+        w.beginArray()
+        for a in list {
+            w.beginObject()
+            w.key("name"); w.string(a.name)
+            w.key("t"); w.string(a.time?.rfc3339)
+            w.key("detail"); w.string(a.detail)
+            w.endObject()
+        }
+        w.endArray()
+    }
+}

@@ -1,0 +1,139 @@
+/// A small, fast JSON writer with a fixed key order, so output is deterministic and diffable.
+///
+/// Strings from the capture are written byte-exact where they are valid UTF-8; an invalid byte
+/// becomes the six characters `\\xNN` (a literal backslash, `x` and two hex digits), so the output
+/// is always valid UTF-8 and JSON. Control characters use `\uNNNN`.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma: [Bool] = [false]
+
+    public init() { bytes.reserveCapacity(4096) }
+
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = [false]
+    }
+
+    private mutating func separator() {
+        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
+        needsComma[needsComma.count - 1] = true
+    }
+
+    public mutating func beginObject() {
+        separator()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma.append(false)
+    }
+
+    public mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma.removeLast()
+    }
+
+    public mutating func beginArray() {
+        separator()
+        bytes.append(UInt8(ascii: "["))
+        needsComma.append(false)
+    }
+
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma.removeLast()
+    }
+
+    /// Writes `"key":` — the next value call completes the member.
+    public mutating func key(_ k: StaticString) {
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma[needsComma.count - 1] = false
+    }
+
+    /// A key that is not a literal (header names asked for by the user).
+    public mutating func key(dynamic k: String) {
+        stringBytes(Array(k.utf8))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma[needsComma.count - 1] = false
+    }
+
+    public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { stringBytes($0) }
+    }
+
+    public mutating func string(_ s: String?) {
+        if let s { string(s) } else { null() }
+    }
+
+    /// Bytes from the wire: valid UTF-8 kept, invalid bytes written as `\\xNN`.
+    public mutating func stringBytes<C: Collection>(_ raw: C) where C.Element == UInt8 {
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+        let a = Array(raw)
+        var i = 0
+        while i < a.count {
+            let b = a[i]
+            if b < 0x80 {
+                switch b {
+                case UInt8(ascii: "\""): bytes += [0x5c, 0x22]
+                case 0x5c: bytes += [0x5c, 0x5c]
+                case 0x0a: bytes += [0x5c, UInt8(ascii: "n")]
+                case 0x0d: bytes += [0x5c, UInt8(ascii: "r")]
+                case 0x09: bytes += [0x5c, UInt8(ascii: "t")]
+                case 0..<0x20, 0x7f:
+                    bytes += Array("\\u00".utf8)
+                    bytes += hex(b)
+                default: bytes.append(b)
+                }
+                i += 1
+                continue
+            }
+            let len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 0
+            if len > 0, i + len <= a.count, String(validating: a[i..<(i + len)], as: UTF8.self) != nil {
+                bytes += a[i..<(i + len)]
+                i += len
+            } else {
+                bytes += Array("\\\\x".utf8)
+                bytes += hex(b)
+                i += 1
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func int(_ v: Int) {
+        separator()
+        bytes += Array(String(v).utf8)
+    }
+
+    public mutating func int(_ v: Int?) {
+        if let v { int(v) } else { null() }
+    }
+
+    public mutating func double(_ v: Double, decimals: Int = 6) {
+        separator()
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let r = (v * scale).rounded() / scale
+        bytes += Array(String(r).utf8)
+    }
+
+    public mutating func bool(_ v: Bool) {
+        separator()
+        bytes += Array((v ? "true" : "false").utf8)
+    }
+
+    public mutating func null() {
+        separator()
+        bytes += Array("null".utf8)
+    }
+
+    public mutating func newline() { bytes.append(0x0a) }
+
+    private func hex(_ b: UInt8) -> [UInt8] {
+        let d = Array("0123456789abcdef".utf8)
+        return [d[Int(b >> 4)], d[Int(b & 0xf)]]
+    }
+}

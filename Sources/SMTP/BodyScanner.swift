@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Streams DATA content (RFC 5321 §4.1.1.4, §4.5.2): finds the `CRLF.CRLF` end across any
+/// segmentation, removes dot-stuffing from the size count, and collects the top-level header block
+/// (bounded) — in one pass, with `memchr` doing the scanning between line starts.
+struct BodyScanner {
+    /// Where the scanner stands relative to line boundaries.
+    enum State {
+        /// At the start of a line (the message start or just after LF).
+        case lineStart
+        /// A `.` at the start of a line.
+        case dot
+        /// `.` CR at the start of a line.
+        case dotCR
+        /// Inside a line.
+        case inLine
+    }
+
+    var state = State.lineStart
+    /// DATA content is dot-stuffed and ends with `.CRLF`; BDAT content is neither.
+    var dotStuffed = true
+    /// Octets after un-stuffing, terminator excluded.
+    var size = 0
+    var inHeaders = true
+    /// Length of the current line's content while in the header block (to spot the blank line).
+    var headerLineLength = 0
+    var headers: HeaderCollector
+    var bareLineFeeds = 0
+    var sawCR = false
+    var eightBit = false
+    var nul = false
+    var endedWithBareLF = false
+
+    init(headerLimit: Int) { headers = HeaderCollector(limit: headerLimit) }
+
+    /// Consumes message bytes; returns how many were consumed when the end-of-data line was found
+    /// (the terminator included), or nil when all bytes belong to the message.
+    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            switch state {
+            case .lineStart:
+                if bytes[i] == UInt8(ascii: "."), dotStuffed {
+                    state = .dot
+                    i += 1
+                } else {
+                    state = .inLine
+                }
+            case .dot:
+                let b = bytes[i]
+                if b == 0x0d {
+                    state = .dotCR
+                    i += 1
+                } else if b == 0x0a {
+                    endedWithBareLF = true
+                    return i + 1
+                } else {
+                    // A stuffed dot: removed, not counted.
+                    state = .inLine
+                }
+            case .dotCR:
+                if bytes[i] == 0x0a { return i + 1 }
+                // `.` CR then something else: the dot was stuffing; the CR is content.
+                size += 1
+                if inHeaders { headerLineLength += 1 }
+                state = .inLine
+            case .inLine:
+                let base = bytes.baseAddress! + i
+                let found = memchr(base, 0x0a, n - i)
+                let end = found.map { UnsafeRawPointer($0) - UnsafeRawPointer(bytes.baseAddress!) + 1 } ?? n
+                let chunk = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
+                size += chunk.count
+                if inHeaders { headerBytes(chunk, lineEnds: found != nil) }
+                if found != nil {
+                    let crBefore = end - i >= 2 ? bytes[end - 2] == 0x0d : sawCR
+                    if !crBefore { bareLineFeeds += 1 }
+                    state = .lineStart
+                }
+                sawCR = chunk.last == 0x0d
+                i = end
+            }
+        }
+        return nil
+    }
+
+    private mutating func headerBytes(_ chunk: UnsafeRawBufferPointer, lineEnds: Bool) {
+        headers.append(chunk)
+        var content = chunk.count
+        if lineEnds {
+            content -= 1
+            if chunk.count >= 2, chunk[chunk.count - 2] == 0x0d { content -= 1 }
+        }
+        headerLineLength += content
+        if lineEnds {
+            // A blank line (a lone CR counts as blank: CR LF split across chunks) ends the header block.
+            if headerLineLength <= 0 || (headerLineLength == 1 && chunk.count == 1 && sawCR) {
+                inHeaders = false
+            }
+            headerLineLength = 0
+        }
+    }
+
+    /// Accounts for content bytes the capture did not have (a gap inside the message).
+    mutating func skip(_ length: Int) {
+        size += length
+        state = .inLine
+        if inHeaders { inHeaders = false }
+    }
+}

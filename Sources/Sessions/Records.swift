@@ -1,0 +1,152 @@
+import SMTP
+import ScopeCore
+
+/// Which side wrote a timeline line.
+public enum Side: String, Sendable {
+    case client, server
+}
+
+/// One line of a session's timeline, in wire order.
+public struct TimelineEntry: Sendable {
+    public enum Kind: Sendable {
+        /// A client command (index among the session's commands).
+        case command(index: Int, verb: Verb, group: Int)
+        /// A server reply, with the command it answers when known.
+        case reply(code: Int, answering: Int?)
+        /// Message content, summarised.
+        case message
+        /// TLS started; the rest is encrypted.
+        case tls
+        /// Bytes missing from the capture.
+        case gap(length: Int)
+        /// Something noteworthy, not a line on the wire.
+        case note
+    }
+
+    public var time: Timestamp
+    public var side: Side
+    public var kind: Kind
+    /// The line as sent (credentials redacted unless asked), or a summary for `message`/`gap`/`tls`.
+    public var line: [UInt8]
+    /// 1-based transaction this line belongs to; nil for session-level lines.
+    public var transaction: Int?
+}
+
+/// How a transaction ended.
+public enum Outcome: String, Sendable {
+    /// The server accepted the message (2xx to the end of data, or to the last BDAT).
+    case queued
+    /// The server refused MAIL, every RCPT, DATA, or the message.
+    case rejected
+    /// RSET, or a new EHLO/HELO/STARTTLS, before the message was sent.
+    case reset
+    /// QUIT, or the connection closed, before the transaction completed.
+    case abandoned
+    /// The capture ended, or a gap hid the end.
+    case incomplete
+}
+
+/// A refused recipient.
+public struct RejectedRecipient: Sendable, Equatable {
+    public var address: String
+    public var code: Int
+}
+
+/// One mail transaction: from MAIL FROM to the reply that decides it (RFC 5321 §3.3).
+public struct Transaction: Sendable {
+    /// 1-based within its session.
+    public var index: Int
+    public var session: Int
+    public var start: Timestamp
+    public var end: Timestamp
+    public var helo: String?
+    /// Reverse-path without `<>`; "" for the null path.
+    public var mailFrom: String?
+    public var mailParameters: [(key: String, value: String?)] = []
+    /// Accepted recipients, in wire order, without `<>`.
+    public var rcptTo: [String] = []
+    public var rcptRejected: [RejectedRecipient] = []
+    /// Recipients whose reply was never seen.
+    public var rcptUnanswered: [String] = []
+    public var outcome: Outcome = .incomplete
+    /// The reply that decided the outcome.
+    public var reply: Reply?
+    public var queueID: String?
+    /// Message octets after dot-unstuffing; nil when no message was sent.
+    public var size: Int?
+    public var messageComplete = true
+    public var headers: MessageHeaders?
+    /// True when the message was sent with BDAT (RFC 3030).
+    public var chunked = false
+    public var tls = false
+    /// True when a gap hid part of the transaction.
+    public var gapped = false
+    public var anomalies: [Anomaly] = []
+}
+
+/// STARTTLS on a session (RFC 3207).
+public enum StartTLSState: String, Sendable {
+    /// Not offered in the EHLO reply, not attempted.
+    case none
+    /// Offered by the server, not used by the client.
+    case offered
+    /// The client sent STARTTLS and the server agreed: the rest is encrypted.
+    case started
+    /// The client sent STARTTLS and the server refused.
+    case refused
+    /// TLS from the first byte (port 465).
+    case implicit
+}
+
+/// AUTH on a session (RFC 4954): mechanism, user and result, never the secret.
+public struct AuthInfo: Sendable {
+    public var mechanism: String
+    public var user: String?
+    /// `success` (235), `failure` (5xx/4xx), `cancelled`, or `unknown` (no reply seen).
+    public var result: String
+}
+
+/// One SMTP session: a TCP connection that carried SMTP.
+public struct Session: Sendable {
+    public var id: Int
+    public var client: Endpoint
+    public var server: Endpoint
+    public var vantage: Vantage
+    /// False when client and server were inferred (no handshake in the capture).
+    public var rolesFromHandshake = true
+    public var start: Timestamp
+    public var end: Timestamp
+    public var banner: Reply?
+    public var helo: String?
+    public var heloVerb: Verb?
+    /// EHLO keywords with their parameters, as offered (e.g. `SIZE 10240000`).
+    public var extensions: [String] = []
+    public var starttls: StartTLSState = .none
+    public var auth: AuthInfo?
+    public var transactions = 0
+    /// How the session ended: `quit`, or the TCP close reason (`fin`, `rst`, `idle`, `capture-end`…).
+    public var close = "capture-end"
+    /// Payload bytes [client→server, server→client], gaps excluded.
+    public var bytes = [0, 0]
+    /// Gaps [client→server, server→client] and their bytes.
+    public var gaps = [0, 0]
+    public var gapBytes = [0, 0]
+    public var anomalies: [Anomaly] = []
+    /// Every line, in wire order (bounded: see `SessionBuilder.Limits`).
+    public var timeline: [TimelineEntry] = []
+    /// Lines not kept because the timeline limit was reached.
+    public var timelineDropped = 0
+    /// The handshake round trip seen at the capture point, when the handshake was captured.
+    public var handshakeRTT: Double?
+    /// TTLs / hop limits seen [client side, server side].
+    public var ttls: [[UInt8]] = [[], []]
+
+    public init(id: Int, client: Endpoint, server: Endpoint, vantage: Vantage, start: Timestamp, end: Timestamp) {
+        self.id = id
+        self.client = client
+        self.server = server
+        self.vantage = vantage
+        self.start = start
+        self.end = end
+    }
+}
