@@ -31,6 +31,13 @@ public struct IPInfo: Hashable, Sendable {
     public var ipID: UInt16?
     /// True when the segment was rebuilt from IP fragments.
     public var reassembled: Bool
+
+    public init(version: UInt8, ttl: UInt8, ipID: UInt16?, reassembled: Bool) {
+        self.version = version
+        self.ttl = ttl
+        self.ipID = ipID
+        self.reassembled = reassembled
+    }
 }
 
 /// One decoded TCP segment. `payload` points into the packet buffer and is valid only inside the
@@ -49,6 +56,22 @@ public struct TCPSegment {
     /// The payload length on the wire (from the IP header); larger than `payload.count` when the
     /// packet was cut by the snapshot length.
     public var wireLength: Int
+
+    public init(
+        source: Endpoint, destination: Endpoint, seq: UInt32, ack: UInt32, flags: TCPFlags, window: UInt16,
+        options: TCPOptions, ip: IPInfo, payload: UnsafeRawBufferPointer, wireLength: Int
+    ) {
+        self.source = source
+        self.destination = destination
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.window = window
+        self.options = options
+        self.ip = ip
+        self.payload = payload
+        self.wireLength = wireLength
+    }
 }
 
 /// What happened to one packet.

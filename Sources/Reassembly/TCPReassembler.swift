@@ -343,6 +343,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
         if let limit, !c.ignored, !c.isClosed, limit > c.halves[d].next {
             gap(c, d, from: c.halves[d].next, to: limit, time: time)
+            drainHeld(c, d)
         }
     }
 

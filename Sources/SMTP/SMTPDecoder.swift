@@ -72,6 +72,8 @@ public final class SMTPDecoder {
     var serverLine: [UInt8] = []
     var serverDiscarding = false
     var serverResync = false
+    var serverAfterGap = false
+    var clientAfterGap = false
     var serverBytes = 0
     var serverTLS = false
     var replyLines: [[UInt8]] = []
@@ -131,6 +133,7 @@ public final class SMTPDecoder {
             serverLine.removeAll(keepingCapacity: true)
             replyLines.removeAll()
             serverDiscarding = true
+            serverAfterGap = true
             serverResync = true
         }
     }
@@ -213,6 +216,10 @@ public final class SMTPDecoder {
     /// Frames command lines; returns the bytes left when the mode changed mid-buffer.
     private func clientLines(_ input: UnsafeRawBufferPointer, _ time: Timestamp) -> UnsafeRawBufferPointer {
         var rest = input
+        if clientAfterGap {
+            clientAfterGap = false
+            if clientLine.isEmpty, CommandParser.looksLikeCommand(rest) { clientDiscarding = false }
+        }
         while !rest.isEmpty {
             guard case .command = clientMode else { return rest }
             guard let lf = memchr(rest.baseAddress!, 0x0a, rest.count) else {
@@ -335,6 +342,7 @@ public final class SMTPDecoder {
         case .command:
             clientLine.removeAll(keepingCapacity: true)
             clientDiscarding = true
+            clientAfterGap = true
             clientResync = true
         case .awaiting:
             heldGap = true
@@ -435,6 +443,15 @@ public final class SMTPDecoder {
             return
         }
         var rest = input
+        if serverAfterGap {
+            // After a gap the next bytes may be the middle of a line or the start of one.
+            serverAfterGap = false
+            if serverLine.isEmpty, rest.count >= 4, ASCII.isDigit(rest[0]), ASCII.isDigit(rest[1]), ASCII.isDigit(rest[2]),
+                rest[3] == 0x20 || rest[3] == UInt8(ascii: "-")
+            {
+                serverDiscarding = false
+            }
+        }
         while !rest.isEmpty {
             if serverTLS {
                 tlsBytes[1] += rest.count

@@ -50,6 +50,10 @@ public enum Outcome: String, Sendable {
 public struct RejectedRecipient: Sendable, Equatable {
     public var address: String
     public var code: Int
+    public init(address: String, code: Int) {
+        self.address = address
+        self.code = code
+    }
 }
 
 /// One mail transaction: from MAIL FROM to the reply that decides it (RFC 5321 §3.3).

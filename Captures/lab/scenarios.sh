@@ -1,0 +1,433 @@
+# scenarios.sh - one function per capture; sourced by make-captures.sh.
+# Each scenario captures with tcpdump (or dumpcap), runs real mail software,
+# and hands a JSON description to truth.py, which writes NAME.truth.json.
+
+MSG=$LAB_DIR/messages
+
+swaks_version() { swaks --version 2>/dev/null | sed -n 's/^swaks version \([0-9.]*\).*/\1/p' | head -1; }
+msmtp_version() { msmtp --version 2>/dev/null | sed -n 's/^msmtp version \(.*\)/\1/p' | head -1; }
+postfix_version() { postconf -d -h mail_version 2>/dev/null; }
+dovecot_version() { dovecot --version 2>/dev/null | awk '{print $1}'; }
+python_version() { $PY -c 'import platform; print(platform.python_version())'; }
+
+# swaks in the client namespace; common options first
+run_swaks() {  # run_swaks TRANSCRIPT ARGS...
+    local out=$1; shift
+    nsx "$NS_C" swaks --helo "$HELO" "$@" >"$out" 2>&1 || true
+}
+
+scenario_plain_delivery() {
+    local name=plain-delivery; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks.txt" --server $S_IP --port 25 \
+        --from alice@example.net --to bob@example.org --data "@$MSG/plain.eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOF
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version); tcpdump on the client's interface",
+ "scenario": "One message from alice@example.net to bob@example.org, delivered with swaks over plain SMTP (EHLO, MAIL, RCPT, DATA, QUIT).",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/plain.eml"]}]}
+EOF
+}
+
+scenario_msmtp_delivery() {
+    local name=msmtp-delivery; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    nsx "$NS_C" msmtp --debug --host=$S_IP --port=25 --domain="$HELO" --auth=off --tls=off \
+        --from=alice@example.net bob@example.org < "$MSG/msmtp.eml" > "$t/msmtp.txt" 2>&1 || true
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "msmtp $(msmtp_version) -> Postfix $(postfix_version); tcpdump on the client's interface",
+ "scenario": "One message delivered with msmtp; the server offers PIPELINING, so msmtp sends RCPT and DATA together in one segment and the 250 and 354 come back together.",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "msmtp", "transcript": "$t/msmtp.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/msmtp.eml"]}]}
+EOT
+}
+
+scenario_smtplib_delivery() {
+    local name=smtplib-delivery; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    nsx "$NS_C" $PY "$LAB_DIR/smtplib_client.py" --server $S_IP --helo "$HELO" > "$t/smtplib.txt" 2>&1 || true
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "Python $(python_version) smtplib -> Postfix $(postfix_version); tcpdump on the client's interface",
+ "scenario": "Three messages on one connection sent with Python smtplib (no RSET between them): one recipient, two recipients, and one with the null sender MAIL FROM:<>.",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "smtplib", "transcript": "$t/smtplib.txt", "leg": "direct", "server": "$S_IP:25"}]}
+EOT
+}
+
+scenario_pipelining_rcpt_refused() {
+    local name=pipelining-rcpt-refused; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks.txt" --server $S_IP --port 25 --pipeline \
+        --from alice@example.net --to bob@example.org,nobody@example.org,carol@example.org \
+        --data "@$MSG/pipelining.eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) --pipeline -> Postfix $(postfix_version) (check_recipient_access refuses nobody@example.org); tcpdump on the client's interface",
+ "scenario": "PIPELINING: MAIL and three RCPTs sent in one segment; the server refuses nobody@example.org with 550 and accepts the other two; the message is queued for the two accepted recipients.",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/pipelining.eml"]}]}
+EOT
+}
+
+scenario_starttls() {
+    local name=starttls; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks.txt" --server $S_IP --port 25 --tls \
+        --from alice@example.net --to bob@example.org --data "@$MSG/starttls.eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) --tls -> Postfix $(postfix_version) with a self-signed certificate made by OpenSSL $(openssl version | awk '{print $2}'); tcpdump on the client's interface",
+ "scenario": "STARTTLS: EHLO in the clear, STARTTLS, 220, then TLS; the second EHLO and the whole transaction are encrypted (the transactions below are marked inside_tls and cannot be read from the capture).",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/starttls.eml"]}]}
+EOT
+}
+
+scenario_auth() {  # scenario_auth MECH
+    local mech=$1
+    local name=auth-${mech,,}; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    local sessions=""
+    if [[ $mech == LOGIN ]]; then
+        # first attempt with a wrong password (535), then the right one
+        run_swaks "$t/swaks-1.txt" --server $S_IP --port 25 --auth LOGIN \
+            --auth-user alice@example.net --auth-password 'wrong-fake-password' \
+            --from alice@example.net --to bob@example.org --data "@$MSG/auth-login.eml"
+        sessions='{"format": "swaks", "transcript": "'$t/swaks-1.txt'", "leg": "direct", "server": "'$S_IP:25'"},'
+    fi
+    run_swaks "$t/swaks.txt" --server $S_IP --port 25 --auth "$mech" \
+        --auth-user alice@example.net --auth-password "$FAKE_PASSWORD" \
+        --from alice@example.net --to bob@example.org --data "@$MSG/$name.eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    local what="One session: AUTH PLAIN with the test account alice@example.net (fake password '$FAKE_PASSWORD'), 235, then one message."
+    [[ $mech == LOGIN ]] && what="Two sessions: AUTH LOGIN with a wrong password (535, swaks gives up and quits), then AUTH LOGIN with the test account's fake password '$FAKE_PASSWORD' (235) and one message."
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) --auth $mech -> Postfix $(postfix_version) with Dovecot $(dovecot_version) SASL (passwd-file); tcpdump on the client's interface",
+ "scenario": "$what",
+ "server_log": "$t/server.log",
+ "sessions": [$sessions
+              {"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/$name.eml"]}]}
+EOT
+}
+scenario_auth_plain() { scenario_auth PLAIN; }
+scenario_auth_login() { scenario_auth LOGIN; }
+
+scenario_raw() {  # scenario_raw NAME SCRIPT DESCRIPTION
+    local name=$1 script=$2 what=$3; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    nsx "$NS_C" $PY "$LAB_DIR/raw_client.py" --server $S_IP --script "$script" --log "$t/events.jsonl" \
+        2> "$t/client.err" || log "raw client: $(tail -1 "$t/client.err")"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "lab raw socket client (Python $(python_version), raw_client.py --script $script) -> Postfix $(postfix_version); tcpdump on the client's interface",
+ "scenario": "$what",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "events", "transcript": "$t/events.jsonl", "leg": "direct", "server": "$S_IP:25"}]}
+EOT
+}
+scenario_helo_no_hostname() {
+    scenario_raw helo-no-hostname helo-no-hostname \
+        "A client that sends HELO without a hostname, gets 501 Syntax: HELO hostname, and gives up with QUIT (no transaction)."
+}
+scenario_typed_session() {
+    scenario_raw typed-session typed \
+        "A session typed by hand: one character per TCP segment (TCP_NODELAY, pauses between keys), lower-case commands, 'mail from: <...>' with a space; one message queued."
+}
+scenario_bdat_chunking() {
+    scenario_raw bdat-chunking bdat \
+        "CHUNKING (RFC 3030): message 1 in two BDAT chunks and a final 'BDAT 0 LAST'; message 2 as MAIL, two RCPTs and 'BDAT n LAST' with its chunk pipelined in one segment; message 3 'BDAT n LAST' after the only recipient was refused (554)."
+}
+
+scenario_cooked_any() {
+    local name=cooked-any; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" any "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks.txt" --server $S_IP --port 25 \
+        --from alice@example.net --to bob@example.org --data "@$MSG/cooked.eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version); tcpdump -i any (link type LINUX_SLL2) in the client's namespace",
+ "scenario": "An ordinary delivery captured on the 'any' pseudo-interface: Linux cooked capture v2 frames instead of Ethernet.",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/cooked.eml"]}]}
+EOT
+}
+
+scenario_ipv6_delivery() {
+    local name=ipv6-delivery; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks.txt" -6 --server $S_IP6 --port 25 \
+        --from alice@example.net --to bob@example.org --data "@$MSG/ipv6.eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) -6 -> Postfix $(postfix_version); tcpdump on the client's interface",
+ "scenario": "An ordinary delivery over IPv6 ($C_IP6 to $S_IP6).",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "[$S_IP6]:25",
+               "messages": ["$MSG/ipv6.eml"]}]}
+EOT
+}
+
+queue_empty() {  # queue_empty SPOOL : no message files left in the queue
+    [[ -z $(find "$1/incoming" "$1/active" "$1/deferred" "$1/hold" "$1/maildrop" -type f 2>/dev/null | head -1) ]]
+}
+
+scenario_relay_connection_reuse() {
+    local name=relay-connection-reuse; local t=$WORK/$name
+    mkdir -p "$t"
+    [[ -n ${RLY:-} ]] || setup_relay_postfix
+    local i
+    # three messages into the relay, which keeps them on hold
+    for i in 1 2 3; do
+        run_swaks "$t/submit-$i.txt" --server $R_IP --port 25 \
+            --from alice@example.net --to bob@example.org --data "@$MSG/relay-$i.eml"
+    done
+    sleep 1
+    local rly_mark
+    rly_mark=$(stat -c %s "$RLY_LOG")
+    log_mark
+    cap_start "$NS_S" s0 "$OUT_DIR/$name.pcap" "tcp port 25 and host $R_IP"
+    nsx "$NS_C" postsuper -c "$RLY/etc" -H ALL >/dev/null 2>&1
+    nsx "$NS_C" postqueue -c "$RLY/etc" -f || log "postqueue -f failed"
+    for i in $(seq 1 100); do queue_empty "$RLY/spool" && break; sleep 0.2; done
+    # the cached connection is closed after smtp_connection_cache_time_limit (2 s):
+    # wait until the server has logged a disconnect for every connect from the relay
+    local conns discs
+    for i in $(seq 1 60); do
+        sleep 0.25
+        conns=$(tail -c +"$((SRV_MARK + 1))" "$SRV_LOG" | grep -c "connect from unknown\[$R_IP\]" || true)
+        discs=$(tail -c +"$((SRV_MARK + 1))" "$SRV_LOG" | grep -c "disconnect from unknown\[$R_IP\]" || true)
+        ((conns > 0 && conns == discs * 2)) && break
+    done
+    sleep 0.5
+    cap_stop
+    log_slice "$t/server.log"
+    tail -c +"$((rly_mark + 1))" "$RLY_LOG" > "$t/relay.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "Postfix $(postfix_version) (relay.example.net, smtp client with connection caching) -> Postfix $(postfix_version); tcpdump on the receiving server's interface",
+ "scenario": "A relaying Postfix delivers three queued messages over one connection; before reusing the cached connection it sends RSET, so RSET precedes the second and third MAIL FROM. After the cache time limit (2 s) the relay closes the idle connection without QUIT. The transcript is the relay's own debug_peer log.",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "postfix-debug", "transcript": "$t/relay.log", "peer": "$S_IP", "leg": "direct",
+               "server": "$S_IP:25", "client_ip": "$R_IP",
+               "messages": ["$MSG/relay-1.eml", "$MSG/relay-2.eml", "$MSG/relay-3.eml"]}]}
+EOT
+}
+
+scenario_large_message_impaired() {
+    local name=large-message-impaired; local t=$WORK/$name
+    mkdir -p "$t"
+    $PY "$LAB_DIR/make_large_message.py" > "$t/large.eml"
+    bg "$NS_I" $PY "$LAB_DIR/impair_bridge.py" --a i0 --b i1 --seed 2026 \
+        --loss 0.02 --dup 0.01 --reorder 0.02 --log "$t/impairments.jsonl"
+    local bridge=$LAST_PID
+    sleep 1
+    log_mark
+    cap_start "$NS_S" s1 "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks.txt" --server $SI_IP --port 25 --local-interface $CI_IP --suppress-data \
+        --from alice@example.net --to bob@example.org --data "@$t/large.eml"
+    cap_stop
+    stop_pid "$bridge"
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    local summary
+    summary=$($PY -c '
+import json,sys,collections
+c=collections.Counter(json.loads(l)["action"] for l in open(sys.argv[1]) if l.strip())
+print(json.dumps({"dropped": c["drop"], "duplicated": c["duplicate"], "reordered": c["reorder"],
+                  "segments": [json.loads(l) for l in open(sys.argv[1]) if l.strip()]}))' "$t/impairments.jsonl")
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version) across impair_bridge.py (seeded: 2 % loss, 1 % duplication, 2 % reordering of data segments, both directions); tcpdump on the server's interface",
+ "scenario": "A 2 MB message (base64 attachment) over a link that drops, duplicates and reorders TCP data segments; the capture, taken at the server, shows gaps filled by retransmissions, duplicate segments and out-of-order segments. The message is still delivered once.",
+ "server_log": "$t/server.log",
+ "notes": {"impairments": $summary, "about": "segments lists every data segment the bridge dropped, duplicated or held back (reordered); in = the interface it arrived on (i0 client side, i1 server side)"},
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$SI_IP:25",
+               "messages": ["$t/large.eml"]}]}
+EOT
+}
+
+# --------------------------------------------------------------------------
+# intercepting middlebox scenarios
+# --------------------------------------------------------------------------
+PROXY_PID=""
+middlebox_on() {  # middlebox_on MODE SOURCE LOGFILE [extra proxy args]
+    local mode=$1 source=$2 plog=$3; shift 3
+    # Client connections to port 25 are redirected to the proxy; the server
+    # leg (interface m1) is not connection-tracked, and the server's replies
+    # to a transparent (client-addressed) socket are delivered locally.
+    nsx "$NS_M" nft -f - <<'EON'
+table ip smtplab {
+  chain prerouting_raw {
+    type filter hook prerouting priority raw;
+    iifname "m1" notrack
+  }
+  chain output_raw {
+    type filter hook output priority raw;
+    oifname "m1" notrack
+  }
+  chain prerouting_mangle {
+    type filter hook prerouting priority mangle;
+    iifname "m1" tcp sport 25 meta mark set 1
+  }
+  chain prerouting_nat {
+    type nat hook prerouting priority dstnat;
+    iifname "m0" tcp dport 25 redirect to :10025
+  }
+}
+EON
+    local errf=$WORK/proxy-$mode.err
+    ip netns exec "$NS_M" $PY "$LAB_DIR/smtp_middlebox.py" --mode "$mode" --source "$source" \
+        --log "$plog" "$@" 2>"$errf" &
+    PROXY_PID=$!
+    BG_PIDS+=($PROXY_PID)
+    local i
+    for i in $(seq 1 50); do grep -q 'proxy ready' "$errf" && break; sleep 0.1; done
+    grep -q 'proxy ready' "$errf" || die "proxy did not start: $(cat "$errf")"
+}
+middlebox_off() {
+    stop_pid "$PROXY_PID"
+    nsx "$NS_M" nft delete table ip smtplab
+}
+
+# scenario_middlebox NAME MODE SOURCE CLIENT DESCRIPTION MADE_BY [proxy args]
+#   CLIENT: swaks:MESSAGE | swaks-tls-optional:MESSAGE | msmtp:MESSAGE | raw:SCRIPT
+scenario_middlebox() {
+    local name=$1 mode=$2 source=$3 client=$4 what=$5 made_by=$6; shift 6
+    local t=$WORK/$name
+    mkdir -p "$t"
+    middlebox_on "$mode" "$source" "$t/proxy.jsonl" "$@"
+    log_mark
+    local cl="$OUT_DIR/$name-client-leg.pcap" sl="$OUT_DIR/$name-server-leg.pcap" both="$OUT_DIR/$name-both-legs.pcapng"
+    cap_start "$NS_M" m0 "$cl"
+    cap_start "$NS_M" m1 "$sl"
+    dumpcap_start "$NS_M" "$both" m0 m1
+    local kind=${client%%:*} arg=${client#*:} fmt transcript cver
+    case $kind in
+        swaks|swaks-tls-optional)
+            local extra=()
+            [[ $kind == swaks-tls-optional ]] && extra=(--tls-optional)
+            transcript=$t/swaks.txt; fmt=swaks; cver="swaks $(swaks_version)${extra:+ ${extra[*]}}"
+            run_swaks "$transcript" --server $S_IP --port 25 "${extra[@]}" \
+                --from alice@example.net --to bob@example.org --data "@$MSG/$arg.eml" ;;
+        msmtp)
+            transcript=$t/msmtp.txt; fmt=msmtp; cver="msmtp $(msmtp_version)"
+            nsx "$NS_C" msmtp --debug --host=$S_IP --port=25 --domain="$HELO" --auth=off --tls=off \
+                --from=alice@example.net bob@example.org < "$MSG/$arg.eml" > "$transcript" 2>&1 || true ;;
+        raw)
+            transcript=$t/events.jsonl; fmt=events; cver="lab raw socket client (raw_client.py --script $arg)"
+            nsx "$NS_C" $PY "$LAB_DIR/raw_client.py" --server $S_IP --script "$arg" --log "$transcript" \
+                2> "$t/client.err" || log "raw client: $(tail -1 "$t/client.err")" ;;
+    esac
+    # wait for the proxy to finish the server leg (store-and-forward replays late)
+    local i
+    for i in $(seq 1 100); do
+        grep -q '"leg": "server", "event": "close"' "$t/proxy.jsonl" && break
+        sleep 0.1
+    done
+    sleep 0.3
+    cap_stop
+    middlebox_off
+    log_slice "$t/server.log"
+    finalize_pcap "$cl"; finalize_pcap "$sl"; finalize_pcap "$both"
+    local made="$cver -> smtp_middlebox.py --mode $mode --source $source ($made_by) -> Postfix $(postfix_version)"
+    local csess='{"format": "'$fmt'", "transcript": "'$transcript'", "leg": "client", "conn": 1}'
+    local ssess='{"format": "proxy", "leg": "server", "conn": 1}'
+    local common='"server_log": "'$t/server.log'", "proxy_log": "'$t/proxy.jsonl'", "client_transcripts": ["'$transcript'"]'
+    truth <<EOT
+{"name": "$name-client-leg", "capture": "$name-client-leg.pcap", "pcap": "$cl",
+ "made_with": "$made; tcpdump on the middlebox's client-facing interface",
+ "scenario": "Client leg only (client <-> middlebox). $what",
+ "also_in": ["$name-server-leg.pcap", "$name-both-legs.pcapng"], $common,
+ "sessions": [$csess]}
+EOT
+    truth <<EOT
+{"name": "$name-server-leg", "capture": "$name-server-leg.pcap", "pcap": "$sl",
+ "made_with": "$made; tcpdump on the middlebox's server-facing interface",
+ "scenario": "Server leg only (middlebox <-> server). $what",
+ "also_in": ["$name-client-leg.pcap", "$name-both-legs.pcapng"], $common,
+ "sessions": [$ssess]}
+EOT
+    truth <<EOT
+{"name": "$name-both-legs", "capture": "$name-both-legs.pcapng", "pcap": "$both",
+ "made_with": "$made; dumpcap on both of the middlebox's interfaces (pcapng, interface m0 = client side, m1 = server side)",
+ "scenario": "Both legs in one file. $what",
+ "also_in": ["$name-client-leg.pcap", "$name-server-leg.pcap"], $common,
+ "sessions": [$csess, $ssess]}
+EOT
+}
+
+scenario_middlebox_store_and_forward() {
+    scenario_middlebox middlebox-store-and-forward store-and-forward client swaks:middlebox-store-and-forward \
+        "A store-and-forward anti-virus scanner on the client host (server leg uses the client's address, new port): the client's MAIL and RCPT are relayed; its DATA is answered by the proxy's own 354, the message is held, the proxy answers 250 and 221 itself; the server leg gets RSET instead of DATA, a second RSET and NOOP keep-alives, and 4 s later the replayed MAIL, RCPT, DATA and message, then QUIT. The client's transcript never shows RSET." \
+        "modelled on a store-and-forward outgoing-mail scanner" --hold 4 --keepalive 1
+}
+scenario_middlebox_inline_rewriter() {
+    scenario_middlebox middlebox-inline-rewriter inline-rewriter client-port raw:vrfy \
+        "An SMTP-inspecting firewall that rewrites bytes in place (server leg has the same addresses and ports as the client leg): the banner text is masked with asterisks, '250-STARTTLS' reaches the client as '250-XXXXXXXA', and the client's VRFY reaches the server as X characters of the same length, which the server answers with 500 (command not recognized)." \
+        "modelled on an SMTP-inspecting firewall"
+}
+scenario_middlebox_starttls_answered() {
+    scenario_middlebox middlebox-starttls-answered starttls-answered client swaks-tls-optional:middlebox-starttls-answered \
+        "A scanner that cannot inspect TLS: the server offers STARTTLS, the client asks for it, the proxy answers '500 Unsupported command.' itself (the server never sees STARTTLS) and the client continues in the clear; the server's 221 reaches the client with the proxy's own text." \
+        "modelled on an outgoing-mail scanner that answers STARTTLS itself"
+}
+scenario_middlebox_plain_relay() {
+    scenario_middlebox middlebox-plain-relay plain-relay proxy msmtp:middlebox-plain-relay \
+        "A transparent proxy that relays every byte unchanged over a new TCP connection from its own address ($M_S_IP): the two legs carry the same dialogue with different addresses, ports and timing." \
+        "plain relay"
+}

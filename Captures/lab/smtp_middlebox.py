@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""An intercepting SMTP proxy that models the middleboxes found on real networks.
+
+It runs in the lab's middlebox namespace.  nftables redirects the client's
+connections to port 25 to this proxy, which opens its own connection to the
+original destination (the "server leg").  The client does not know it is there.
+
+Modes (--mode):
+  store-and-forward   anti-virus scanner on the client host: relays greeting,
+                      EHLO, MAIL and RCPT; answers the client's DATA itself with
+                      its own 354, reads the whole message and answers 250
+                      itself, answers QUIT with its own 221.  Meanwhile the
+                      server leg gets RSET (twice) instead of DATA and NOOP
+                      keep-alives; after --hold seconds the proxy replays MAIL,
+                      RCPT, DATA and the message on the server leg, then QUIT.
+  inline-rewriter     SMTP-inspecting firewall: rewrites bytes in place and keeps
+                      every line's length: the banner text becomes asterisks,
+                      '250-STARTTLS' becomes '250-XXXXXXXA', a command outside the
+                      allowed set is overwritten with 'X' (the server then answers
+                      500/502).  Otherwise relays as it reads.
+  starttls-answered   scanner that cannot scan TLS: answers the client's STARTTLS
+                      itself with '500 Unsupported command.' (the server never sees
+                      STARTTLS) and replaces the text of the server's 221.
+  plain-relay         relays everything verbatim over a new TCP connection.
+
+Server leg source address (--source): 'proxy' (the middlebox's own address),
+'client' (the client's address, new port: like a proxy running on the client
+host), or 'client-port' (the client's address and port: the server leg has the
+same addresses and ports as the client leg, like an inline firewall).
+
+Log (--log): JSON lines.  Every line seen or sent on either leg is one record:
+  {"t": epoch, "conn": n, "leg": "client"|"server",
+   "dir": "from_client"|"to_client"|"from_server"|"to_server",
+   "line": "...", "action": "relayed"|"rewritten"|"answered"|"injected"|
+   "withheld"|"held"|"replayed"|"consumed", "original": "..." (rewrites)}
+Message bodies are one record with "body" instead of "line".  Connection
+events have "event": accept|server_connected|close.
+"""
+import argparse
+import asyncio
+import json
+import socket
+import struct
+import sys
+import time
+
+SO_ORIGINAL_DST = 80
+IP_TRANSPARENT = 19
+
+# commands an SMTP-inspecting firewall lets through in its default policy
+ALLOWED = {"HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "AUTH", "STARTTLS", "BDAT"}
+
+LOG = None
+
+
+def log(**rec):
+    rec = {"t": round(time.time(), 6), **rec}
+    LOG.write(json.dumps(rec) + "\n")
+    LOG.flush()
+
+
+def addr(sa):
+    return f"[{sa[0]}]:{sa[1]}" if ":" in sa[0] else f"{sa[0]}:{sa[1]}"
+
+
+class Conn:
+    def __init__(self, n, cr, cw, sr, sw):
+        self.n = n
+        self.cr, self.cw, self.sr, self.sw = cr, cw, sr, sw
+        self.data_mode = False
+        self.stop_keepalive = False
+        self.data_time = time.time()
+
+    # -- logging helpers ----------------------------------------------
+    def rec(self, d, line, action, **extra):
+        leg = "client" if d in ("from_client", "to_client") else "server"
+        log(conn=self.n, leg=leg, dir=d, line=line, action=action, **extra)
+
+    def body(self, d, text, action):
+        leg = "client" if d in ("from_client", "to_client") else "server"
+        log(conn=self.n, leg=leg, dir=d, body=text, bytes=len(text.encode()), action=action)
+
+    # -- I/O ----------------------------------------------------------
+    @staticmethod
+    def text(raw):
+        return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+    async def client_line(self):
+        raw = await self.cr.readline()
+        return raw
+
+    async def to_client(self, line, action, **extra):
+        self.cw.write(line.encode() + b"\r\n")
+        await self.cw.drain()
+        self.rec("to_client", line, action, **extra)
+
+    async def to_server(self, line, action, **extra):
+        self.sw.write(line.encode() + b"\r\n")
+        await self.sw.drain()
+        self.rec("to_server", line, action, **extra)
+
+    async def server_reply(self, action):
+        """Read a complete reply from the server; log each line."""
+        lines = []
+        while True:
+            raw = await self.sr.readline()
+            if not raw:
+                raise ConnectionError("server closed the connection")
+            t = self.text(raw)
+            lines.append(t)
+            self.rec("from_server", t, action)
+            if len(t) < 4 or t[3] != "-":
+                return lines
+
+    async def relay_reply(self, rewrite=None):
+        """Read one reply from the server and send it to the client in one write."""
+        lines = await self.server_reply("relayed")
+        out = []
+        for ln in lines:
+            new = rewrite(ln) if rewrite else ln
+            out.append((new, ln))
+        self.cw.write(b"".join(n.encode() + b"\r\n" for n, _ in out))
+        await self.cw.drain()
+        for new, ln in out:
+            if new != ln:
+                self.rec("to_client", new, "rewritten", original=ln)
+            else:
+                self.rec("to_client", ln, "relayed")
+        return lines
+
+    async def read_body(self, action):
+        """Body lines from the client up to the lone '.', as they arrived."""
+        body = []
+        while True:
+            raw = await self.cr.readline()
+            if not raw:
+                raise ConnectionError("client closed during DATA")
+            t = self.text(raw)
+            if t == ".":
+                break
+            body.append(raw)
+        text = b"".join(body).decode("utf-8", "replace")
+        self.body("from_client", text, action)
+        self.rec("from_client", ".", action)
+        return body
+
+
+# ---------------------------------------------------------------------------
+# mode: relay as bytes arrive (plain-relay, inline-rewriter)
+# ---------------------------------------------------------------------------
+
+def mask_banner(line):
+    """'220 mx.example.org ESMTP Postfix' -> '220 ****...' (same length)."""
+    if line[:3].isdigit() and len(line) > 4:
+        return line[:4] + "*" * (len(line) - 4)
+    return line
+
+
+async def pump_client(c, rewrite):
+    """Client -> server.  Whatever one read returns is forwarded in one write."""
+    body = []
+    buf = b""
+    while True:
+        chunk = await c.cr.read(65536)
+        if not chunk:
+            log(conn=c.n, leg="client", event="close", by="client")
+            if c.sw.can_write_eof():
+                c.sw.write_eof()
+            return
+        buf += chunk
+        out = []
+        recs = []
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            raw += b"\n"
+            t = c.text(raw)
+            if c.data_mode:
+                out.append(raw)
+                if t == ".":
+                    c.data_mode = False
+                    text = b"".join(body).decode("utf-8", "replace")
+                    recs += [("body", "from_client", text), ("body", "to_server", text),
+                             ("line", "from_client", ".", "relayed", {}),
+                             ("line", "to_server", ".", "relayed", {})]
+                    body = []
+                else:
+                    body.append(raw)
+                continue
+            verb = t.split(" ", 1)[0].upper()
+            if rewrite and verb not in ALLOWED:
+                eol = raw[len(raw.rstrip(b"\r\n")):]
+                masked = "X" * len(raw.rstrip(b"\r\n"))
+                out.append(masked.encode() + eol)
+                recs += [("line", "from_client", t, "rewritten", {"note": "command not in the allowed set"}),
+                         ("line", "to_server", masked, "rewritten", {"original": t})]
+                continue
+            out.append(raw)
+            recs += [("line", "from_client", t, "relayed", {}), ("line", "to_server", t, "relayed", {})]
+        if out:
+            c.sw.write(b"".join(out))
+            await c.sw.drain()
+        for r in recs:
+            if r[0] == "body":
+                c.body(r[1], r[2], "relayed")
+            else:
+                c.rec(r[1], r[2], r[3], **r[4])
+
+
+async def pump_server(c, rewrite):
+    """Server -> client, with the inline rewriter's in-place substitutions."""
+    first = True
+    buf = b""
+    while True:
+        chunk = await c.sr.read(65536)
+        if not chunk:
+            log(conn=c.n, leg="server", event="close", by="server")
+            if c.cw.can_write_eof():
+                c.cw.write_eof()
+            return
+        buf += chunk
+        out = []
+        recs = []
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            raw += b"\n"
+            t = c.text(raw)
+            recs.append(("from_server", t, "relayed", {}))
+            if t.startswith("354"):
+                c.data_mode = True
+            new = t
+            if rewrite:
+                if first:
+                    new = mask_banner(t)
+                elif t[:3] == "250" and t[4:].upper() == "STARTTLS":
+                    new = t[:4] + "XXXXXXXA"
+            if not (len(t) >= 4 and t[3] == "-"):
+                first = False
+            eol = raw[len(raw.rstrip(b"\r\n")):]
+            out.append(new.encode() + eol)
+            if new != t:
+                recs.append(("to_client", new, "rewritten", {"original": t}))
+            else:
+                recs.append(("to_client", t, "relayed", {}))
+        if out:
+            c.cw.write(b"".join(out))
+            await c.cw.drain()
+        for r in recs:
+            c.rec(r[0], r[1], r[2], **r[3])
+
+
+async def mode_pumps(c, rewrite):
+    await asyncio.gather(pump_client(c, rewrite), pump_server(c, rewrite))
+
+
+# ---------------------------------------------------------------------------
+# mode: command by command (store-and-forward, starttls-answered)
+# ---------------------------------------------------------------------------
+
+async def mode_starttls_answered(c, args):
+    await c.relay_reply()                        # greeting
+    while True:
+        raw = await c.client_line()
+        if not raw:
+            log(conn=c.n, leg="client", event="close", by="client")
+            break
+        t = c.text(raw)
+        verb = t.split(" ", 1)[0].upper()
+        c.rec("from_client", t, "relayed" if verb != "STARTTLS" else "withheld")
+        if verb == "STARTTLS":
+            await c.to_client("500 Unsupported command.", "answered",
+                              note="STARTTLS answered by the proxy; not sent to the server")
+            continue
+        await c.to_server(t, "relayed")
+        if verb == "QUIT":
+            await c.relay_reply(rewrite=lambda ln: "221 Closing connection. Good bye." if ln.startswith("221") else ln)
+            break
+        lines = await c.relay_reply()
+        if verb == "DATA" and lines[-1].startswith("354"):
+            body = await c.read_body("relayed")
+            c.sw.write(b"".join(body) + b".\r\n")
+            await c.sw.drain()
+            c.body("to_server", b"".join(body).decode("utf-8", "replace"), "relayed")
+            c.rec("to_server", ".", "relayed")
+            await c.relay_reply()
+
+
+async def mode_store_and_forward(c, args):
+    await c.relay_reply()                        # greeting
+    mail = None
+    rcpts = []
+    held = []                                    # (mail, rcpts, body) to replay
+    keepalive = None
+    while True:
+        raw = await c.client_line()
+        if not raw:
+            log(conn=c.n, leg="client", event="close", by="client")
+            break
+        t = c.text(raw)
+        verb = t.split(" ", 1)[0].upper()
+        if verb == "DATA" and mail and rcpts:
+            c.rec("from_client", t, "withheld", note="DATA not sent to the server; the proxy answers it")
+            await c.to_client("354 Start mail input; end with <CRLF>.<CRLF>", "answered")
+            c.data_time = time.time()
+            keepalive = asyncio.ensure_future(keep_server_busy(c, args))
+            body = await c.read_body("held")
+            held.append((mail, rcpts, body))
+            await c.to_client("250 2.6.0 Message accepted for delivery", "answered",
+                              note="the server has not seen the message yet")
+            mail, rcpts = None, []
+            continue
+        if verb == "QUIT" and held:
+            c.rec("from_client", t, "withheld")
+            await c.to_client("221 2.0.0 Service closing transmission channel", "answered")
+            c.cw.close()
+            log(conn=c.n, leg="client", event="close", by="proxy")
+            break
+        c.rec("from_client", t, "relayed")
+        await c.to_server(t, "relayed")
+        lines = await c.relay_reply()
+        code = lines[-1][:3]
+        if verb == "MAIL" and code.startswith("2"):
+            mail, rcpts = t, []
+        elif verb == "RCPT" and code.startswith("2"):
+            rcpts.append(t)
+        elif verb in ("RSET", "EHLO", "HELO"):
+            mail, rcpts = None, []
+        elif verb == "QUIT":
+            break
+
+    if held:
+        # hold the message until the scan is "done", then replay it
+        await asyncio.sleep(max(0.0, args.hold - (time.time() - c.data_time)))
+        if keepalive:
+            c.stop_keepalive = True
+            await keepalive
+        for mail, rcpts, body in held:
+            await c.to_server(mail, "replayed")
+            await c.server_reply("consumed")
+            for r in rcpts:
+                await c.to_server(r, "replayed")
+                await c.server_reply("consumed")
+            await c.to_server("DATA", "replayed")
+            await c.server_reply("consumed")
+            c.sw.write(b"".join(body) + b".\r\n")
+            await c.sw.drain()
+            c.body("to_server", b"".join(body).decode("utf-8", "replace"), "replayed")
+            c.rec("to_server", ".", "replayed")
+            await c.server_reply("consumed")
+        await c.to_server("QUIT", "injected")
+        await c.server_reply("consumed")
+
+
+async def keep_server_busy(c, args):
+    """Server leg while the message is held: RSET, a second RSET, then NOOPs."""
+    await c.to_server("RSET", "injected", note="sent instead of DATA")
+    await c.server_reply("consumed")
+    schedule = [(args.keepalive, "RSET")] + [(args.keepalive, "NOOP")] * 1000
+    for delay, cmd in schedule:
+        end = time.time() + delay
+        while time.time() < end:
+            if c.stop_keepalive:
+                return
+            await asyncio.sleep(0.05)
+        if c.stop_keepalive:
+            return
+        await c.to_server(cmd, "injected", note="keep-alive while the message is held")
+        await c.server_reply("consumed")
+
+
+# ---------------------------------------------------------------------------
+
+async def open_server_leg(args, client_sa, dst):
+    fam = socket.AF_INET6 if ":" in dst[0] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if args.source in ("client", "client-port"):
+        s.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+        s.bind((client_sa[0], client_sa[1] if args.source == "client-port" else 0))
+    s.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(s, dst)
+    return s
+
+
+def original_dst(sock):
+    d = sock.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+    port, ip = struct.unpack("!2xH4s8x", d)
+    return socket.inet_ntoa(ip), port
+
+
+COUNTER = [0]
+
+
+async def handle(args, cr, cw):
+    COUNTER[0] += 1
+    n = COUNTER[0]
+    csock = cw.get_extra_info("socket")
+    peer = cw.get_extra_info("peername")
+    dst = original_dst(csock)
+    log(conn=n, event="accept", mode=args.mode, client=addr(peer), original_dst=addr(dst))
+    try:
+        s = await open_server_leg(args, peer, dst)
+        sr, sw = await asyncio.open_connection(sock=s)
+        log(conn=n, event="server_connected", server_leg_local=addr(s.getsockname()), server=addr(dst),
+            source=args.source)
+        c = Conn(n, cr, cw, sr, sw)
+        if args.mode == "plain-relay":
+            await mode_pumps(c, rewrite=False)
+        elif args.mode == "inline-rewriter":
+            await mode_pumps(c, rewrite=True)
+        elif args.mode == "starttls-answered":
+            await mode_starttls_answered(c, args)
+        elif args.mode == "store-and-forward":
+            await mode_store_and_forward(c, args)
+        sw.close()
+        log(conn=n, leg="server", event="close", by="proxy")
+    except Exception as e:          # keep serving other connections
+        log(conn=n, event="error", error=f"{type(e).__name__}: {e}")
+    finally:
+        cw.close()
+
+
+async def main_async(args):
+    srv = await asyncio.start_server(lambda r, w: handle(args, r, w), host="0.0.0.0", port=args.port,
+                                     reuse_address=True)
+    print("proxy ready", file=sys.stderr, flush=True)
+    async with srv:
+        await srv.serve_forever()
+
+
+def main():
+    global LOG
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mode", required=True,
+                   choices=["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay"])
+    p.add_argument("--port", type=int, default=10025)
+    p.add_argument("--source", default="proxy", choices=["proxy", "client", "client-port"])
+    p.add_argument("--hold", type=float, default=4.0, help="store-and-forward: seconds the message is held")
+    p.add_argument("--keepalive", type=float, default=1.0, help="store-and-forward: seconds between keep-alives")
+    p.add_argument("--log", required=True)
+    args = p.parse_args()
+    LOG = open(args.log, "w")
+    try:
+        asyncio.run(main_async(args))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,635 @@
+#!/usr/bin/env python3
+"""Write the ground-truth file NAME.truth.json for one capture.
+
+Reads a JSON scenario description on standard input (written by
+scenarios.sh).  The SMTP dialogue of every session is taken from what the
+software itself reported -- the client's transcript (swaks, msmtp --debug,
+smtplib debug output, the lab's raw client), the relaying Postfix's
+debug_peer log, or the intercepting proxy's log -- and cross-checked
+against the receiving Postfix's log (queue ids, Message-IDs, client ports).
+Only the client port numbers of sessions whose software does not report
+them are read from the capture (TCP SYNs, via tshark).
+
+Description fields:
+  name, capture, pcap, made_with, scenario
+  server_log      path of the receiving Postfix's log lines for this scenario
+  proxy_log       path of the proxy's JSON-lines log (middlebox scenarios)
+  sessions        list, in the order the sessions started:
+     format       swaks | msmtp | smtplib | events | postfix-debug | proxy
+     transcript   path of the transcript (not used for "proxy")
+     leg          direct | client | server
+     server       "ip:port" the session connected to
+     client_ip    optional, to pick the right TCP connection in the capture
+     messages     optional list of .eml files, one per message, used for
+                  Subject / Message-ID when the transcript omits the body
+     conn         proxy connection number (format "proxy")
+     visible      optional false when the capture does not contain the session
+"""
+import ast
+import base64
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+
+# ---------------------------------------------------------------------------
+# events: ("C", line) client command/body line, ("S", line) server reply line,
+# ("BODY", text) a whole message body, ("CHUNK", text) BDAT chunk payload,
+# ("CLOSE", who)
+# ---------------------------------------------------------------------------
+
+
+def parse_swaks(text):
+    """swaks transcript: '<-  ' server, ' -> ' client, '~' variants in TLS."""
+    sessions = [[]]
+    for raw in text.splitlines():
+        m = re.match(r"^(<-  |<\*\* |<~  |<~\* )(.*)$", raw)
+        if m:
+            sessions[-1].append(("S", m.group(2), m.group(1).startswith("<~")))
+            continue
+        m = re.match(r"^ (->|~>) (.*)$", raw)
+        if m:
+            if re.fullmatch(r"\d+ lines sent", m.group(2)):
+                # --suppress-data: the body is summarised; the end of data follows
+                sessions[-1].append(("C", ".", m.group(1) == "~>"))
+                continue
+            sessions[-1].append(("C", m.group(2), m.group(1) == "~>"))
+            continue
+        if raw == " ->" or raw == " ~>":
+            sessions[-1].append(("C", "", raw == " ~>"))
+    return sessions
+
+
+def parse_msmtp(text):
+    """msmtp --debug: '<-- ' server, '--> ' client."""
+    ev = []
+    tls = False
+    for raw in text.splitlines():
+        if raw.startswith("<-- "):
+            ev.append(("S", raw[4:], tls))
+        elif raw.startswith("--> "):
+            ev.append(("C", raw[4:], tls))
+        elif raw == "-->":
+            ev.append(("C", "", tls))
+        elif raw.startswith("TLS session parameters") or raw.startswith("TLS certificate"):
+            tls = True
+    return [ev]
+
+
+def parse_smtplib(text):
+    """smtplib set_debuglevel(1): "send: '...'" / "reply: b'...'" lines.
+
+    The lab's client prints '=== session' before each connection."""
+    sessions = []
+    ev = None
+    in_data = False
+    for raw in text.splitlines():
+        if raw.startswith("=== session"):
+            ev = []
+            sessions.append(ev)
+            continue
+        if ev is None:
+            continue
+        if raw.startswith("send: "):
+            payload = ast.literal_eval(raw[6:])
+            if isinstance(payload, bytes):
+                payload = payload.decode("utf-8", "replace")
+            lines = payload.split("\r\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            for ln in lines:
+                ev.append(("C", ln, False))
+        elif raw.startswith("reply: b") or raw.startswith("reply: '"):
+            payload = ast.literal_eval(raw[7:])
+            if isinstance(payload, bytes):
+                payload = payload.decode("utf-8", "replace")
+            ev.append(("S", payload.rstrip("\r\n"), False))
+    return sessions
+
+
+def parse_events(text):
+    """JSON lines written by the lab's raw client: one object per event.
+
+    {"session": n, "dir": "C"|"S", "data": "..."} raw text as sent/received
+    {"session": n, "dir": "C", "chunk": "..."}  BDAT chunk payload
+    {"session": n, "close": "C"|"S"}
+    """
+    by_session = collections.OrderedDict()
+    bufs = {}
+    for raw in text.splitlines():
+        if not raw.strip():
+            continue
+        e = json.loads(raw)
+        sid = e.get("session", 0)
+        ev = by_session.setdefault(sid, [])
+        if "chunk" in e:
+            ev.append(("CHUNK", e["chunk"], False))
+            continue
+        if "close" in e:
+            ev.append(("CLOSE", e["close"], False))
+            continue
+        if "dir" not in e:
+            continue
+        key = (sid, e["dir"])
+        buf = bufs.get(key, "") + e["data"]
+        while "\r\n" in buf:
+            line, buf = buf.split("\r\n", 1)
+            ev.append((e["dir"], line, False))
+        bufs[key] = buf
+    return list(by_session.values())
+
+
+def parse_postfix_debug(text, peer):
+    """Postfix smtp client with debug_peer_list: '> host[addr]:port: cmd' / '< ...: reply'.
+
+    A session starts at each greeting (a 220 reply that does not answer STARTTLS)."""
+    sessions = []
+    ev = None
+    last_cmd = None
+    for raw in text.splitlines():
+        m = re.search(r"postfix/smtp\[\d+\]: ([<>]) (\S+): (.*)$", raw)
+        if not m or peer not in m.group(2):
+            continue
+        who = "C" if m.group(1) == ">" else "S"
+        line = m.group(3)
+        if who == "S" and line.startswith("220") and (ev is None or (last_cmd or "").upper() != "STARTTLS"):
+            ev = []
+            sessions.append(ev)
+        if ev is None:
+            continue
+        if who == "C":
+            last_cmd = line
+        ev.append((who, line, False))
+    return sessions
+
+
+def proxy_sessions(records, conn):
+    """Events of both legs of one proxied connection, from the proxy's log.
+
+    Records with "leg" client/server and "dir" in (from_client, to_client,
+    from_server, to_server) and "line" (or "body"/"bytes")."""
+    legs = {"client": [], "server": []}
+    for r in records:
+        if r.get("conn") != conn or "dir" not in r:
+            continue
+        d = r["dir"]
+        leg = "client" if d in ("from_client", "to_client") else "server"
+        who = "C" if d in ("from_client", "to_server") else "S"
+        if "body" in r:
+            legs[leg].append(("BODY", r["body"], False))
+        elif "line" in r:
+            legs[leg].append((who, r["line"], False))
+        elif d == "close":
+            legs[leg].append(("CLOSE", who, False))
+    return legs
+
+
+# ---------------------------------------------------------------------------
+# the dialogue analyser
+# ---------------------------------------------------------------------------
+
+ADDR_RE = re.compile(r"^(?:MAIL FROM|RCPT TO)\s*:\s*(<[^>]*>|\S*)", re.I)
+
+
+def addr_of(cmd):
+    m = ADDR_RE.match(cmd.strip())
+    if not m:
+        return None
+    a = m.group(1)
+    if a.startswith("<") and a.endswith(">"):
+        a = a[1:-1]
+    if ":" in a and a.startswith("@"):      # source route
+        a = a.split(":", 1)[1]
+    return a
+
+
+def headers_of(text):
+    """Subject and Message-ID from an RFC 5322 message (unfolded)."""
+    hdr = {}
+    cur = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line == "":
+            break
+        if line[:1] in (" ", "\t") and cur:
+            hdr[cur] += " " + line.strip()
+            continue
+        if ":" in line:
+            k, v = line.split(":", 1)
+            cur = k.strip().lower()
+            hdr.setdefault(cur, v.strip())
+    return hdr.get("subject"), hdr.get("message-id")
+
+
+class Analyser:
+    def __init__(self):
+        self.greeting = None
+        self.helo = None
+        self.helo_reply = None
+        self.tls = False
+        self.auth = []
+        self.txns = []
+        self.cur = None
+        self.pending = collections.deque()
+        self.data_mode = False
+        self.body = []
+        self.reply = []
+        self.auth_cont = False
+        self.unanswered = []
+        self.quit = False
+        self.starttls = None
+
+    # -- transactions -------------------------------------------------
+    def _new_txn(self, mail_from, tls):
+        t = {"mail_from": mail_from, "rcpt_to": [], "rcpt_rejected": [],
+             "outcome": None, "queue_id": None, "subject": None, "message_id": None,
+             "_rcpt_tried": 0, "_tls": tls, "_body": None, "_reply": None}
+        self.txns.append(t)
+        self.cur = t
+        return t
+
+    def _close(self, outcome, reply=None):
+        t = self.cur
+        if t is None:
+            return
+        if outcome in ("reset", "abandoned") and t["_rcpt_tried"] and not t["rcpt_to"]:
+            outcome = "rejected"        # every recipient was refused
+        t["outcome"] = outcome
+        if reply is not None:
+            t["_reply"] = reply
+        self.cur = None
+
+    # -- events -------------------------------------------------------
+    def client_line(self, line, tls):
+        if self.data_mode:
+            if line == ".":
+                self.data_mode = False
+                text = "\r\n".join(l[1:] if l.startswith(".") else l for l in self.body)
+                if self.cur is not None and (self.body or not self.cur["_body"]):
+                    self.cur["_body"] = text
+                self.body = []
+                self.pending.append(("EOD", "", line, tls))
+            else:
+                self.body.append(line)
+            return
+        if self.auth_cont:
+            self.pending.append(("AUTHDATA", "", line, tls))
+            self.auth_cont = False
+            return
+        verb, _, arg = line.partition(" ")
+        verb = verb.upper()
+        if verb in ("MAIL", "RCPT"):
+            arg = line
+        self.pending.append((verb, arg, line, tls))
+        if verb == "MAIL":
+            if self.cur is not None:          # nested MAIL without reset
+                self._close("abandoned")
+            self._new_txn(addr_of(line), tls)
+        elif verb == "RCPT" and self.cur is not None:
+            self.cur["_rcpt_tried"] += 1
+        elif verb == "QUIT":
+            self.quit = True
+
+    def body_event(self, text):
+        if self.cur is not None:
+            self.cur["_body"] = text
+        # the proxy logs the end of data as a separate '.' line
+
+    def chunk(self, text):
+        if self.cur is not None:
+            self.cur["_body"] = (self.cur["_body"] or "") + text
+
+    def server_line(self, line, tls):
+        self.reply.append(line)
+        if len(line) >= 4 and line[3] == "-":
+            return
+        reply = self.reply
+        self.reply = []
+        code = int(reply[-1][:3]) if reply[-1][:3].isdigit() else 0
+        self.handle_reply(code, reply, tls)
+
+    def handle_reply(self, code, reply, tls):
+        text = " ".join(r[4:] for r in reply)
+        if self.greeting is None and not self.pending:
+            self.greeting = reply[0]
+            return
+        if not self.pending:
+            self.unanswered.append(reply[-1])
+            return
+        verb, arg, line, ctls = self.pending.popleft()
+        ok = 200 <= code < 400
+        t = self.cur
+        if verb in ("EHLO", "HELO"):
+            if self.helo is None or (200 <= code < 300):
+                if self.helo is None or self.helo_reply is None or not (200 <= self.helo_reply < 300):
+                    self.helo = arg.strip()
+                    self.helo_reply = code
+            if 200 <= code < 300 and t is not None:
+                self._close("reset")
+        elif verb == "MAIL":
+            if not (200 <= code < 300) and t is not None:
+                t["_mail_code"] = code
+                self._close("rejected", reply[-1])
+        elif verb == "RCPT":
+            # the RCPT belongs to the most recent transaction, open or not
+            t = self.txns[-1] if self.txns else None
+            if t is not None:
+                a = addr_of(line)
+                if 200 <= code < 300:
+                    t["rcpt_to"].append(a)
+                else:
+                    t["rcpt_rejected"].append({"address": a, "code": code})
+        elif verb == "DATA":
+            if code == 354:
+                self.data_mode = True
+                self.body = []
+            elif t is not None:
+                self._close("rejected", reply[-1])
+        elif verb == "EOD":
+            if t is not None:
+                if 200 <= code < 300:
+                    m = re.search(r"queued as ([0-9A-Za-z]+)", text)
+                    t["queue_id"] = m.group(1) if m else None
+                    self._close("queued", reply[-1])
+                else:
+                    self._close("rejected", reply[-1])
+        elif verb == "BDAT":
+            last = "LAST" in arg.upper().split()
+            if t is not None:
+                if not (200 <= code < 300):
+                    self._close("rejected", reply[-1])
+                elif last:
+                    m = re.search(r"queued as ([0-9A-Za-z]+)", text)
+                    t["queue_id"] = m.group(1) if m else None
+                    self._close("queued", reply[-1])
+        elif verb == "RSET":
+            if t is not None:
+                self._close("reset")
+        elif verb == "STARTTLS":
+            self.starttls = code
+            if code == 220:
+                self.tls = True
+        elif verb == "AUTH":
+            mech = arg.split()[0].upper() if arg.split() else ""
+            self.auth.append({"mechanism": mech, "code": code})
+            if code == 334:
+                self.auth_cont = True
+        elif verb == "AUTHDATA":
+            if self.auth:
+                self.auth[-1]["code"] = code
+            if code == 334:
+                self.auth_cont = True
+        elif verb == "QUIT":
+            if t is not None:
+                self._close("abandoned")
+
+    def finish(self, closed=True):
+        if self.cur is not None:
+            self._close("abandoned" if (closed or self.quit) else "incomplete")
+
+    def feed(self, events):
+        for kind, payload, tls in events:
+            if kind == "C":
+                self.client_line(payload, tls)
+            elif kind == "S":
+                self.server_line(payload, tls)
+            elif kind == "BODY":
+                self.body_event(payload)
+            elif kind == "CHUNK":
+                self.chunk(payload)
+        return self
+
+
+# ---------------------------------------------------------------------------
+# captures and logs
+# ---------------------------------------------------------------------------
+
+def syns(pcap):
+    """(client 'ip:port', server 'ip:port', interface) of each new TCP connection, in order."""
+    if not pcap or not os.path.exists(pcap):
+        return []
+    out = subprocess.run(
+        ["tshark", "-r", pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0",
+         "-T", "fields", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
+         "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport", "-e", "frame.interface_name"],
+        capture_output=True, text=True, check=True).stdout
+    seen, res = set(), []
+    for ln in out.splitlines():
+        f = ln.split("\t")
+        while len(f) < 7:
+            f.append("")
+        src = f[0] or f[1]
+        dst = f[3] or f[4]
+        cli = fmt_addr(src, f[2])
+        srv = fmt_addr(dst, f[5])
+        if (cli, srv) in seen:
+            continue
+        seen.add((cli, srv))
+        res.append({"client": cli, "server": srv, "iface": f[6]})
+    return res
+
+
+def fmt_addr(ip, port):
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def postfix_facts(lines):
+    """Queue ids with their client, message-id, sender and size, from Postfix's log."""
+    q = collections.OrderedDict()
+    ports = []
+    for ln in lines:
+        m = re.search(r"postfix/smtpd\[\d+\]: connect from \S+?\[([^\]]+)\]:(\d+)", ln)
+        if m:
+            ports.append(fmt_addr(m.group(1), m.group(2)))
+        m = re.search(r": ([0-9A-F]{6,}): client=\S+?\[([^\]]+)\]:(\d+)", ln)
+        if m:
+            q.setdefault(m.group(1), {})["client"] = fmt_addr(m.group(2), m.group(3))
+        m = re.search(r"postfix/cleanup\[\d+\]: ([0-9A-F]{6,}): message-id=(<[^>]*>|\S*)", ln)
+        if m:
+            q.setdefault(m.group(1), {})["message_id"] = m.group(2)
+        m = re.search(r"postfix/cleanup\[\d+\]: ([0-9A-F]{6,}): info: header Subject: (.*?) from \S+\[", ln)
+        if m:
+            q.setdefault(m.group(1), {})["subject"] = m.group(2)
+        m = re.search(r"postfix/qmgr\[\d+\]: ([0-9A-F]{6,}): from=<([^>]*)>, size=(\d+)", ln)
+        if m:
+            d = q.setdefault(m.group(1), {})
+            d["from"] = m.group(2)
+            d["size"] = int(m.group(3))
+    return q, ports
+
+
+def build(desc):
+    warnings = []
+    server_log = []
+    if desc.get("server_log") and os.path.exists(desc["server_log"]):
+        with open(desc["server_log"], errors="replace") as f:
+            server_log = [l.rstrip("\n") for l in f if l.strip()]
+    proxy_log = []
+    if desc.get("proxy_log") and os.path.exists(desc["proxy_log"]):
+        with open(desc["proxy_log"]) as f:
+            proxy_log = [json.loads(l) for l in f if l.strip()]
+    facts, logged_ports = postfix_facts(server_log)
+    conns = syns(desc.get("pcap"))
+    used = set()
+
+    transcripts = []
+    sessions = []
+    cache = {}
+    counters = collections.Counter()
+    for spec in desc["sessions"]:
+        fmt = spec["format"]
+        if "conn" in spec:      # addresses of a proxied connection, from the proxy's log
+            spec = dict(spec)
+            for r in proxy_log:
+                if r.get("conn") != spec["conn"]:
+                    continue
+                if r.get("event") == "accept":
+                    spec.setdefault("server", r["original_dst"])
+                    if spec["leg"] == "client":
+                        spec["client"] = r["client"]
+                if r.get("event") == "server_connected" and spec["leg"] == "server":
+                    spec["client"] = r["server_leg_local"]
+        if fmt == "proxy":
+            legs = proxy_sessions(proxy_log, spec["conn"])
+            evs = legs[spec["leg"]]
+        else:
+            path = spec["transcript"]
+            if path not in cache:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+                if path not in transcripts:
+                    transcripts.append(path)
+                if fmt == "swaks":
+                    cache[path] = parse_swaks(text)
+                elif fmt == "msmtp":
+                    cache[path] = parse_msmtp(text)
+                elif fmt == "smtplib":
+                    cache[path] = parse_smtplib(text)
+                elif fmt == "events":
+                    cache[path] = parse_events(text)
+                elif fmt == "postfix-debug":
+                    cache[path] = parse_postfix_debug(text, spec["peer"])
+                else:
+                    raise SystemExit(f"unknown transcript format {fmt}")
+            idx = counters[path]
+            counters[path] += 1
+            evs = cache[path][idx]
+        a = Analyser().feed(evs)
+        a.finish(closed=True)
+
+        # which TCP connection: proxy log, else the next SYN to that server
+        client = spec.get("client")
+        server = spec.get("server")
+        if client is None:
+            for i, c in enumerate(conns):
+                if i in used or c["server"] != server:
+                    continue
+                if spec.get("client_ip") and not c["client"].startswith(spec["client_ip"] + ":") \
+                        and not c["client"].startswith("[" + spec["client_ip"] + "]:"):
+                    continue
+                if spec.get("iface") and c["iface"] and c["iface"] != spec["iface"]:
+                    continue
+                used.add(i)
+                client = c["client"]
+                break
+        if client is None and spec.get("visible", True):
+            warnings.append(f"no TCP connection found for session {len(sessions) + 1}")
+
+        msgs = list(spec.get("messages", []))
+        txns = []
+        for t in a.txns:
+            subject, msgid = (None, None)
+            qid = t["queue_id"]
+            if t["_body"]:
+                subject, msgid = headers_of(t["_body"])
+            elif qid and qid in facts and (facts[qid].get("subject") or facts[qid].get("message_id")):
+                # body not in the transcript: take what the receiving Postfix logged
+                subject, msgid = facts[qid].get("subject"), facts[qid].get("message_id")
+            elif t["outcome"] == "queued" and msgs:
+                with open(msgs.pop(0)) as f:
+                    subject, msgid = headers_of(f.read())
+            t["subject"], t["message_id"] = subject, msgid
+            if qid and qid in facts:
+                fx = facts[qid]
+                if fx.get("message_id") and msgid and fx["message_id"] != msgid:
+                    warnings.append(f"{qid}: Message-ID differs: transcript {msgid}, Postfix {fx['message_id']}")
+                if fx.get("from") is not None and fx["from"] != t["mail_from"]:
+                    warnings.append(f"{qid}: sender differs: transcript {t['mail_from']}, Postfix {fx['from']}")
+                if client and fx.get("client") and fx["client"] != client and spec["leg"] != "client":
+                    warnings.append(f"{qid}: client differs: capture {client}, Postfix {fx['client']}")
+                if "size" in fx:
+                    t["size"] = fx["size"]
+            elif qid and server_log:
+                warnings.append(f"queue id {qid} not in the server log")
+            out = {k: t[k] for k in ("mail_from", "rcpt_to", "rcpt_rejected", "outcome",
+                                     "queue_id", "subject", "message_id")}
+            if "size" in t:
+                out["size_by_postfix"] = t["size"]
+            if t["_reply"]:
+                out["final_reply"] = t["_reply"]
+            if t["_tls"]:
+                out["inside_tls"] = True
+            txns.append(out)
+        s = {"client": client, "server": server, "leg": spec["leg"],
+             "helo": a.helo, "transactions": txns,
+             "greeting": a.greeting, "tls": a.tls}
+        if a.helo_reply is not None:
+            s["helo_reply_code"] = a.helo_reply
+        if a.starttls is not None:
+            s["starttls_reply_code"] = a.starttls
+        if a.auth:
+            s["auth"] = a.auth
+        if spec.get("note"):
+            s["note"] = spec["note"]
+        if spec.get("visible") is False:
+            s["in_capture"] = False
+        if spec.get("made_by"):
+            s["made_by"] = spec["made_by"]
+        sessions.append(s)
+
+    if logged_ports:
+        for s in sessions:
+            if s["leg"] in ("direct", "server") and s["client"] and s["client"] not in logged_ports \
+                    and s.get("in_capture", True):
+                warnings.append(f"client {s['client']} not seen in Postfix's connect lines")
+
+    for p in desc.get("client_transcripts", []):
+        if p not in transcripts:
+            transcripts.append(p)
+    text = ""
+    for p in transcripts:
+        with open(p, errors="replace") as f:
+            text += f.read()
+    limit = desc.get("transcript_limit", 200000)
+    if len(text) > limit:
+        text = text[:limit] + f"\n[... transcript cut at {limit} characters ...]\n"
+    truth = {"capture": desc["capture"], "made_with": desc["made_with"],
+             "scenario": desc["scenario"], "sessions": sessions,
+             "client_transcript": text, "server_log": server_log, "proxy_log": proxy_log}
+    for k in ("also_in", "notes"):
+        if k in desc:
+            truth[k] = desc[k]
+    if warnings:
+        truth["lab_warnings"] = warnings
+    return truth, warnings
+
+
+def main():
+    out_dir = sys.argv[sys.argv.index("--out-dir") + 1] if "--out-dir" in sys.argv else "."
+    desc = json.load(sys.stdin)
+    truth, warnings = build(desc)
+    name = desc["name"]
+    path = os.path.join(out_dir, f"{name}.truth.json")
+    with open(path, "w") as f:
+        json.dump(truth, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    for w in warnings:
+        print(f"[truth] {name}: warning: {w}", file=sys.stderr)
+    n = sum(len(s["transactions"]) for s in truth["sessions"])
+    print(f"[truth] wrote {os.path.basename(path)}: {len(truth['sessions'])} session(s), {n} transaction(s)",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

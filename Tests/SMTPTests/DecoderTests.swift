@@ -1,0 +1,328 @@
+import Testing
+@testable import SMTP
+import ScopeCore
+import Sessions
+
+let greeting = "220 mx.example.org ESMTP Postfix\r\n"
+let ehloReply = "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n250 CHUNKING\r\n"
+let message = "Subject: =?ISO-8859-1?Q?Caf=E9?= report\r\nMessage-ID: <1@ws.example.net>\r\nFrom: a@example.net\r\n\r\nbody line\r\n..leading dot\r\n"
+
+/// A plain delivery, in the order a real client and server exchange it.
+let plainDelivery = Dialogue([
+    .server(greeting), .client("EHLO ws.example.net\r\n"), .server(ehloReply),
+    .client("MAIL FROM:<alice@example.net> SIZE=120\r\n"), .server("250 2.1.0 Ok\r\n"),
+    .client("RCPT TO:<bob@example.org>\r\n"), .server("250 2.1.5 Ok\r\n"),
+    .client("DATA\r\n"), .server("354 End data with <CR><LF>.<CR><LF>\r\n"),
+    .client(message + ".\r\n"), .server("250 2.0.0 Ok: queued as 4F3B2A17\r\n"),
+    .client("QUIT\r\n"), .server("221 2.0.0 Bye\r\n"),
+])
+
+@Suite struct DecoderTests {
+    @Test func plainDeliveryIsQueued() throws {
+        let (s, txns) = plainDelivery.run()
+        #expect(txns.count == 1)
+        let t = try #require(txns.first)
+        #expect(t.outcome == .queued)
+        #expect(t.mailFrom == "alice@example.net")
+        #expect(t.mailParameters.first?.key == "SIZE")
+        #expect(t.rcptTo == ["bob@example.org"])
+        #expect(t.queueID == "4F3B2A17")
+        #expect(t.reply?.code == 250)
+        #expect(t.reply?.enhanced == "2.0.0")
+        // Dot-unstuffed: "..leading dot" counts one dot.
+        #expect(t.size == message.utf8.count - 1)
+        #expect(t.headers?.subject == "Café report")
+        #expect(t.headers?.messageID == "<1@ws.example.net>")
+        #expect(s.helo == "ws.example.net")
+        #expect(s.extensions == ["PIPELINING", "SIZE 10240000", "STARTTLS", "CHUNKING"])
+        #expect(s.starttls == .offered)
+        #expect(s.close == "quit")
+        #expect(s.banner?.code == 220)
+        #expect(s.anomalies.isEmpty)
+    }
+
+    @Test func chunkingDoesNotChangeEvents() {
+        let whole = plainDelivery.events()
+        let bytewise = plainDelivery.events { $0.map { [$0] } }
+        #expect(whole == bytewise)
+        for seed in 1...50 as ClosedRange<UInt64> {
+            var rng = SeededRandom(seed: seed)
+            let random = plainDelivery.events { $0.randomPieces(&rng) }
+            #expect(random == whole, "seed \(seed)")
+        }
+    }
+
+    @Test(arguments: Array(0...("\r\n.\r\n".utf8.count + 12)))
+    func endOfDataSplitAtEveryPosition(cut: Int) throws {
+        // The body's last bytes and the terminator, cut at every position across two segments.
+        let body = "Subject: x\r\n\r\nline one\r\nend"
+        let tail = Array((body + "\r\n.\r\nQUIT\r\n").utf8)
+        let at = tail.count - 12 + min(cut, 11)
+        let d = Dialogue([
+            .server(greeting), .client("HELO a\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<a@b>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<c@d>\r\n"), .server("250 ok\r\n"),
+            .client("DATA\r\n"), .server("354 go\r\n"),
+            .client(String(decoding: tail[..<at], as: UTF8.self)), .client(String(decoding: tail[at...], as: UTF8.self)),
+            .server("250 queued as ABC\r\n221 bye\r\n"),
+        ])
+        let (s, txns) = d.run()
+        let t = try #require(txns.first)
+        #expect(t.outcome == .queued)
+        #expect(t.size == body.utf8.count + 2)
+        #expect(s.close == "quit")
+    }
+
+    @Test func pipelinedGroupMatchesRepliesInOrder() throws {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+            .client("MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<nobody@y>\r\nRCPT TO:<c@y>\r\nDATA\r\n"),
+            .server("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <nobody@y>: unknown\r\n250 2.1.5 Ok\r\n354 go\r\n"),
+            .client("Subject: s\r\n\r\nx\r\n.\r\n"), .server("250 2.0.0 Ok: queued as Q1\r\n"),
+            .client("QUIT\r\n"), .server("221 bye\r\n"),
+        ])
+        let (_, txns) = d.run()
+        let t = try #require(txns.first)
+        #expect(t.rcptTo == ["b@y", "c@y"])
+        #expect(t.rcptRejected == [RejectedRecipient(address: "nobody@y", code: 550)])
+        #expect(t.outcome == .queued)
+        let groups = d.events().filter { $0.hasPrefix("C MAIL") || $0.hasPrefix("C RCPT") || $0.hasPrefix("C DATA") }.map { $0.split(separator: " ").last! }
+        #expect(Set(groups).count == 1, "MAIL, RCPTs and DATA form one pipelined group")
+    }
+
+    @Test func rejectedDataInPipelinedGroupKeepsLaterCommands() throws {
+        // The client pipelines DATA; every RCPT is refused so DATA gets 554. What follows is a
+        // command, not message data (tshark gets this wrong).
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+            .client("MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"),
+            .server("250 Ok\r\n550 5.1.1 unknown\r\n554 5.5.1 Error: no valid recipients\r\n"),
+            .client("RSET\r\n"), .server("250 Ok\r\n"),
+            .client("MAIL FROM:<a@x>\r\n"), .server("250 Ok\r\n"),
+            .client("QUIT\r\n"), .server("221 bye\r\n"),
+        ])
+        let (s, txns) = d.run()
+        #expect(txns.count == 2)
+        #expect(txns[0].outcome == .rejected)
+        #expect(txns[0].reply?.code == 550)
+        #expect(txns[1].outcome == .abandoned)
+        #expect(s.close == "quit")
+    }
+
+    @Test func outcomes() throws {
+        func outcome(_ steps: [Dialogue.Step]) -> [Outcome] {
+            Dialogue([.server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n")] + steps).run().1.map(\.outcome)
+        }
+        #expect(outcome([.client("MAIL FROM:<a@x>\r\n"), .server("550 no\r\n")]) == [.rejected])
+        #expect(outcome([.client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<b@y>\r\n"), .server("250 ok\r\n"), .client("RSET\r\n"), .server("250 ok\r\n")]) == [.reset])
+        #expect(outcome([.client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("EHLO again\r\n"), .server("250 ok\r\n")]) == [.reset])
+        #expect(outcome([.client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("QUIT\r\n"), .server("221 bye\r\n")]) == [.abandoned])
+        #expect(outcome([.client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<b@y>\r\n"), .server("250 ok\r\n"), .client("DATA\r\n"), .server("354 go\r\n"), .client("x\r\n.\r\n"), .server("552 too big\r\n")]) == [.rejected])
+        // The connection closes (FIN) in the middle: abandoned.
+        #expect(outcome([.client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n")]) == [.abandoned])
+    }
+
+    @Test func tolerantMailArguments() throws {
+        let d = Dialogue([
+            .server(greeting), .client("HELO c\r\n"), .server("250 ok\r\n"),
+            .client("mail from:a@x\r\n"), .server("250 ok\r\n"), .client("rcpt to: <b@y> NOTIFY=NEVER\r\n"), .server("250 ok\r\n"),
+            .client("RSET\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<> BODY=8BITMIME\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<@relay.example:a@x>\r\n"), .server("503 nested\r\n"),
+        ])
+        let (_, txns) = d.run()
+        #expect(txns.map(\.mailFrom) == ["a@x", "", "a@x"])
+        #expect(txns[0].rcptTo == ["b@y"])
+        #expect(txns[1].mailParameters.first?.value == "8BITMIME")
+    }
+
+    @Test func authIsRedactedAndUserKept() throws {
+        let plain = Base64.encode(Array("\u{0}alice\u{0}secret-password".utf8))
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250-x\r\n250 AUTH PLAIN LOGIN\r\n"),
+            .client("AUTH PLAIN \(plain)\r\n"), .server("235 2.7.0 Authentication successful\r\n"),
+            .client("QUIT\r\n"), .server("221 bye\r\n"),
+        ])
+        let (s, _) = d.run()
+        #expect(s.auth?.mechanism == "PLAIN")
+        #expect(s.auth?.user == "alice")
+        #expect(s.auth?.result == "success")
+        let lines = s.timeline.map { String(decoding: $0.line, as: UTF8.self) }
+        #expect(!lines.joined().contains(plain))
+        #expect(lines.contains("AUTH PLAIN ‹redacted›"))
+
+        let login = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 AUTH LOGIN\r\n"),
+            .client("AUTH LOGIN\r\n"), .server("334 VXNlcm5hbWU6\r\n"),
+            .client(Base64.encode(Array("bob".utf8)) + "\r\n"), .server("334 UGFzc3dvcmQ6\r\n"),
+            .client(Base64.encode(Array("hunter2".utf8)) + "\r\n"), .server("535 5.7.8 failed\r\n"),
+        ])
+        let (s2, _) = login.run()
+        #expect(s2.auth?.user == "bob")
+        #expect(s2.auth?.result == "failure")
+        let all = s2.timeline.map { String(decoding: $0.line, as: UTF8.self) }.joined(separator: "\n")
+        #expect(!all.contains(Base64.encode(Array("hunter2".utf8))))
+        var show = SMTPDecoder.Options()
+        show.redactCredentials = false
+        let shown = login.run(options: show).0.timeline.map { String(decoding: $0.line, as: UTF8.self) }.joined(separator: "\n")
+        #expect(shown.contains(Base64.encode(Array("hunter2".utf8))))
+    }
+
+    @Test func loginWithInitialResponseDoesNotLeakThePasswordAsUser() {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 AUTH LOGIN\r\n"),
+            .client("AUTH LOGIN \(Base64.encode(Array("carol".utf8)))\r\n"), .server("334 UGFzc3dvcmQ6\r\n"),
+            .client(Base64.encode(Array("pa55".utf8)) + "\r\n"), .server("235 ok\r\n"),
+        ])
+        let (s, _) = d.run()
+        #expect(s.auth?.user == "carol")
+    }
+
+    @Test func starttlsStopsTextDecoding() throws {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+            .client("STARTTLS\r\n"), .server("220 2.0.0 Ready to start TLS\r\n"),
+            .client("\u{16}\u{03}\u{01}binary hello MAIL FROM:<x@y>\r\n"), .server("\u{16}\u{03}\u{03}server hello\r\n"),
+        ])
+        let (s, txns) = d.run()
+        #expect(s.starttls == .started)
+        #expect(txns.isEmpty)
+        let refused = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+            .client("STARTTLS\r\n"), .server("454 4.7.0 TLS not available\r\n"),
+            .client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"),
+        ])
+        let (s2, t2) = refused.run()
+        #expect(s2.starttls == .refused)
+        #expect(t2.count == 1)
+    }
+
+    @Test func bdatChunksAreCountedExactly() throws {
+        // RFC 3030 §4.2's example: chunk data may contain anything, including CRLF.CRLF.
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250-x\r\n250 CHUNKING\r\n"),
+            .client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<b@y>\r\n"), .server("250 ok\r\n"),
+            .client("BDAT 20\r\nSubject: t\r\n\r\n.\r\nabc"), .server("250 20 octets\r\n"),
+            .client("BDAT 0 LAST\r\n"), .server("250 2.0.0 Ok: queued as B1\r\n"),
+            .client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<b@y>\r\n"), .server("250 ok\r\n"),
+            .client("BDAT 5 LAST\r\nhello"), .server("552 too big\r\n"),
+            .client("QUIT\r\n"), .server("221 bye\r\n"),
+        ])
+        let (_, txns) = d.run()
+        #expect(txns.count == 2)
+        #expect(txns[0].outcome == .queued)
+        #expect(txns[0].size == 20)
+        #expect(txns[0].chunked)
+        #expect(txns[0].headers?.subject == "t")
+        #expect(txns[0].queueID == "B1")
+        #expect(txns[1].outcome == .rejected)
+        #expect(txns[1].size == 5)
+    }
+
+    @Test func invalidBdatIsAnAnomaly() {
+        let d = Dialogue([.server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"), .client("BDAT x LAST\r\n"), .server("501 bad\r\n")])
+        #expect(d.run().0.anomalies.map(\.name).contains("bdat-invalid"))
+    }
+
+    @Test func gapInMessageMarksItIncompleteButKeepsLaterTransactions() throws {
+        // Zeek once merged two messages after a loss (zeek issue 254): the gap hides the end of
+        // data, and the server's reply proves the message ended.
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<b@y>\r\n"), .server("250 ok\r\n"),
+            .client("DATA\r\n"), .server("354 go\r\n"), .client("Subject: one\r\n\r\nfirst part"), .clientGap(500),
+            .server("250 2.0.0 Ok: queued as FIRST\r\n"),
+            .client("MAIL FROM:<c@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<d@y>\r\n"), .server("250 ok\r\n"),
+            .client("DATA\r\n"), .server("354 go\r\n"), .client("Subject: two\r\n\r\nsecond\r\n.\r\n"),
+            .server("250 2.0.0 Ok: queued as SECOND\r\n"),
+        ])
+        let (_, txns) = d.run()
+        #expect(txns.count == 2)
+        #expect(txns.map(\.queueID) == ["FIRST", "SECOND"])
+        #expect(txns[0].messageComplete == false)
+        #expect(txns[1].messageComplete)
+        #expect(txns[1].headers?.subject == "two")
+    }
+
+    @Test func resynchronisesAfterAClientGapInCommands() throws {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\nMAIL FR"), .clientGap(40),
+            .client("tail of the lost line\r\nnot a command\r\nRCPT TO:<b@y>\r\n"),
+        ])
+        let ev = d.events()
+        // The rest of the cut line is dropped silently; the next non-command line is an anomaly.
+        #expect(ev.contains("A resync-skipped-line"))
+        #expect(!ev.contains { $0.hasPrefix("C OTHER") || $0.contains("tail of") })
+        #expect(ev.contains { $0.hasPrefix("C RCPT") })
+    }
+
+    @Test func serverGapSkipsToThePlausibleCommand() throws {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"), .serverGap(30), .server("354 go\r\n"),
+            .client("x\r\n.\r\n"), .server("250 queued as Z\r\n"),
+        ])
+        let (_, txns) = d.run()
+        #expect(txns.first?.outcome == .queued)
+        #expect(txns.first?.queueID == "Z")
+    }
+
+    @Test func lineAnomalies() {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\n"), .server("250 ok\r\n"),
+            .client("NOOP " + String(repeating: "x", count: 600) + "\r\n"), .server("250 ok\r\n"),
+            .server("garbage\r\n"), .server("999 what\r\n"),
+        ])
+        let names = Set(d.run().0.anomalies.map(\.name))
+        #expect(names.isSuperset(of: ["bare-lf", "command-line-too-long", "reply-malformed", "reply-code-invalid", "reply-without-command"]))
+    }
+
+    @Test func hardLineLimitBoundsMemory() {
+        var opts = SMTPDecoder.Options()
+        opts.lineLimit = 1024
+        let d = SMTPDecoder(options: opts)
+        let chunk = [UInt8](repeating: UInt8(ascii: "A"), count: 4096)
+        for _ in 0..<256 { chunk.withUnsafeBytes { d.receive(.toServer, $0, at: .zero) } }
+        #expect(d.clientLine.count <= 1024)
+        let names = d.takeEvents().compactMap { if case .anomaly(let a) = $0 { return a.name } else { return nil } }
+        #expect(names == ["line-over-hard-limit"])
+    }
+
+    @Test func pendingQueueIsBounded() {
+        var opts = SMTPDecoder.Options()
+        opts.maxPending = 100
+        let d = SMTPDecoder(options: opts)
+        let flood = Array(String(repeating: "NOOP\r\n", count: 5000).utf8)
+        flood.withUnsafeBytes { d.receive(.toServer, $0, at: .zero) }
+        #expect(d.pending.count - d.pendingHead <= 100)
+        #expect(d.takeEvents().contains { if case .anomaly(let a) = $0 { return a.name == "too-many-pending-commands" } else { return false } })
+    }
+
+    @Test func helloWithoutHostnameAnd501() throws {
+        let d = Dialogue([.server(greeting), .client("HELO\r\n"), .server("501 Syntax: HELO hostname\r\n"), .client("QUIT\r\n"), .server("221 bye\r\n")])
+        let (s, txns) = d.run()
+        #expect(s.helo == "")
+        #expect(txns.isEmpty)
+        #expect(s.close == "quit")
+    }
+
+    @Test func oneSidedCaptureStillFindsTheMessage() throws {
+        // Only the client's half was captured: DATA's 354 is never seen.
+        let d = Dialogue([
+            .client("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"),
+            .client("Subject: only client\r\n\r\nbody\r\n.\r\nQUIT\r\n"),
+        ])
+        let (_, txns) = d.run()
+        #expect(txns.count == 1)
+        #expect(txns[0].headers?.subject == "only client")
+        #expect(txns[0].mailFrom == "a@x")
+        #expect(txns[0].rcptTo.isEmpty, "no reply seen, so no recipient is known to be accepted")
+    }
+
+    @Test func enhancedStatusCodes() {
+        #expect(SMTPDecoder.enhancedCode(Array("2.1.0 Ok".utf8), class: 2) == "2.1.0")
+        #expect(SMTPDecoder.enhancedCode(Array("5.7.1 no".utf8), class: 5) == "5.7.1")
+        #expect(SMTPDecoder.enhancedCode(Array("4.7.0 no".utf8), class: 5) == nil)
+        #expect(SMTPDecoder.enhancedCode(Array("2.1 Ok".utf8), class: 2) == nil)
+        #expect(SMTPDecoder.enhancedCode(Array("Ok".utf8), class: 2) == nil)
+    }
+}
