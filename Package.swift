@@ -38,7 +38,10 @@ let package = Package(
             dependencies: ["Engine", "Capture", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "ScopeCore"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets", "ScopeCore"]),
+        .testTarget(
+            name: "CaptureTests",
+            dependencies: ["Capture", "Packets", "Reassembly", "ScopeCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "ScopeCore"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "ScopeCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Capture", "ScopeCore"]),

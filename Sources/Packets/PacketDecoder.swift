@@ -195,16 +195,19 @@ public struct PacketDecoder {
         else { return .malformed("TCP header cut short") }
         let headerLength = Int(offByte >> 4) * 4
         guard headerLength >= 20 else { return .malformed("TCP data offset below 20") }
-        guard bytes.count >= headerLength else { return .malformed("TCP options cut short") }
+        // A header longer than the captured bytes is malformed, unless the snapshot length cut
+        // the packet: then decode as far as the bytes go (options partly, no payload).
+        let captured = min(headerLength, bytes.count)
+        guard captured == headerLength || bytes.count < wireLength else { return .malformed("TCP options cut short") }
         var options = TCPOptions()
-        if headerLength > 20 {
-            Self.parseOptions(UnsafeRawBufferPointer(rebasing: bytes[20..<headerLength]), into: &options)
+        if captured > 20 {
+            Self.parseOptions(UnsafeRawBufferPointer(rebasing: bytes[20..<captured]), into: &options)
         }
         let segment = TCPSegment(
             source: Endpoint(source, sport), destination: Endpoint(destination, dport),
             seq: seq, ack: ack, flags: TCPFlags(rawValue: flagByte & 0x3f), window: window,
             options: options, ip: ip,
-            payload: UnsafeRawBufferPointer(rebasing: bytes[headerLength...]),
+            payload: UnsafeRawBufferPointer(rebasing: bytes[captured...]),
             wireLength: max(wireLength - headerLength, 0))
         body(segment)
         return .tcp
