@@ -130,7 +130,11 @@ public struct JSONWriter {
         bytes += Array("null".utf8)
     }
 
-    public mutating func newline() { bytes.append(0x0a) }
+    /// Ends a top-level record (JSON lines).
+    public mutating func newline() {
+        bytes.append(0x0a)
+        needsComma[needsComma.count - 1] = false
+    }
 
     private func hex(_ b: UInt8) -> [UInt8] {
         let d = Array("0123456789abcdef".utf8)

@@ -16,7 +16,9 @@ public struct SessionText {
         var out = ""
         let duration = s.end.seconds(since: s.start)
         var head = "session \(s.id)  \(s.client) → \(s.server)   \(s.start.humanUTC)   \(Self.seconds(duration))"
-        if let helo = s.helo { head += "   \(s.heloVerb?.name ?? "HELO") \(Printable.short(Array(helo.utf8), limit: 60))" }
+        if let helo = s.helo {
+            head += "   \(s.heloVerb?.name ?? "HELO") " + (helo.isEmpty ? "(no name)" : Printable.short(Array(helo.utf8), limit: 60))
+        }
         if let captureName { head += "   [\(captureName)]" }
         out += bold(head) + "\n"
         if !s.rolesFromHandshake {
@@ -134,6 +136,7 @@ public struct SessionText {
         for _ in 0..<decimals { scale *= 10 }
         let n = Int((abs(v) * scale).rounded())
         let whole = n / Int(scale), frac = n % Int(scale)
+        if decimals == 0 { return (v < 0 ? "-" : "") + "\(whole)" }
         var f = String(frac)
         while f.count < decimals { f = "0" + f }
         return (v < 0 ? "-" : "") + "\(whole).\(f)"

@@ -1,0 +1,53 @@
+import Foundation
+import Sessions
+import Testing
+
+/// The captures in Captures/ were made by real mail software; each has a truth file written by the
+/// capture lab from what that software itself reported (client transcript, Postfix log, proxy log).
+let truthFiles: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: capturesDir.path)) ?? [])
+    .filter { $0.hasSuffix(".truth.json") }.sorted()
+
+@Suite struct CaptureTruthTests {
+    @Test func everyCaptureHasTruth() {
+        #expect(truthFiles.count >= 20)
+    }
+
+    @Test(arguments: truthFiles)
+    func transactionsMatchWhatTheSoftwareReported(truthName: String) throws {
+        let truth = try #require(loadJSON(capturesDir.appendingPathComponent(truthName)))
+        let capture = try #require(truth["capture"] as? String)
+        let (result, errors) = analyze([capturesDir.appendingPathComponent(capture).path])
+        #expect(errors.isEmpty)
+        let truthSessions = try #require(truth["sessions"] as? [[String: Any]])
+        #expect(result.sessions.count == truthSessions.count, "\(capture): sessions")
+        var unmatched = result.sessions
+        for ts in truthSessions {
+            let client = ts["client"] as? String, server = ts["server"] as? String
+            guard let i = unmatched.firstIndex(where: { $0.client.description == client && $0.server.description == server }) else {
+                Issue.record("\(capture): no session \(client ?? "?") → \(server ?? "?")")
+                continue
+            }
+            let s = unmatched.remove(at: i)
+            if let helo = ts["helo"] as? String { #expect(s.helo == helo, "\(capture): helo") }
+            var expected = (ts["transactions"] as? [[String: Any]]) ?? []
+            if expected.contains(where: { $0["inside_tls"] as? Bool == true }) {
+                // Sent after STARTTLS: encrypted, so not visible; the session says TLS started.
+                #expect(s.starttls == .started, "\(capture): STARTTLS")
+                expected.removeAll { $0["inside_tls"] as? Bool == true }
+            }
+            let got = result.transactions(of: s)
+            #expect(got.count == expected.count, "\(capture): transactions of \(s.client)")
+            for (t, e) in zip(got, expected) {
+                let where_ = "\(capture) session \(s.id) transaction \(t.index)"
+                #expect(t.mailFrom == e["mail_from"] as? String, "\(where_): mail_from")
+                #expect(t.rcptTo == (e["rcpt_to"] as? [String] ?? []), "\(where_): rcpt_to")
+                let rejected = (e["rcpt_rejected"] as? [[String: Any]] ?? []).map { RejectedRecipient(address: $0["address"] as? String ?? "", code: $0["code"] as? Int ?? 0) }
+                #expect(t.rcptRejected == rejected, "\(where_): rcpt_rejected")
+                #expect(t.outcome.rawValue == e["outcome"] as? String, "\(where_): outcome")
+                if let q = e["queue_id"] as? String { #expect(t.queueID == q, "\(where_): queue_id") }
+                if let subject = e["subject"] as? String { #expect(t.headers?.subject == subject, "\(where_): subject") }
+                if let id = e["message_id"] as? String { #expect(t.headers?.messageID == id, "\(where_): message_id") }
+            }
+        }
+    }
+}

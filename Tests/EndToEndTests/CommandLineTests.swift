@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+let packetFixtures = "Tests/Fixtures/packets/"
+
+/// The command line's contract: one clear line on stderr naming the file and the problem, a
+/// non-zero status, and whatever could be read still reported.
+@Suite struct CommandLineTests {
+    @Test func missingFile() throws {
+        let r = try runCLI(["read", "/nonexistent/x.pcap"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "smtpscope: /nonexistent/x.pcap: no such file\n")
+    }
+
+    @Test func notACapture() throws {
+        let r = try runCLI(["read", packetFixtures + "not-a-capture.txt"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "smtpscope: \(packetFixtures)not-a-capture.txt: not a capture file (neither pcap nor pcapng)\n")
+    }
+
+    @Test func cutShortFileStillReportsWhatWasRead() throws {
+        let r = try runCLI(["read", "--format", "json", packetFixtures + "cut-short.pcap"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("smtpscope: \(packetFixtures)cut-short.pcap: file is cut short"))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(r.stdout.contains("\"type\":\"session\""), "the session begun before the cut is reported")
+    }
+
+    @Test func unsupportedLinkType() throws {
+        let r = try runCLI(["read", packetFixtures + "unsupported-linktype.pcap"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("link type 147"))
+        #expect(r.stderr.contains("is not supported"))
+    }
+
+    @Test func mixedLinkTypes() throws {
+        let r = try runCLI(["read", packetFixtures + "mixed-linktypes.pcapng"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("mixes link types"))
+    }
+
+    @Test func oneBadFileAmongGoodOnes() throws {
+        let r = try runCLI(["read", "Captures/plain-delivery.pcap", "/nonexistent/y.pcap"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("queued as"))
+        #expect(r.stderr == "smtpscope: /nonexistent/y.pcap: no such file\n")
+    }
+
+    @Test func standardInput() throws {
+        let binary = try #require(smtpscopeBinary())
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["read", "-"]
+        p.standardInput = try FileHandle(forReadingFrom: capturesDir.appendingPathComponent("plain-delivery.pcap"))
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(String(decoding: data, as: UTF8.self).contains("queued as"))
+    }
+
+    @Test func versionAndHelp() throws {
+        let v = try runCLI(["--version"])
+        #expect(v.status == 0)
+        #expect(v.stdout.split(separator: ".").count == 3)
+        let h = try runCLI(["read", "--help"])
+        #expect(h.status == 0)
+        #expect(h.stdout.contains("--format"))
+        #expect(h.stdout.contains("standard input"))
+        let usage = try runCLI(["read", "--format", "xml", "x.pcap"])
+        #expect(usage.status == 64)
+    }
+
+    @Test func colourOnlyWhenAsked() throws {
+        // Output to a pipe is never coloured.
+        let r = try runCLI(["read", "Captures/plain-delivery.pcap"], environment: [:])
+        #expect(!r.stdout.contains("\u{1b}["))
+    }
+}

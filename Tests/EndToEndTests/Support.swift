@@ -1,0 +1,78 @@
+import Capture
+import Engine
+import Foundation
+import Packets
+import Sessions
+import Testing
+
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let capturesDir = repoRoot.appendingPathComponent("Captures")
+let peerDir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/peer-captures")
+
+/// Collects everything an analysis produces.
+final class Collector: RecordSink {
+    var transactions: [(Transaction, SessionHeader)] = []
+    var sessions: [Session] = []
+    func transaction(_ t: Transaction, in session: SessionHeader) { transactions.append((t, session)) }
+    func session(_ s: Session) { sessions.append(s) }
+
+    func transactions(of s: Session) -> [Transaction] {
+        transactions.filter { $0.1.id == s.id }.map(\.0).sorted { $0.index < $1.index }
+    }
+}
+
+/// Runs the whole pipeline in-process over capture files.
+func analyze(_ paths: [String], options: AnalyzerOptions = .init()) -> (Collector, [CaptureError]) {
+    let collector = Collector()
+    let analyzer = Analyzer(options: options, sink: collector)
+    let set = CaptureSet(paths: paths)
+    var linkTypes: [Int: LinkType] = [:]
+    for f in set.files { linkTypes[f.index] = LinkType(dlt: f.dlt) }
+    set.forEach { p, f in
+        if let lt = linkTypes[f.index] { analyzer.packet(p, linkType: lt) }
+    }
+    analyzer.finish()
+    return (collector, set.errors)
+}
+
+/// The smtpscope binary built next to the tests.
+func smtpscopeBinary() -> URL? {
+    var candidates: [URL] = []
+    let me = URL(fileURLWithPath: CommandLine.arguments[0])
+    var dir = me.deletingLastPathComponent()
+    for _ in 0..<4 {
+        candidates.append(dir.appendingPathComponent("smtpscope"))
+        dir = dir.deletingLastPathComponent()
+    }
+    candidates.append(repoRoot.appendingPathComponent(".build/debug/smtpscope"))
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+}
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the command line with `arguments`.
+func runCLI(_ arguments: [String], environment: [String: String] = ["NO_COLOR": "1"]) throws -> RunResult {
+    let binary = try #require(smtpscopeBinary(), "the smtpscope executable was not built")
+    let p = Process()
+    p.executableURL = binary
+    p.arguments = arguments
+    p.currentDirectoryURL = repoRoot
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+func loadJSON(_ url: URL) -> [String: Any]? {
+    guard let data = try? Data(contentsOf: url) else { return nil }
+    return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+}
