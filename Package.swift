@@ -25,17 +25,18 @@ let package = Package(
         .target(name: "Reassembly", dependencies: ["ScopeCore", "Packets"]),
         .target(name: "SMTP", dependencies: ["ScopeCore"]),
         .target(name: "Sessions", dependencies: ["ScopeCore", "SMTP"]),
+        .target(name: "Correlation", dependencies: ["ScopeCore", "SMTP", "Sessions"]),
         .target(
             name: "Reporting",
-            dependencies: ["ScopeCore", "SMTP", "Sessions", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ScopeCore", "SMTP", "Sessions", "Correlation", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Engine",
-            dependencies: ["ScopeCore", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Reporting"]
+            dependencies: ["ScopeCore", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Correlation", "Reporting"]
         ),
         .executableTarget(
             name: "smtpscope",
-            dependencies: ["Engine", "Capture", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Engine", "Capture", "Correlation", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "ScopeCore"]),
         .testTarget(
@@ -44,7 +45,7 @@ let package = Package(
         ),
         .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "ScopeCore"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "ScopeCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Capture", "ScopeCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Correlation", "Capture", "ScopeCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

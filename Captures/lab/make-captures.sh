@@ -32,6 +32,7 @@ NS_S=smtplab-server     # the receiving Postfix instance and Dovecot (SASL)
 NS_I=smtplab-impair     # layer-2 bridge that drops, reorders and duplicates
 
 C_IP=192.0.2.10         # client
+C2_IP=192.0.2.11        # a second client host (two-clients-same-message)
 R_IP=192.0.2.25         # relaying Postfix instance (in the client namespace)
 M_C_IP=192.0.2.1        # middlebox, client side
 M_S_IP=198.51.100.1     # middlebox, server side
@@ -155,6 +156,7 @@ EOF
 
     nsx "$NS_C" ip addr add $C_IP/24 dev c0
     nsx "$NS_C" ip addr add $R_IP/24 dev c0
+    nsx "$NS_C" ip addr add $C2_IP/24 dev c0
     nsx "$NS_C" ip -6 addr add $C_IP6/64 dev c0 nodad
     nsx "$NS_C" ip route add default via $M_C_IP
     nsx "$NS_C" ip -6 route add default via $M_C_IP6
@@ -395,7 +397,9 @@ dumpcap_start() {  # dumpcap_start NS FILE IFACE... : pcapng with interface name
     local args=() i errf
     for i in "$@"; do args+=(-i "$i"); done
     errf=$(mktemp "$WORK/dumpcap.XXXXXX")
-    ip netns exec "$ns" dumpcap -q "${args[@]}" -s 0 -f "tcp port 25" -w "$file" 2>"$errf" &
+    # -f before the first -i: the filter applies to every interface (after an
+    # -i it would apply to the last interface only)
+    ip netns exec "$ns" dumpcap -q -f "tcp port 25" -s 0 "${args[@]}" -w "$file" 2>"$errf" &
     BG_PIDS+=($!); CAP_PIDS+=($!)
     sleep 1.5
     kill -0 "$!" 2>/dev/null || die "dumpcap did not start: $(cat "$errf")"
@@ -435,7 +439,8 @@ ALL_SCENARIOS=(
     starttls auth-plain auth-login helo-no-hostname relay-connection-reuse
     typed-session bdat-chunking cooked-any ipv6-delivery large-message-impaired
     middlebox-store-and-forward middlebox-inline-rewriter middlebox-starttls-answered
-    middlebox-plain-relay
+    middlebox-plain-relay two-clients-same-message two-clients-same-message-sequential
+    middlebox-reconnect
 )
 
 main() {

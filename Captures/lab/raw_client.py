@@ -10,6 +10,10 @@ Scripts (--script):
                     recipient was refused
   vrfy              EHLO, VRFY, then an ordinary message: used behind the inline
                     rewriter, which overwrites VRFY with X characters
+  message           EHLO, MAIL, RCPT, DATA, the message in --message (an .eml
+                    file), QUIT; --source picks the client address, --start-at
+                    an absolute start time and --pace a pause before each
+                    command, so that two clients can be made to overlap
 
 Every byte sent and received is logged as JSON lines to --log (the transcript
 that truth.py reads).
@@ -181,8 +185,30 @@ def script_vrfy(a, log):
     c.close()
 
 
+def script_message(a, log):
+    if not a.message:
+        raise SystemExit("--script message needs --message FILE")
+    with open(a.message, newline="") as f:
+        text = f.read()
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    # CRLF line ends and dot-stuffing (RFC 5321 4.5.2)
+    data = "".join(("." + ln if ln.startswith(".") else ln) + "\r\n" for ln in lines) + ".\r\n"
+    if a.start_at:
+        time.sleep(max(0.0, a.start_at - time.time()))
+    c = Client(a.server, a.port, log, 1, source=a.source)
+    c.reply()
+    for cmd in (f"EHLO {a.helo}\r\n", f"MAIL FROM:<{a.mail_from}>\r\n", f"RCPT TO:<{a.rcpt_to}>\r\n",
+                "DATA\r\n", data, "QUIT\r\n"):
+        time.sleep(a.pace)
+        c.send(cmd)
+        c.reply()
+    c.close()
+
+
 SCRIPTS = {"helo-no-hostname": script_helo_no_hostname, "typed": script_typed,
-           "bdat": script_bdat, "vrfy": script_vrfy}
+           "bdat": script_bdat, "vrfy": script_vrfy, "message": script_message}
 
 
 def main():
@@ -192,6 +218,12 @@ def main():
     p.add_argument("--helo", default="ws01.example.net")
     p.add_argument("--script", required=True, choices=sorted(SCRIPTS))
     p.add_argument("--log", required=True)
+    p.add_argument("--source", help="message: local address to connect from")
+    p.add_argument("--message", help="message: the .eml file to send")
+    p.add_argument("--mail-from", default="alice@example.net", help="message: envelope sender")
+    p.add_argument("--rcpt-to", default="bob@example.org", help="message: envelope recipient")
+    p.add_argument("--pace", type=float, default=0.0, help="message: seconds to wait before each command")
+    p.add_argument("--start-at", type=float, default=0.0, help="message: epoch time to connect at")
     a = p.parse_args()
     with open(a.log, "w") as log:
         SCRIPTS[a.script](a, log)

@@ -301,6 +301,66 @@ print(json.dumps({"dropped": c["drop"], "duplicated": c["duplicate"], "reordered
 EOT
 }
 
+# scenario_two_clients NAME OVERLAP DESCRIPTION
+#   Two client hosts ($C_IP and $C2_IP) send the same .eml ($MSG/NAME.eml)
+#   with the same envelope and EHLO name, straight to Postfix.  Each client
+#   waits TWO_PACE seconds before every command.  OVERLAP=1: the second
+#   connects TWO_OFFSET seconds after the first (the dialogues interleave);
+#   OVERLAP=0: the second starts after the first has closed.
+TWO_PACE=0.1
+TWO_OFFSET=0.05
+scenario_two_clients() {
+    local name=$1 overlap=$2 what=$3; local t=$WORK/$name
+    mkdir -p "$t"
+    local client=("$LAB_DIR/raw_client.py" --server $S_IP --script message --message "$MSG/$name.eml"
+                  --helo "$HELO" --mail-from alice@example.net --rcpt-to bob@example.org --pace $TWO_PACE)
+    log_mark
+    cap_start "$NS_S" s0 "$OUT_DIR/$name.pcap"
+    if ((overlap)); then
+        # absolute start times, so that Python's start-up time does not matter
+        local t1 t2 p1 p2
+        read -r t1 t2 < <($PY -c "import time; a = time.time() + 1.0; print(f'{a:.6f} {a + $TWO_OFFSET:.6f}')")
+        nsx "$NS_C" $PY "${client[@]}" --source $C_IP --start-at "$t1" --log "$t/events-1.jsonl" 2>"$t/client-1.err" &
+        p1=$!
+        nsx "$NS_C" $PY "${client[@]}" --source $C2_IP --start-at "$t2" --log "$t/events-2.jsonl" 2>"$t/client-2.err" &
+        p2=$!
+        wait "$p1" || log "raw client 1: $(tail -1 "$t/client-1.err")"
+        wait "$p2" || log "raw client 2: $(tail -1 "$t/client-2.err")"
+    else
+        nsx "$NS_C" $PY "${client[@]}" --source $C_IP --log "$t/events-1.jsonl" 2>"$t/client-1.err" \
+            || log "raw client 1: $(tail -1 "$t/client-1.err")"
+        sleep 0.5
+        nsx "$NS_C" $PY "${client[@]}" --source $C2_IP --log "$t/events-2.jsonl" 2>"$t/client-2.err" \
+            || log "raw client 2: $(tail -1 "$t/client-2.err")"
+    fi
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    local timing="the second client started $TWO_OFFSET s after the first, while the first was still in its dialogue"
+    ((overlap)) || timing="the second client started after the first had closed its connection"
+    local note="An independent direct session (no middlebox): a different client host sending the same message as the other session; both are delivered and queued separately."
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "lab raw socket client (Python $(python_version), raw_client.py --script message --pace $TWO_PACE), two processes from $C_IP and $C2_IP -> Postfix $(postfix_version); tcpdump on the server's interface",
+ "scenario": "$what",
+ "server_log": "$t/server.log",
+ "notes": {"independent_sessions": "The two sessions are independent deliveries by two client hosts, straight to Postfix: there is no middlebox, nothing is relayed from one connection to the other, and the server queues the message twice (two queue ids). Same Message-ID, envelope, body and EHLO name in both.",
+           "timing": "Each client waits $TWO_PACE s before every command; $timing."},
+ "sessions": [{"format": "events", "transcript": "$t/events-1.jsonl", "leg": "direct", "server": "$S_IP:25",
+               "client_ip": "$C_IP", "note": "$note"},
+              {"format": "events", "transcript": "$t/events-2.jsonl", "leg": "direct", "server": "$S_IP:25",
+               "client_ip": "$C2_IP", "note": "$note"}]}
+EOT
+}
+scenario_two_clients_same_message() {
+    scenario_two_clients two-clients-same-message 1 \
+        "Two different client hosts ($C_IP and $C2_IP) send the very same message (same Message-ID, envelope, body and EHLO name) straight to Postfix at the same time: the second connects $TWO_OFFSET s after the first and the two dialogues interleave command by command. Two independent sessions, each queued."
+}
+scenario_two_clients_same_message_sequential() {
+    scenario_two_clients two-clients-same-message-sequential 0 \
+        "Two different client hosts ($C_IP and $C2_IP) send the very same message (same Message-ID, envelope, body and EHLO name) straight to Postfix, one after the other. Two independent sessions, each queued."
+}
+
 # --------------------------------------------------------------------------
 # intercepting middlebox scenarios
 # --------------------------------------------------------------------------
@@ -346,8 +406,11 @@ middlebox_off() {
 
 # scenario_middlebox NAME MODE SOURCE CLIENT DESCRIPTION MADE_BY [proxy args]
 #   CLIENT: swaks:MESSAGE | swaks-tls-optional:MESSAGE | msmtp:MESSAGE | raw:SCRIPT
+#   SERVER_CONNS (environment, default 1): server connections the proxy opens
+#   for the one client connection (2 in reconnect mode).
 scenario_middlebox() {
     local name=$1 mode=$2 source=$3 client=$4 what=$5 made_by=$6; shift 6
+    local sconns=${SERVER_CONNS:-1}
     local t=$WORK/$name
     mkdir -p "$t"
     middlebox_on "$mode" "$source" "$t/proxy.jsonl" "$@"
@@ -373,10 +436,11 @@ scenario_middlebox() {
             nsx "$NS_C" $PY "$LAB_DIR/raw_client.py" --server $S_IP --script "$arg" --log "$transcript" \
                 2> "$t/client.err" || log "raw client: $(tail -1 "$t/client.err")" ;;
     esac
-    # wait for the proxy to finish the server leg (store-and-forward replays late)
+    # wait for the proxy to finish the server leg (store-and-forward replays late,
+    # reconnect opens a second server connection)
     local i
     for i in $(seq 1 100); do
-        grep -q '"leg": "server", "event": "close"' "$t/proxy.jsonl" && break
+        (( $(grep -c '"leg": "server", "event": "close"' "$t/proxy.jsonl" || true) >= sconns )) && break
         sleep 0.1
     done
     sleep 0.3
@@ -386,7 +450,13 @@ scenario_middlebox() {
     finalize_pcap "$cl"; finalize_pcap "$sl"; finalize_pcap "$both"
     local made="$cver -> smtp_middlebox.py --mode $mode --source $source ($made_by) -> Postfix $(postfix_version)"
     local csess='{"format": "'$fmt'", "transcript": "'$transcript'", "leg": "client", "conn": 1}'
-    local ssess='{"format": "proxy", "leg": "server", "conn": 1}'
+    local ssess='{"format": "proxy", "leg": "server", "conn": 1}' k
+    if ((sconns > 1)); then
+        ssess=""
+        for k in $(seq 1 "$sconns"); do
+            ssess+="${ssess:+, }"'{"format": "proxy", "leg": "server", "conn": 1, "server_conn": '$k'}'
+        done
+    fi
     local common='"server_log": "'$t/server.log'", "proxy_log": "'$t/proxy.jsonl'", "client_transcripts": ["'$transcript'"]'
     truth <<EOT
 {"name": "$name-client-leg", "capture": "$name-client-leg.pcap", "pcap": "$cl",
@@ -430,4 +500,9 @@ scenario_middlebox_plain_relay() {
     scenario_middlebox middlebox-plain-relay plain-relay proxy msmtp:middlebox-plain-relay \
         "A transparent proxy that relays every byte unchanged over a new TCP connection from its own address ($M_S_IP): the two legs carry the same dialogue with different addresses, ports and timing." \
         "plain relay"
+}
+scenario_middlebox_reconnect() {
+    SERVER_CONNS=2 scenario_middlebox middlebox-reconnect reconnect client swaks:middlebox-reconnect \
+        "A scanner that retries on a new connection (server legs use the client's address, new ports): greeting, EHLO, MAIL and RCPT are relayed on a first server connection; the client's DATA is answered by the proxy's own 354, the message is held and the proxy answers 250 and 221 itself; the first server connection gets RSET and QUIT instead of DATA; about 1 s later the proxy opens a second server connection and replays EHLO, MAIL, RCPT, DATA and the message (queued), then QUIT. The client sees one connection, the server two." \
+        "modelled on a scanner that retries delivery on a new connection" --retry-delay 1
 }

@@ -22,6 +22,16 @@ Modes (--mode):
                       itself with '500 Unsupported command.' (the server never sees
                       STARTTLS) and replaces the text of the server's 221.
   plain-relay         relays everything verbatim over a new TCP connection.
+  reconnect           scanner that retries on a new connection: relays greeting,
+                      EHLO, MAIL and RCPT on a first server connection; answers
+                      the client's DATA itself with its own 354, reads the whole
+                      message and answers 250 itself; sends RSET and QUIT on the
+                      first server connection and closes it; answers the client's
+                      QUIT with its own 221.  --retry-delay seconds after the first
+                      server connection closed, it opens a second one and delivers
+                      the message there: the client's EHLO, MAIL, RCPT, DATA and
+                      the message replayed, then QUIT.  The client sees one
+                      connection, the server two.
 
 Server leg source address (--source): 'proxy' (the middlebox's own address),
 'client' (the client's address, new port: like a proxy running on the client
@@ -34,7 +44,9 @@ Log (--log): JSON lines.  Every line seen or sent on either leg is one record:
    "line": "...", "action": "relayed"|"rewritten"|"answered"|"injected"|
    "withheld"|"held"|"replayed"|"consumed", "original": "..." (rewrites)}
 Message bodies are one record with "body" instead of "line".  Connection
-events have "event": accept|server_connected|close.
+events have "event": accept|server_connected|close.  In reconnect mode, where
+one client connection has two server connections, every server-leg record and
+event also has "server_conn": 1 or 2.
 """
 import argparse
 import asyncio
@@ -70,15 +82,20 @@ class Conn:
         self.data_mode = False
         self.stop_keepalive = False
         self.data_time = time.time()
+        self.server_conn = None          # reconnect mode: 1 or 2, the current server connection
 
     # -- logging helpers ----------------------------------------------
     def rec(self, d, line, action, **extra):
         leg = "client" if d in ("from_client", "to_client") else "server"
-        log(conn=self.n, leg=leg, dir=d, line=line, action=action, **extra)
+        log(conn=self.n, leg=leg, dir=d, line=line, action=action, **extra, **self._sc(leg))
 
     def body(self, d, text, action):
         leg = "client" if d in ("from_client", "to_client") else "server"
-        log(conn=self.n, leg=leg, dir=d, body=text, bytes=len(text.encode()), action=action)
+        log(conn=self.n, leg=leg, dir=d, body=text, bytes=len(text.encode()), action=action, **self._sc(leg))
+
+    def _sc(self, leg):
+        """reconnect mode: which server connection a server-leg record belongs to."""
+        return {"server_conn": self.server_conn} if leg == "server" and self.server_conn else {}
 
     # -- I/O ----------------------------------------------------------
     @staticmethod
@@ -350,6 +367,95 @@ async def mode_store_and_forward(c, args):
         await c.server_reply("consumed")
 
 
+async def mode_reconnect(c, args, client_sa, dst):
+    c.server_conn = 1
+    await c.relay_reply()                        # greeting
+    mail = None
+    rcpts = []
+    helo = None
+    held = []                                    # (helo, mail, rcpts, body) to deliver later
+    first_closed = None                          # when the first server connection was closed
+    while True:
+        raw = await c.client_line()
+        if not raw:
+            log(conn=c.n, leg="client", event="close", by="client")
+            break
+        t = c.text(raw)
+        verb = t.split(" ", 1)[0].upper()
+        if first_closed is not None:
+            # no server connection now: the proxy answers everything itself
+            c.rec("from_client", t, "withheld", note="no server connection; the proxy answers it")
+            if verb == "QUIT":
+                await c.to_client("221 2.0.0 Service closing transmission channel", "answered")
+                c.cw.close()
+                log(conn=c.n, leg="client", event="close", by="proxy")
+                break
+            if verb in ("RSET", "NOOP"):
+                await c.to_client("250 2.0.0 OK", "answered")
+            else:
+                await c.to_client("451 4.3.0 Try again later", "answered")
+            continue
+        if verb == "DATA" and mail and rcpts:
+            c.rec("from_client", t, "withheld", note="DATA not sent to the server; the proxy answers it")
+            await c.to_client("354 Start mail input; end with <CRLF>.<CRLF>", "answered")
+            body = await c.read_body("held")
+            held.append((helo, mail, rcpts, body))
+            await c.to_client("250 2.6.0 Message accepted for delivery", "answered",
+                              note="the server has not seen the message yet")
+            mail, rcpts = None, []
+            # give up the first server connection: RSET, QUIT, close
+            await c.to_server("RSET", "injected", note="the first server connection is given up")
+            await c.server_reply("consumed")
+            await c.to_server("QUIT", "injected")
+            await c.server_reply("consumed")
+            c.sw.close()
+            first_closed = time.time()
+            log(conn=c.n, leg="server", event="close", by="proxy", server_conn=1)
+            continue
+        c.rec("from_client", t, "relayed")
+        await c.to_server(t, "relayed")
+        lines = await c.relay_reply()
+        code = lines[-1][:3]
+        if verb in ("EHLO", "HELO") and code.startswith("2"):
+            helo, mail, rcpts = t, None, []
+        elif verb == "MAIL" and code.startswith("2"):
+            mail, rcpts = t, []
+        elif verb == "RCPT" and code.startswith("2"):
+            rcpts.append(t)
+        elif verb == "RSET":
+            mail, rcpts = None, []
+        elif verb == "QUIT":
+            break
+
+    if held:
+        # a moment later, deliver on a second server connection
+        await asyncio.sleep(max(0.0, args.retry_delay - (time.time() - first_closed)))
+        s = await open_server_leg(args, client_sa, dst)
+        c.sr, c.sw = await asyncio.open_connection(sock=s)
+        c.server_conn = 2
+        log(conn=c.n, event="server_connected", server_leg_local=addr(s.getsockname()), server=addr(dst),
+            source=args.source, server_conn=2)
+        await c.server_reply("consumed")         # greeting
+        for helo, mail, rcpts, body in held:
+            if helo:
+                await c.to_server(helo, "replayed")
+                await c.server_reply("consumed")
+            await c.to_server(mail, "replayed")
+            await c.server_reply("consumed")
+            for r in rcpts:
+                await c.to_server(r, "replayed")
+                await c.server_reply("consumed")
+            await c.to_server("DATA", "replayed")
+            await c.server_reply("consumed")
+            c.sw.write(b"".join(body) + b".\r\n")
+            await c.sw.drain()
+            c.body("to_server", b"".join(body).decode("utf-8", "replace"), "replayed")
+            c.rec("to_server", ".", "replayed")
+            await c.server_reply("consumed")
+        await c.to_server("QUIT", "injected")
+        await c.server_reply("consumed")
+
+
 async def keep_server_busy(c, args):
     """Server leg while the message is held: RSET, a second RSET, then NOOPs."""
     await c.to_server("RSET", "injected", note="sent instead of DATA")
@@ -401,7 +507,7 @@ async def handle(args, cr, cw):
         s = await open_server_leg(args, peer, dst)
         sr, sw = await asyncio.open_connection(sock=s)
         log(conn=n, event="server_connected", server_leg_local=addr(s.getsockname()), server=addr(dst),
-            source=args.source)
+            source=args.source, **({"server_conn": 1} if args.mode == "reconnect" else {}))
         c = Conn(n, cr, cw, sr, sw)
         if args.mode == "plain-relay":
             await mode_pumps(c, rewrite=False)
@@ -411,8 +517,10 @@ async def handle(args, cr, cw):
             await mode_starttls_answered(c, args)
         elif args.mode == "store-and-forward":
             await mode_store_and_forward(c, args)
-        sw.close()
-        log(conn=n, leg="server", event="close", by="proxy")
+        elif args.mode == "reconnect":
+            await mode_reconnect(c, args, peer, dst)
+        c.sw.close()
+        log(conn=n, leg="server", event="close", by="proxy", **c._sc("server"))
     except Exception as e:          # keep serving other connections
         log(conn=n, event="error", error=f"{type(e).__name__}: {e}")
     finally:
@@ -431,11 +539,14 @@ def main():
     global LOG
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mode", required=True,
-                   choices=["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay"])
+                   choices=["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay",
+                            "reconnect"])
     p.add_argument("--port", type=int, default=10025)
     p.add_argument("--source", default="proxy", choices=["proxy", "client", "client-port"])
     p.add_argument("--hold", type=float, default=4.0, help="store-and-forward: seconds the message is held")
     p.add_argument("--keepalive", type=float, default=1.0, help="store-and-forward: seconds between keep-alives")
+    p.add_argument("--retry-delay", type=float, default=1.0,
+                   help="reconnect: seconds between closing the first server connection and opening the second")
     p.add_argument("--log", required=True)
     args = p.parse_args()
     LOG = open(args.log, "w")

@@ -23,6 +23,9 @@ Description fields:
      messages     optional list of .eml files, one per message, used for
                   Subject / Message-ID when the transcript omits the body
      conn         proxy connection number (format "proxy")
+     server_conn  optional, for a server leg: which of the proxy's server
+                  connections for that client connection (reconnect mode)
+     note         optional text copied to the session
      visible      optional false when the capture does not contain the session
 """
 import ast
@@ -165,17 +168,20 @@ def parse_postfix_debug(text, peer):
     return sessions
 
 
-def proxy_sessions(records, conn):
+def proxy_sessions(records, conn, server_conn=None):
     """Events of both legs of one proxied connection, from the proxy's log.
 
     Records with "leg" client/server and "dir" in (from_client, to_client,
-    from_server, to_server) and "line" (or "body"/"bytes")."""
+    from_server, to_server) and "line" (or "body"/"bytes").  With server_conn,
+    the server leg has only that server connection's records (reconnect mode)."""
     legs = {"client": [], "server": []}
     for r in records:
         if r.get("conn") != conn or "dir" not in r:
             continue
         d = r["dir"]
         leg = "client" if d in ("from_client", "to_client") else "server"
+        if leg == "server" and server_conn is not None and r.get("server_conn", 1) != server_conn:
+            continue
         who = "C" if d in ("from_client", "to_server") else "S"
         if "body" in r:
             legs[leg].append(("BODY", r["body"], False))
@@ -488,10 +494,11 @@ def build(desc):
                     spec.setdefault("server", r["original_dst"])
                     if spec["leg"] == "client":
                         spec["client"] = r["client"]
-                if r.get("event") == "server_connected" and spec["leg"] == "server":
+                if r.get("event") == "server_connected" and spec["leg"] == "server" \
+                        and r.get("server_conn", 1) == spec.get("server_conn", 1):
                     spec["client"] = r["server_leg_local"]
         if fmt == "proxy":
-            legs = proxy_sessions(proxy_log, spec["conn"])
+            legs = proxy_sessions(proxy_log, spec["conn"], spec.get("server_conn"))
             evs = legs[spec["leg"]]
         else:
             path = spec["transcript"]

@@ -26,8 +26,6 @@ public struct SessionHeader: Sendable {
 public struct AnalyzerOptions: Sendable {
     /// Ports examined as SMTP without looking at content (RFC 5321 25, RFC 8314 465, RFC 6409 587, and 2525).
     public var ports: Set<UInt16> = [25, 465, 587, 2525]
-    /// Ports on which TLS starts at the first byte.
-    public var implicitTLSPorts: Set<UInt16> = [465]
     /// Look for SMTP on other ports by content: a 220 greeting answered by EHLO/HELO.
     public var detectByContent = true
     public var decoder = SMTPDecoder.Options()
@@ -153,8 +151,8 @@ public final class Analyzer: ReassemblyDelegate {
 
     private func makeBuilder(_ c: Connection) -> SessionBuilder {
         sessionsSeen += 1
-        var opts = options.decoder
-        opts.implicitTLS = options.implicitTLSPorts.contains(c.server.port)
+        // Implicit TLS (port 465) is recognised by content: the first bytes are a TLS record.
+        let opts = options.decoder
         let s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
         return SessionBuilder(session: s, decoderOptions: opts, limits: options.sessions)
     }

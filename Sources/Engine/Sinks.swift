@@ -1,3 +1,4 @@
+import Correlation
 import Reporting
 import SMTP
 import ScopeCore
@@ -9,6 +10,7 @@ public struct RunSummary: Sendable {
     public var transactions = 0
     public var outcomes: [Outcome: Int] = [:]
     public var anomalies: [String: Int] = [:]
+    public var intercepts = 0
     public init() {}
 }
 
@@ -21,9 +23,22 @@ public final class JSONSink: RecordSink {
     /// Transactions finished but whose session is still open: their timelines are in the session.
     private var waiting: [Int: [Transaction]] = [:]
 
-    public init(out: OutputBuffer, captureNames: [String]) {
+    private let finder: InterceptFinder
+
+    public init(out: OutputBuffer, captureNames: [String], pairing: InterceptFinder.Mode = .auto) {
         self.out = out
         self.captureNames = captureNames
+        self.finder = InterceptFinder(mode: pairing)
+    }
+
+    /// Writes the intercepted connections found; call after the last session.
+    public func finish() {
+        writer.reset()
+        for x in finder.finish() {
+            JSONRecords.intercept(x, into: &writer)
+            summary.intercepts += 1
+        }
+        out.write(writer.bytes)
     }
 
     public func transaction(_ t: Transaction, in session: SessionHeader) {
@@ -40,6 +55,7 @@ public final class JSONSink: RecordSink {
         }
         JSONRecords.session(s, captureName: name(s), interface: s.vantage.interface, into: &writer)
         out.write(writer.bytes)
+        finder.add(s, transactions: txns)
         summary.sessions += 1
         for a in s.anomalies { summary.anomalies[a.name, default: 0] += 1 }
     }
@@ -57,10 +73,23 @@ public final class TextSink: RecordSink {
     public private(set) var summary = RunSummary()
     private var waiting: [Int: [Transaction]] = [:]
 
-    public init(out: OutputBuffer, color: Bool, captureNames: [String]) {
+    private let finder: InterceptFinder
+    private let ladder: InterceptText
+
+    public init(out: OutputBuffer, color: Bool, captureNames: [String], pairing: InterceptFinder.Mode = .auto) {
         self.out = out
         self.renderer = SessionText(color: color)
+        self.ladder = InterceptText(color: color)
         self.captureNames = captureNames
+        self.finder = InterceptFinder(mode: pairing)
+    }
+
+    /// Writes the intercepted connections found; call after the last session.
+    public func finish() {
+        for x in finder.finish() {
+            out.write(ladder.render(x) + "\n")
+            summary.intercepts += 1
+        }
     }
 
     public func transaction(_ t: Transaction, in session: SessionHeader) {
@@ -73,6 +102,7 @@ public final class TextSink: RecordSink {
         let txns = waiting.removeValue(forKey: s.id) ?? []
         let name = captureNames.count > 1 && captureNames.indices.contains(s.vantage.file) ? captureNames[s.vantage.file] : nil
         out.write(renderer.render(s, transactions: txns, captureName: name) + "\n")
+        finder.add(s, transactions: txns)
         summary.sessions += 1
         for a in s.anomalies { summary.anomalies[a.name, default: 0] += 1 }
     }
@@ -83,6 +113,7 @@ public final class TextSink: RecordSink {
         let order: [Outcome] = [.queued, .rejected, .reset, .abandoned, .incomplete]
         let parts = order.compactMap { o in summary.outcomes[o].map { "\($0) \(o.rawValue)" } }
         if !parts.isEmpty { line += " (" + parts.joined(separator: ", ") + ")" }
+        if summary.intercepts > 0 { line += " · \(summary.intercepts) intercepted connection\(summary.intercepts == 1 ? "" : "s")" }
         line += " · \(packets) packet\(packets == 1 ? "" : "s") read"
         out.write(line + "\n")
         if !summary.anomalies.isEmpty {

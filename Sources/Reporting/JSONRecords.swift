@@ -1,3 +1,4 @@
+import Correlation
 import SMTP
 import ScopeCore
 import Sessions
@@ -30,7 +31,12 @@ public enum JSONRecords {
             w.endObject()
         }
         w.endArray()
+        w.key("rcpt_unanswered")
+        w.beginArray()
+        for r in t.rcptUnanswered { w.stringBytes(Array(r.utf8)) }
+        w.endArray()
         w.key("outcome"); w.string(t.outcome.rawValue)
+        w.key("reset_by"); w.string(t.resetBy)
         w.key("reply"); reply(t.reply, &w)
         w.key("queue_id"); w.string(t.queueID)
         w.key("size"); w.int(t.size)
@@ -90,6 +96,15 @@ public enum JSONRecords {
         w.key("banner")
         if let b = s.banner { w.stringBytes(b.displayLine) } else { w.null() }
         w.key("helo"); optionalBytes(s.helo, &w)
+        w.key("helo_refused")
+        w.beginArray()
+        for r in s.heloRefused {
+            w.beginObject()
+            w.key("name"); w.stringBytes(Array(r.name.utf8))
+            w.key("code"); w.int(r.code)
+            w.endObject()
+        }
+        w.endArray()
         w.key("extensions")
         w.beginArray()
         for e in s.extensions { w.stringBytes(Array(e.utf8)) }
@@ -107,6 +122,7 @@ public enum JSONRecords {
         }
         w.key("transactions"); w.int(s.transactions)
         w.key("close"); w.string(s.close)
+        w.key("quit_sent"); w.bool(s.quitSent)
         w.key("bytes")
         w.beginObject()
         w.key("client"); w.int(s.bytes[0])
@@ -165,5 +181,43 @@ public enum JSONRecords {
             w.endObject()
         }
         w.endArray()
+    }
+
+    public static func intercept(_ x: Intercept, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("intercept")
+        w.key("client_leg"); w.int(x.clientLeg)
+        w.key("server_leg")
+        w.beginArray()
+        for s in x.serverLegs { w.int(s) }
+        w.endArray()
+        w.key("score"); w.int(x.score)
+        w.key("evidence")
+        w.beginArray()
+        for e in x.evidence { w.string(e) }
+        w.endArray()
+        w.key("clock_offset")
+        w.beginObject()
+        w.key("seconds"); w.double(x.clock.seconds)
+        w.key("uncertainty"); w.double(x.clock.uncertainty)
+        w.key("same_clock"); w.bool(x.clock.sameClock)
+        w.endObject()
+        w.key("verdict"); w.string(x.verdict)
+        w.key("actions")
+        w.beginArray()
+        for a in x.actions {
+            w.beginObject()
+            w.key("kind"); w.string(a.kind.rawValue)
+            w.key("leg"); w.string(a.leg.rawValue)
+            w.key("t"); w.string(a.time.rfc3339)
+            w.key("line"); w.stringBytes(a.line)
+            w.key("counterpart"); if let c = a.counterpart { w.stringBytes(c) } else { w.null() }
+            w.key("delay"); if let d = a.delay { w.double(d) } else { w.null() }
+            w.key("note"); w.string(a.note)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        w.newline()
     }
 }

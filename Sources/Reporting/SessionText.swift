@@ -18,6 +18,8 @@ public struct SessionText {
         var head = "session \(s.id)  \(s.client) → \(s.server)   \(s.start.humanUTC)   \(Self.seconds(duration))"
         if let helo = s.helo {
             head += "   \(s.heloVerb?.name ?? "HELO") " + (helo.isEmpty ? "(no name)" : Printable.short(Array(helo.utf8), limit: 60))
+        } else if let refused = s.heloRefused.last {
+            head += "   HELO/EHLO " + (refused.name.isEmpty ? "(no name)" : Printable.short(Array(refused.name.utf8), limit: 40)) + " refused (\(refused.code))"
         }
         if let captureName { head += "   [\(captureName)]" }
         out += bold(head) + "\n"
@@ -70,7 +72,7 @@ public struct SessionText {
         }
         if let t = openTxn { out += closeLine(txns[t]) }
         if s.timelineDropped > 0 { out += "  … \(s.timelineDropped) more lines not kept (timeline limit)\n" }
-        var tail = "  closed: \(Self.closeWords(s.close))"
+        var tail = "  closed: " + (s.quitSent && s.close != "quit" ? "QUIT sent, no 221 seen; " : "") + Self.closeWords(s.close)
         tail += " · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
         if s.starttls != .none { tail += " · STARTTLS \(s.starttls.rawValue)" }
         if let a = s.auth { tail += " · AUTH \(a.mechanism) \(a.result)" + (a.user.map { " (user \(Printable.short(Array($0.utf8), limit: 40)))" } ?? "") }
@@ -115,11 +117,20 @@ public struct SessionText {
         case .rejected:
             return bad("rejected") + " — " + replyText
         case .reset:
-            return warn("reset") + " — " + (t.rcptTo.isEmpty ? "no recipient accepted yet" : "\(recipients) accepted, no message sent")
+            let by = t.resetBy.map { " by \($0)" } ?? ""
+            return warn("reset") + by + " — " + (t.rcptTo.isEmpty ? "no recipient accepted yet" : "\(recipients) accepted, no message sent")
         case .abandoned:
             return warn("abandoned") + " — the client left before the transaction completed"
         case .incomplete:
-            return warn("incomplete") + " — " + (t.gapped ? "part of it is missing from the capture" : "the capture ends before the transaction does")
+            let why: String
+            if t.gapped {
+                why = "part of it is missing from the capture"
+            } else if t.size != nil {
+                why = "the message was sent but no usable reply to it was seen"
+            } else {
+                why = "the capture ends before the transaction does"
+            }
+            return warn("incomplete") + " — " + why
         }
     }
 

@@ -35,7 +35,9 @@ enum CommandParser {
                 if words.count == 2, ASCII.hasPrefix(words[1], lowercased: "last"), words[1].count == 4 {
                     cmd.last = true
                 } else if words.count != 1 {
+                    // `BDAT 1234 SCRAMBLE`: no chunk can be delimited from a malformed command.
                     cmd.malformed = true
+                    cmd.chunkSize = nil
                 }
             } else {
                 cmd.malformed = true

@@ -163,11 +163,16 @@ public final class SMTPDecoder {
 
     private func client(_ input: UnsafeRawBufferPointer, _ time: Timestamp) {
         var rest = input
-        if commandCount == 0, serverBytes == 0, clientLine.isEmpty, rest.count >= 2, rest[0] == 0x16, rest[1] == 0x03 {
-            // A TLS ClientHello before any greeting: implicit TLS (RFC 8314) on a port not known for it.
+        if case .command = clientMode, clientLine.isEmpty, rest.count >= 3, rest[0] == 0x16, rest[1] == 0x03, rest[2] <= 0x04 {
+            // A TLS handshake record where a command should be.
             clientMode = .tls
-            serverTLS = true
-            events.append(.tlsStarted(time))
+            if commandCount == 0, serverBytes == 0 {
+                // Before any greeting: implicit TLS (RFC 8314, port 465).
+                serverTLS = true
+                events.append(.tlsStarted(time))
+            } else {
+                anomaly("tls-without-starttls", "the client started TLS without STARTTLS; its side is not readable from here on", time)
+            }
         }
         while !rest.isEmpty {
             switch clientMode {
@@ -437,6 +442,12 @@ public final class SMTPDecoder {
     // MARK: - Server side
 
     private func server(_ input: UnsafeRawBufferPointer, _ time: Timestamp, ttl: UInt8, ipID: UInt16?) {
+        if serverBytes == 0, commandCount == 0, input.count >= 3, input[0] == 0x16, input[1] == 0x03, input[2] <= 0x04 {
+            // The server's first bytes are a TLS record: implicit TLS seen from the server's side.
+            serverTLS = true
+            clientMode = .tls
+            events.append(.tlsStarted(time))
+        }
         serverBytes += input.count
         if serverTLS {
             tlsBytes[1] += input.count
@@ -618,12 +629,21 @@ public final class SMTPDecoder {
         case "PLAIN":
             let parts = decoded.split(separator: 0, omittingEmptySubsequences: false)
             guard parts.count == 3 else { return nil }
-            return String(decoding: parts[1], as: UTF8.self)
+            return printableUser(Array(parts[1]))
         case "LOGIN":
-            return String(decoding: decoded, as: UTF8.self)
+            return printableUser(decoded)
         default:
             return nil
         }
+    }
+
+    /// A user name is text: bytes that decode to control characters are not one (a client that
+    /// sent a command where a response was expected, say).
+    private static func printableUser(_ bytes: [UInt8]) -> String? {
+        guard !bytes.isEmpty, bytes.count <= 256, let s = String(validating: bytes, as: UTF8.self),
+            s.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
+        else { return nil }
+        return s
     }
 
     // MARK: - Bookkeeping

@@ -70,10 +70,15 @@ public struct Transaction: Sendable {
     /// Accepted recipients, in wire order, without `<>`.
     public var rcptTo: [String] = []
     public var rcptRejected: [RejectedRecipient] = []
-    /// Recipients whose reply was never seen.
+    /// Every RCPT TO address sent, in wire order, whatever its reply.
+    public var rcptSent: [String] = []
+    /// Recipients whose reply was never seen (lost in a gap, or the server side was not captured).
     public var rcptUnanswered: [String] = []
+    /// What ended a transaction that was reset: `RSET`, `EHLO`, `HELO`, `STARTTLS` or `MAIL`.
+    public var resetBy: String?
     public var outcome: Outcome = .incomplete
-    /// The reply that decided the outcome.
+    /// The reply that decided the outcome: to the message, to MAIL, the last RCPT refusal, to DATA,
+    /// or to the command that reset the transaction. Nil for abandoned and incomplete transactions.
     public var reply: Reply?
     public var queueID: String?
     /// Message octets after dot-unstuffing; nil when no message was sent.
@@ -121,8 +126,13 @@ public struct Session: Sendable {
     public var start: Timestamp
     public var end: Timestamp
     public var banner: Reply?
+    /// The HELO/EHLO name the server last accepted ("" when accepted without a name).
     public var helo: String?
     public var heloVerb: Verb?
+    /// HELO/EHLO attempts the server refused: the name sent ("" for none) and the reply code.
+    public var heloRefused: [(name: String, code: Int)] = []
+    /// The client sent QUIT (whether or not it was answered).
+    public var quitSent = false
     /// EHLO keywords with their parameters, as offered (e.g. `SIZE 10240000`).
     public var extensions: [String] = []
     public var starttls: StartTLSState = .none

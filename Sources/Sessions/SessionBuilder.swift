@@ -24,14 +24,19 @@ public final class SessionBuilder {
 
     /// Why an open transaction stopped taking commands.
     enum Closer {
-        case command(Verb)
-        case messageReply
+        /// Reset by a command: RSET, an accepted EHLO/HELO or STARTTLS, or a new MAIL after a refused one.
+        case reset(Verb)
+        case quit
+        /// The message was sent (end of data, or the last BDAT): its reply decides.
+        case messageSent
         case connectionEnd(String)
     }
 
     struct Open {
         var txn: Transaction
         var closer: Closer?
+        var closerReply: Reply?
+        var closerIndex: Int?
         /// Command indices in this transaction still waiting for their reply.
         var outstanding: Set<Int> = []
         var mailReply: Reply?
@@ -41,6 +46,10 @@ public final class SessionBuilder {
         var lastRcptRejection: Reply?
         var rcptCount = 0
         var messageSent = false
+        /// The index of the MAIL command that began it.
+        var mailIndex: Int
+        /// A MAIL sent inside this open transaction, waiting for its reply (normally 503).
+        var nestedMail: Command?
     }
 
     private var open: [Open] = []
@@ -48,8 +57,12 @@ public final class SessionBuilder {
     private var owner: [Int: Int] = [:]  // command index -> transaction index (1-based)
     private var commandVerbs: [Int: Verb] = [:]
     private var pendingSession: Set<Int> = []
+    /// HELO/EHLO/STARTTLS commands awaiting the reply that decides whether they reset the envelope.
+    private var pendingReset: [Int: (Verb, String)] = [:]
     private var txnCount = 0
     private var tls = false
+    private var startTLSAccepted = false
+    private var lastHeloSent: String?
 
     public init(session: Session, decoderOptions: SMTPDecoder.Options = .init(), limits: Limits = .init()) {
         self.session = session
@@ -85,6 +98,10 @@ public final class SessionBuilder {
         session.end = max(session.end, time)
         if session.close != "quit" { session.close = reason }
         for i in open.indices where open[i].closer == nil { open[i].closer = .connectionEnd(reason) }
+        if session.bytes[1] == 0, session.bytes[0] > 0, !tls {
+            if session.helo == nil { session.helo = lastHeloSent }
+            note(Anomaly("server-side-missing", "the capture holds only the client's side of the connection; no reply can be matched", at: time))
+        }
         // Whatever is still unanswered will never be.
         let unanswered = pendingSession.count + open.reduce(0) { $0 + $1.outstanding.count }
         if unanswered > 0, !tls, session.bytes[1] > 0 {
@@ -115,7 +132,8 @@ public final class SessionBuilder {
         case .messageEnded(let m): messageEnded(m)
         case .tlsStarted(let t):
             tls = true
-            if session.starttls != .implicit { session.starttls = .started }
+            // TLS without an accepted STARTTLS before it began at the first byte (port 465).
+            session.starttls = startTLSAccepted ? .started : .implicit
             add(TimelineEntry(time: t, side: .client, kind: .tls, line: Array("TLS started: the rest of the session is encrypted".utf8), transaction: nil))
         case .gap(let dir, let length, let t):
             let side: Side = dir == .toServer ? .client : .server
@@ -132,24 +150,37 @@ public final class SessionBuilder {
         switch cmd.verb {
         case .mail:
             if let c = current {
-                note(Anomaly("nested-mail", "MAIL sent inside an open transaction (RFC 5321 §4.1.1.2 requires RSET first)", at: cmd.time))
-                if open[c].closer == nil { open[c].closer = .command(.mail) }
+                if let r = open[c].mailReply, r.code / 100 == 2, !open[c].messageSent {
+                    // MAIL inside a transaction whose MAIL was accepted: the server will normally
+                    // refuse it (503) and keep the first envelope (RFC 5321 §4.1.1.2).
+                    note(Anomaly("nested-mail", "MAIL sent inside an open transaction (RFC 5321 §4.1.1.2 requires RSET first)", at: cmd.time))
+                    open[c].nestedMail = cmd
+                    attach(cmd, to: c)
+                    return
+                }
+                close(c, .reset(.mail), index: cmd.index)
             }
             startTransaction(cmd)
-        case .helo, .ehlo, .rset, .quit, .starttls:
-            if cmd.verb == .helo || cmd.verb == .ehlo {
-                session.helo = cmd.argument ?? ""
-                session.heloVerb = cmd.verb
-            }
-            if cmd.verb == .rset, let c = current {
+            attach(cmd, to: current!)
+            return
+        case .helo, .ehlo, .starttls:
+            // Only an accepted HELO/EHLO/STARTTLS resets the envelope: decided at the reply.
+            pendingReset[cmd.index] = (cmd.verb, cmd.argument ?? "")
+            if cmd.verb != .starttls { lastHeloSent = cmd.argument ?? "" }
+        case .rset:
+            if let c = current {
                 attach(cmd, to: c)
-                open[c].closer = .command(.rset)
-                current = nil
+                close(c, .reset(.rset), index: cmd.index)
                 return
             }
+        case .quit:
+            session.quitSent = true
+            if let c = current { close(c, .quit, index: cmd.index) }
+        case .endOfData:
             if let c = current {
-                open[c].closer = .command(cmd.verb)
-                current = nil
+                attach(cmd, to: c)
+                close(c, .messageSent, index: cmd.index)
+                return
             }
         case .auth:
             session.auth = AuthInfo(mechanism: cmd.argument ?? "", user: cmd.authUser, result: "unknown")
@@ -157,8 +188,15 @@ public final class SessionBuilder {
             if let user = cmd.authUser { session.auth?.user = user }
             if cmd.argument == "*" { session.auth?.result = "cancelled" }
         case .bdat:
-            if let c = current { open[c].txn.chunked = true }
-            if cmd.last { lastChunks.insert(cmd.index) }
+            if let c = current {
+                open[c].txn.chunked = true
+                if cmd.last {
+                    attach(cmd, to: c)
+                    lastChunks.insert(cmd.index)
+                    close(c, .messageSent, index: cmd.index)
+                    return
+                }
+            }
         default:
             break
         }
@@ -166,24 +204,38 @@ public final class SessionBuilder {
             attach(cmd, to: c)
             if cmd.verb == .rcpt {
                 open[c].rcptCount += 1
-                if open[c].rcptCount <= limits.maxRecipients { open[c].rcptAddresses[cmd.index] = cmd.address ?? "" }
+                if open[c].rcptCount <= limits.maxRecipients {
+                    open[c].rcptAddresses[cmd.index] = cmd.address ?? ""
+                    open[c].txn.rcptSent.append(cmd.address ?? "")
+                }
             }
-            if cmd.verb == .data || cmd.verb == .bdat { open[c].messageSent = true }
+            // BDAT data always follows its command; DATA's only after a 354.
+            if cmd.verb == .bdat { open[c].messageSent = true }
         } else {
             pendingSession.insert(cmd.index)
             add(entry(cmd, transaction: nil))
         }
     }
 
+    /// Stops a transaction taking commands; it finishes once its replies are in.
+    private func close(_ c: Int, _ closer: Closer, index: Int?) {
+        if open[c].closer == nil {
+            open[c].closer = closer
+            open[c].closerIndex = index
+        }
+        if current == c { current = nil }
+    }
+
     private func startTransaction(_ cmd: Command) {
         txnCount += 1
         session.transactions = txnCount
         var t = Transaction(index: txnCount, session: session.id, start: cmd.time, end: cmd.time)
-        t.helo = session.helo
+        // With no server side captured, nothing was seen to accept a name: take the one sent.
+        t.helo = session.helo ?? (session.bytes[1] == 0 ? lastHeloSent : nil)
         t.mailFrom = cmd.address
         t.mailParameters = cmd.parameters
         t.tls = tls
-        open.append(Open(txn: t))
+        open.append(Open(txn: t, mailIndex: cmd.index))
         current = open.count - 1
     }
 
@@ -200,24 +252,38 @@ public final class SessionBuilder {
 
     private func reply(_ reply: Reply, answering index: Int?, verb: Verb?) {
         let txnNumber = index.flatMap { owner[$0] }
-        let line = reply.displayLine
-        add(TimelineEntry(time: reply.time, side: .server, kind: .reply(code: reply.code, answering: index), line: line, transaction: txnNumber))
+        add(TimelineEntry(time: reply.time, side: .server, kind: .reply(code: reply.code, answering: index), line: reply.displayLine, transaction: txnNumber))
         guard let index else {
             if session.banner == nil, verb == nil { session.banner = reply }
             finishReady(at: reply.time)
             return
         }
         pendingSession.remove(index)
+        let positive = reply.code / 100 == 2
         switch verb {
-        case .ehlo?:
-            if reply.code / 100 == 2 {
-                session.extensions = reply.lines.dropFirst().map { String(decoding: $0, as: UTF8.self) }
-                if session.starttls == .none, session.extensions.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) {
-                    session.starttls = .offered
+        case .ehlo?, .helo?:
+            let (v, name) = pendingReset.removeValue(forKey: index) ?? (verb!, "")
+            if positive {
+                session.helo = name
+                session.heloVerb = v
+                resetOpenTransaction(before: index, by: v, reply: reply)
+                if v == .ehlo {
+                    session.extensions = reply.lines.dropFirst().map { String(decoding: $0, as: UTF8.self) }
+                    if session.starttls == .none, session.extensions.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) {
+                        session.starttls = .offered
+                    }
                 }
+            } else {
+                session.heloRefused.append((name, reply.code))
             }
         case .starttls?:
-            if reply.code != 220 { session.starttls = .refused }
+            pendingReset.removeValue(forKey: index)
+            if reply.code == 220 {
+                startTLSAccepted = true
+                resetOpenTransaction(before: index, by: .starttls, reply: reply)
+            } else {
+                session.starttls = .refused
+            }
         case .auth?, .authResponse?:
             if reply.code == 235 { session.auth?.result = "success" } else if reply.code >= 400 { session.auth?.result = "failure" }
         case .quit?:
@@ -228,13 +294,18 @@ public final class SessionBuilder {
         if let n = txnNumber, let c = open.firstIndex(where: { $0.txn.index == n }) {
             open[c].outstanding.remove(index)
             open[c].txn.end = max(open[c].txn.end, reply.time)
+            if index == open[c].closerIndex { open[c].closerReply = reply }
             switch verb {
             case .mail?:
-                open[c].mailReply = reply
+                if let nested = open[c].nestedMail, nested.index == index {
+                    open[c].nestedMail = nil
+                    if positive { split(c, at: nested, reply: reply) }
+                } else {
+                    open[c].mailReply = reply
+                }
             case .rcpt?:
-                let address = open[c].rcptAddresses.removeValue(forKey: index) ?? ""
-                if open[c].rcptCount <= limits.maxRecipients {
-                    if reply.code / 100 == 2 {
+                if let address = open[c].rcptAddresses.removeValue(forKey: index) {
+                    if positive {
                         open[c].txn.rcptTo.append(address)
                     } else {
                         open[c].txn.rcptRejected.append(RejectedRecipient(address: address, code: reply.code))
@@ -243,21 +314,52 @@ public final class SessionBuilder {
                 if reply.code >= 400 { open[c].lastRcptRejection = reply }
             case .data?:
                 open[c].dataReply = reply
+                if reply.code == 354 { open[c].messageSent = true }
             case .endOfData?:
                 open[c].messageReply = reply
-                open[c].closer = .messageReply
-                if current == c { current = nil }
             case .bdat?:
                 if reply.code >= 400 || lastChunks.contains(index) {
-                    open[c].messageReply = reply
-                    open[c].closer = .messageReply
-                    if current == c { current = nil }
+                    if open[c].messageReply == nil || reply.code >= 400 { open[c].messageReply = reply }
                 }
             default:
                 break
             }
         }
         finishReady(at: reply.time)
+    }
+
+    /// An accepted EHLO/HELO/STARTTLS resets a transaction begun before it (RFC 5321 §4.1.4, RFC 3207 §4.2).
+    private func resetOpenTransaction(before index: Int, by verb: Verb, reply: Reply) {
+        guard let c = current, open[c].mailIndex < index else { return }
+        close(c, .reset(verb), index: index)
+        open[c].closerReply = reply
+    }
+
+    /// A nested MAIL the server accepted: it starts a new transaction with the commands after it.
+    private func split(_ c: Int, at mail: Command, reply: Reply) {
+        let old = open[c].txn.index
+        close(c, .reset(.mail), index: mail.index)
+        open[c].closerReply = reply
+        startTransaction(mail)
+        let n = current!
+        open[n].mailReply = reply
+        let new = open[n].txn.index
+        for (cmd, t) in owner where t == old && cmd > mail.index {
+            owner[cmd] = new
+            if open[c].outstanding.remove(cmd) != nil { open[n].outstanding.insert(cmd) }
+            if let a = open[c].rcptAddresses.removeValue(forKey: cmd) {
+                open[n].rcptAddresses[cmd] = a
+                open[n].rcptCount += 1
+            }
+        }
+        owner[mail.index] = new
+        for i in session.timeline.indices where session.timeline[i].transaction == old {
+            switch session.timeline[i].kind {
+            case .command(let k, _, _) where k >= mail.index: session.timeline[i].transaction = new
+            case .reply(_, let k?) where k >= mail.index: session.timeline[i].transaction = new
+            default: break
+            }
+        }
     }
 
     /// Indices of `BDAT … LAST` commands: their reply decides the message.
@@ -288,6 +390,13 @@ public final class SessionBuilder {
 
     private func decide(_ o: inout Open) {
         var t = o.txn
+        t.rcptUnanswered = o.rcptAddresses.sorted { $0.key < $1.key }.map(\.value)
+        if session.bytes[1] == 0 {
+            // Only the client's side was captured: no reply decides anything.
+            t.outcome = .incomplete
+            o.txn = t
+            return
+        }
         if let r = o.messageReply {
             t.reply = r
             t.outcome = r.code / 100 == 2 ? .queued : .rejected
@@ -303,19 +412,22 @@ public final class SessionBuilder {
             t.outcome = .rejected
         } else {
             switch o.closer {
-            case .command(let verb)?:
-                switch verb {
-                case .quit: t.outcome = .abandoned
-                default: t.outcome = .reset
-                }
+            case .reset(let verb)?:
+                t.outcome = .reset
+                t.resetBy = verb.name
+                t.reply = o.closerReply
+            case .quit?:
+                t.outcome = .abandoned
+            case .messageSent?, nil:
+                t.outcome = .incomplete
             case .connectionEnd(let reason)?:
                 t.outcome = (reason == "capture-end" || reason == "idle" || t.gapped) ? .incomplete : .abandoned
-            case .messageReply?, nil:
-                t.outcome = .incomplete
             }
-            t.reply = o.dataReply ?? o.mailReply
         }
-        if t.gapped, t.outcome != .queued, t.outcome != .rejected { t.outcome = .incomplete }
+        if t.gapped, t.outcome != .queued, t.outcome != .rejected {
+            t.outcome = .incomplete
+            t.reply = nil
+        }
         o.txn = t
     }
 

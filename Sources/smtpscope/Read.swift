@@ -1,5 +1,6 @@
 import ArgumentParser
 import Capture
+import Correlation
 import Engine
 import Packets
 import Reporting
@@ -13,6 +14,8 @@ import Darwin
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
+
+extension InterceptFinder.Mode: ExpressibleByArgument {}
 
 struct Read: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +50,9 @@ struct Read: ParsableCommand {
     @Flag(help: "Only examine the SMTP ports; do not look for SMTP on other ports by content.")
     var noContentDetection = false
 
+    @Option(help: ArgumentHelp("Pair the legs of intercepted connections: auto (when the evidence is strong), always (on any consistent evidence) or never.", valueName: "mode"))
+    var pairing: InterceptFinder.Mode = .auto
+
     @Flag(help: "Never colour the text output (colour is used only on a terminal, and never when NO_COLOR is set).")
     var noColor = false
 
@@ -64,13 +70,17 @@ struct Read: ParsableCommand {
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
         let sink: RecordSink
         let textSink: TextSink?
+        let jsonSink: JSONSink?
         switch format {
         case .json:
-            sink = JSONSink(out: out, captureNames: names)
+            let j = JSONSink(out: out, captureNames: names, pairing: pairing)
+            sink = j
+            jsonSink = j
             textSink = nil
         case .text:
-            let t = TextSink(out: out, color: useColor(), captureNames: names)
+            let t = TextSink(out: out, color: useColor(), captureNames: names, pairing: pairing)
             sink = t
+            jsonSink = nil
             textSink = t
         }
         let analyzer = Analyzer(options: options, sink: sink)
@@ -91,6 +101,8 @@ struct Read: ParsableCommand {
         // Errors met while reading (a file cut short) come after what was read before them.
         for e in captures.errors.dropFirst(openErrors) { report(e) }
         analyzer.finish()
+        jsonSink?.finish()
+        textSink?.finish()
         textSink?.writeSummary(packets: analyzer.packetStats.packets, files: files.count)
         out.flush()
         if !captures.errors.isEmpty || !skip.isEmpty { throw ExitCode(1) }

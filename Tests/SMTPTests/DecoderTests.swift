@@ -127,7 +127,8 @@ let plainDelivery = Dialogue([
             .client("mail from:a@x\r\n"), .server("250 ok\r\n"), .client("rcpt to: <b@y> NOTIFY=NEVER\r\n"), .server("250 ok\r\n"),
             .client("RSET\r\n"), .server("250 ok\r\n"),
             .client("MAIL FROM:<> BODY=8BITMIME\r\n"), .server("250 ok\r\n"),
-            .client("MAIL FROM:<@relay.example:a@x>\r\n"), .server("503 nested\r\n"),
+            .client("RSET\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<@relay.example:a@x>\r\n"), .server("250 ok\r\n"),
         ])
         let (_, txns) = d.run()
         #expect(txns.map(\.mailFrom) == ["a@x", "", "a@x"])
@@ -300,7 +301,9 @@ let plainDelivery = Dialogue([
     @Test func helloWithoutHostnameAnd501() throws {
         let d = Dialogue([.server(greeting), .client("HELO\r\n"), .server("501 Syntax: HELO hostname\r\n"), .client("QUIT\r\n"), .server("221 bye\r\n")])
         let (s, txns) = d.run()
-        #expect(s.helo == "")
+        #expect(s.helo == nil, "the server accepted no HELO")
+        #expect(s.heloRefused.map(\.name) == [""])
+        #expect(s.heloRefused.map(\.code) == [501])
         #expect(txns.isEmpty)
         #expect(s.close == "quit")
     }
@@ -316,6 +319,89 @@ let plainDelivery = Dialogue([
         #expect(txns[0].headers?.subject == "only client")
         #expect(txns[0].mailFrom == "a@x")
         #expect(txns[0].rcptTo.isEmpty, "no reply seen, so no recipient is known to be accepted")
+    }
+
+    @Test func nestedMailRefusedKeepsTheFirstEnvelope() throws {
+        // RFC 5321 §4.1.1.2: MAIL inside a transaction is refused (503) and the first envelope stands.
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<alice@x>\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<bob@x>\r\n"), .server("503 5.5.1 Error: nested MAIL command\r\n"),
+            .client("RCPT TO:<carol@y>\r\n"), .server("250 ok\r\n"),
+            .client("DATA\r\n"), .server("354 go\r\n"), .client("x\r\n.\r\n"), .server("250 queued as N1\r\n"),
+        ])
+        let (s, txns) = d.run()
+        #expect(txns.count == 1)
+        #expect(txns.first?.mailFrom == "alice@x")
+        #expect(txns.first?.rcptTo == ["carol@y"])
+        #expect(txns.first?.outcome == .queued)
+        #expect(s.anomalies.map(\.name).contains("nested-mail"))
+    }
+
+    @Test func refusedEhloKeepsTheEnvelope() throws {
+        // Only an accepted EHLO resets the transaction (Suricata's smtp-rejected-ehlo-preserves-envelope).
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<alice@x>\r\n"), .server("250 ok\r\n"),
+            .client("ehlo\r\n"), .server("501 5.5.4 Syntax: EHLO hostname\r\n"),
+            .client("RCPT TO:<bob@y>\r\n"), .server("250 ok\r\n"),
+            .client("DATA\r\n"), .server("354 go\r\n"), .client("x\r\n.\r\n"), .server("250 queued as E1\r\n"),
+            .client("EHLO again\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<z@x>\r\n"), .server("250 ok\r\n"), .client("EHLO third\r\n"), .server("250 ok\r\n"),
+        ])
+        let (s, txns) = d.run()
+        #expect(txns.map(\.outcome) == [.queued, .reset])
+        #expect(txns.first?.rcptTo == ["bob@y"])
+        #expect(txns.last?.resetBy == "EHLO")
+        #expect(txns.last?.reply?.code == 250)
+        #expect(s.helo == "third")
+    }
+
+    @Test func replyToAResetIsTheResettingCommandsReply() throws {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<a@x>\r\n"), .server("250 2.1.0 Ok\r\n"), .client("RSET\r\n"), .server("250 2.0.0 Reset done\r\n"),
+        ])
+        let t = try #require(d.run().1.first)
+        #expect(t.outcome == .reset)
+        #expect(t.resetBy == "RSET")
+        #expect(t.reply?.text == "Reset done")
+    }
+
+    @Test func messageWithoutAUsableReplyIsIncomplete() throws {
+        // The reply to the end of data has no code (Suricata's smtp-errors): not "abandoned".
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<b@y>\r\n"), .server("250 ok\r\n"),
+            .client("DATA\r\n"), .server("354 go\r\n"), .client("x\r\n.\r\n"), .server("4.7.0 deferred\r\n"),
+            .client("QUIT\r\n"),
+        ])
+        let (s, txns) = d.run()
+        #expect(txns.first?.outcome == .incomplete)
+        #expect(s.quitSent)
+        #expect(s.anomalies.map(\.name).contains("reply-malformed"))
+    }
+
+    @Test func malformedBdatDoesNotSwallowTheNextCommand() {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"),
+            .client("BDAT 1234 SCRAMBLE\r\nQUIT\r\n"), .server("501 syntax\r\n221 bye\r\n"),
+        ])
+        let ev = d.events()
+        #expect(ev.contains { $0.hasPrefix("C QUIT") })
+        #expect(ev.contains("A bdat-invalid"))
+    }
+
+    @Test func tlsAfterAPlaintextGreetingWithoutStarttls() {
+        // A client speaking TLS to port 465 whose server greets in plain text: the banner and the
+        // server's complaints stay visible (Suricata's smtp-errors).
+        let d = Dialogue([.server(greeting), .client("\u{16}\u{03}\u{01}\u{00}hello"), .server("500 5.5.2 Error: bad syntax\r\n")])
+        let (s, _) = d.run()
+        #expect(s.banner?.code == 220)
+        #expect(s.starttls == .none)
+        #expect(s.anomalies.map(\.name).contains("tls-without-starttls"))
+        let implicit = Dialogue([.client("\u{16}\u{03}\u{01}\u{00}hello"), .server("\u{16}\u{03}\u{03}\u{00}x")])
+        #expect(implicit.run().0.starttls == .implicit)
     }
 
     @Test func enhancedStatusCodes() {

@@ -1,0 +1,130 @@
+import SMTP
+import ScopeCore
+import Sessions
+
+/// Finds the legs of intercepted connections among finished sessions and explains each pair.
+///
+/// Sessions are kept (up to `maxSessions`, the most recent) until `finish()`. Candidate pairs
+/// share a distinctive line (EHLO name, MAIL/RCPT line) or a Message-ID; lines shared by more than
+/// `maxSharing` sessions are too common to point at anything. Each candidate is tried both ways
+/// round, and must fit causality: commands reach the server leg after the client sent them,
+/// replies reach the client after the server sent them — on one clock when both legs come from
+/// the same capture, on a clock offset derived from the same constraints otherwise.
+public final class InterceptFinder {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Pair when the evidence is strong.
+        case auto
+        /// Pair whenever any consistent evidence ties two sessions.
+        case always
+        /// Never pair.
+        case never
+    }
+
+    public let mode: Mode
+    public let maxSessions: Int
+    static let maxSharing = 64
+    private var legs: [Leg] = []
+    public private(set) var dropped = 0
+
+    public init(mode: Mode = .auto, maxSessions: Int = 20_000) {
+        self.mode = mode
+        self.maxSessions = maxSessions
+    }
+
+    var threshold: Int { mode == .always ? 1 : 6 }
+
+    public func add(_ session: Session, transactions: [Transaction]) {
+        guard mode != .never, !session.timeline.isEmpty else { return }
+        if legs.count >= maxSessions {
+            legs.removeFirst(legs.count / 4)
+            dropped += maxSessions / 4
+        }
+        legs.append(Leg(session: session, transactions: transactions))
+    }
+
+    /// Pairs the sessions seen; intercepts ordered by the client leg's start.
+    public func finish() -> [Intercept] {
+        guard mode != .never, legs.count >= 2 else { return [] }
+        // Candidates by shared distinctive content.
+        var byKey: [[UInt8]: [Int]] = [:]
+        for (i, leg) in legs.enumerated() {
+            var keys = leg.distinctiveLines
+            for id in leg.messageIDs { keys.insert(Array(("message-id " + id).utf8)) }
+            for k in keys { byKey[k, default: []].append(i) }
+        }
+        var candidates = Set<Pair>()
+        for (_, list) in byKey where list.count > 1 && list.count <= Self.maxSharing {
+            for a in 0..<list.count {
+                for b in (a + 1)..<list.count { candidates.insert(Pair(list[a], list[b])) }
+            }
+        }
+        var pairings: [Pairing] = []
+        for c in candidates {
+            let a = legs[c.a], b = legs[c.b]
+            if a.session.vantage == b.session.vantage, a.session.client == b.session.client, a.session.server == b.session.server { continue }
+            let sameClock = a.session.vantage.file == b.session.vantage.file
+            if sameClock, !overlap(a.session, b.session) { continue }
+            let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock), Pairer.evaluate(client: b, server: a, sameClock: sameClock)].compactMap { $0 }
+            // Both readings may fit within the tolerance: the one causality favours more wins.
+            guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }) else { continue }
+            if best.score >= threshold { pairings.append(best) }
+        }
+        // Strongest first; a session is a client leg or a server leg, not both. One client leg may
+        // have several server legs (a scanner that reconnects).
+        pairings.sort { (rank($0), $1.client.id) > (rank($1), $0.client.id) }
+        var role: [Int: Bool] = [:]  // session id -> is client leg
+        var groups: [Int: [Pairing]] = [:]
+        for p in pairings {
+            guard role[p.client.id] != false, role[p.server.id] == nil else { continue }
+            role[p.client.id] = true
+            role[p.server.id] = false
+            groups[p.client.id, default: []].append(p)
+        }
+        var out: [Intercept] = []
+        for (_, group) in groups {
+            let sorted = group.sorted { $0.server.session.start < $1.server.session.start }
+            var p = sorted[0]
+            if sorted.count > 1 {
+                let merged = Leg(merging: sorted.map(\.server))
+                p = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock) ?? p
+                p.score = sorted.map(\.score).max() ?? p.score
+                p.evidence = sorted[0].evidence + ["\(sorted.count) server legs for one client leg"]
+            }
+            out.append(Attribution.intercept(p, serverLegIDs: sorted.map(\.server.id),
+                                             serverEndpoints: sorted.map { ($0.server.session.client, $0.server.session.server) }))
+        }
+        return out.sorted { ($0.start, $0.clientLeg) < ($1.start, $1.clientLeg) }
+    }
+
+    private func rank(_ p: Pairing) -> Int { p.score * 1000 + p.matches.filter { $0.2 == .identical }.count }
+
+    private func overlap(_ a: Session, _ b: Session) -> Bool {
+        a.start.seconds(since: b.end) <= 1 && b.start.seconds(since: a.end) <= 1
+    }
+
+    struct Pair: Hashable {
+        var a: Int, b: Int
+        init(_ x: Int, _ y: Int) { a = min(x, y); b = max(x, y) }
+    }
+}
+
+extension Leg {
+    /// Several server legs seen as one dialogue, in time order (they share one clock).
+    init(merging legs: [Leg]) {
+        self = legs[0]
+        for (k, other) in legs.enumerated().dropFirst() {
+            let shift = k * 1_000_000
+            for var c in other.commands {
+                c.index += shift
+                c.transaction = c.transaction.map { $0 + shift }
+                commands.append(c)
+            }
+            for (i, r) in other.replies { replies[i + shift] = r }
+            for var m in other.messages {
+                m.transaction += shift
+                messages.append(m)
+            }
+        }
+        commands.sort { $0.time < $1.time }
+    }
+}

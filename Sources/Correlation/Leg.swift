@@ -1,0 +1,80 @@
+import SMTP
+import ScopeCore
+import Sessions
+
+/// One SMTP session seen as a possible leg of an intercepted connection: its commands, the reply
+/// each got, its banner and its messages, in the order they crossed the wire.
+struct Leg {
+    struct Line {
+        var index: Int
+        var time: Timestamp
+        var verb: Verb
+        var text: [UInt8]
+        var transaction: Int?
+    }
+
+    struct ReplyLine {
+        var time: Timestamp
+        var code: Int
+        var text: [UInt8]
+    }
+
+    struct Message {
+        var transaction: Int
+        var end: Timestamp
+        var size: Int
+        var messageID: String?
+        var subject: String?
+        var outcome: Outcome
+    }
+
+    let session: Session
+    let transactions: [Int: Transaction]
+    var commands: [Line] = []
+    var replies: [Int: ReplyLine] = [:]
+    var banner: ReplyLine?
+    var messages: [Message] = []
+
+    init(session: Session, transactions: [Transaction]) {
+        self.session = session
+        self.transactions = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        for e in session.timeline {
+            switch e.kind {
+            case .command(let index, let verb, _):
+                commands.append(Line(index: index, time: e.time, verb: verb, text: e.line, transaction: e.transaction))
+            case .reply(let code, let answering):
+                let r = ReplyLine(time: e.time, code: code, text: e.line)
+                if let answering {
+                    if replies[answering] == nil { replies[answering] = r }
+                } else if banner == nil {
+                    banner = r
+                }
+            case .message:
+                if let n = e.transaction, let t = self.transactions[n] {
+                    messages.append(Message(transaction: n, end: e.time, size: t.size ?? 0, messageID: t.headers?.messageID, subject: t.headers?.subject, outcome: t.outcome))
+                }
+            case .tls, .gap, .note:
+                break
+            }
+        }
+    }
+
+    var id: Int { session.id }
+
+    /// Lines that identify a dialogue rather than being common to every dialogue.
+    var distinctiveLines: Set<[UInt8]> {
+        Set(commands.filter { [.helo, .ehlo, .mail, .rcpt, .auth].contains($0.verb) }.map(\.text))
+    }
+
+    var messageIDs: Set<String> { Set(messages.compactMap(\.messageID)) }
+}
+
+extension Array where Element == UInt8 {
+    /// True when `self` is `other` overwritten in place with `X` (or `*`) of the same length, as
+    /// inspecting firewalls do.
+    func isMasked(version other: [UInt8]) -> Bool {
+        guard count == other.count, self != other else { return false }
+        let masks = zip(self, other).filter { $0 != $1 }
+        return masks.allSatisfy { $0.0 == UInt8(ascii: "X") || $0.0 == UInt8(ascii: "*") }
+    }
+}

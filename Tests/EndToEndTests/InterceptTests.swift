@@ -1,0 +1,171 @@
+import Correlation
+import Engine
+import Foundation
+import Sessions
+import Testing
+
+/// Runs the whole pipeline and the pairing over capture files.
+func intercepts(_ paths: [String], mode: InterceptFinder.Mode = .auto) -> (Collector, [Intercept]) {
+    let (c, _) = analyze(paths)
+    let finder = InterceptFinder(mode: mode)
+    for s in c.sessions { finder.add(s, transactions: c.transactions(of: s)) }
+    return (c, finder.finish())
+}
+
+let middleboxModes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay"]
+
+/// What the lab's intercepting proxy logged doing, as (kind, line) pairs in smtpscope's terms.
+func proxyActions(_ mode: String) throws -> Set<String> {
+    let truth = try #require(loadJSON(capturesDir.appendingPathComponent("middlebox-\(mode)-both-legs.truth.json")))
+    let log = try #require(truth["proxy_log"] as? [[String: Any]])
+    var out = Set<String>()
+    for r in log {
+        guard let action = r["action"] as? String, let dir = r["dir"] as? String else { continue }
+        let line = r["line"] as? String
+        switch (action, dir) {
+        case ("withheld", "from_client"): if let line, line != "." { out.insert("withheld \(line)") }
+        case ("answered", "to_client"): if let line { out.insert("synthesized \(line)") }
+        case ("injected", "to_server"), ("replayed", "to_server"): if let line, line != "." { out.insert("injected \(line)") }
+        case ("held", "from_client") where r["body"] != nil: out.insert("held message")
+        case ("rewritten", "to_client"): if let line { out.insert("rewritten reply \(line.dropFirst(4))") }
+        case ("rewritten", "to_server"): if let line { out.insert("rewritten command \(line)") }
+        default: break
+        }
+    }
+    return out
+}
+
+/// smtpscope's findings in the same terms; multi-line replies are matched line by line.
+func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
+    var out = Set<String>()
+    for a in x.actions {
+        let line = String(decoding: a.line, as: UTF8.self)
+        switch a.kind {
+        case .withheld: out.insert("withheld \(line)")
+        case .synthesized: out.insert("synthesized \(line)")
+        case .injected: if !line.hasPrefix("▸") { out.insert("injected \(line)") }
+        case .held: out.insert("held message")
+        case .rewritten where a.isReply:
+            // A rewritten multi-line reply: name the line the proxy rewrote, if it is in there.
+            let hits = proxy.filter { $0.hasPrefix("rewritten reply ") && line.contains($0.dropFirst("rewritten reply ".count)) }
+            out.formUnion(hits.isEmpty ? ["rewritten reply \(line)"] : hits)
+        case .rewritten:
+            out.insert("rewritten command \(String(decoding: a.counterpart ?? [], as: UTF8.self))")
+        case .relayed, .divergent: break
+        }
+    }
+    return out
+}
+
+@Suite struct InterceptTests {
+    /// Both legs in one capture (dumpcap on both interfaces of the middlebox).
+    @Test(arguments: middleboxModes)
+    func bothLegsInOneCapture(mode: String) throws {
+        let (c, found) = intercepts([capturesDir.appendingPathComponent("middlebox-\(mode)-both-legs.pcapng").path])
+        #expect(c.sessions.count == 2)
+        let x = try #require(found.first, "\(mode): no intercept found")
+        #expect(found.count == 1)
+        let truth = try #require(loadJSON(capturesDir.appendingPathComponent("middlebox-\(mode)-both-legs.truth.json")))
+        let legs = try #require(truth["sessions"] as? [[String: Any]])
+        let clientLeg = try #require(legs.first { $0["leg"] as? String == "client" })
+        #expect(x.clientEndpoints.client.description == clientLeg["client"] as? String, "\(mode): the client leg is the client's")
+        #expect(x.clock.sameClock)
+        // Every injected, synthesized, withheld, held and rewritten line the proxy logged is found,
+        // and nothing else is called so.
+        let expected = try proxyActions(mode)
+        #expect(ourActions(x, proxy: expected) == expected, "\(mode)")
+    }
+
+    @Test func verdictsSayWhatHappened() throws {
+        func verdict(_ mode: String) -> String {
+            intercepts([capturesDir.appendingPathComponent("middlebox-\(mode)-both-legs.pcapng").path]).1.first?.verdict ?? ""
+        }
+        let saf = verdict("store-and-forward")
+        #expect(saf.hasPrefix("store-and-forward scanner: answered DATA itself, held the message"))
+        #expect(saf.contains("2 RSETs"))
+        #expect(saf.contains("replayed the transaction"))
+        #expect(saf.contains("before the server had the message"))
+        let inline = verdict("inline-rewriter")
+        #expect(inline.contains("masked the banner"))
+        #expect(inline.contains("XXXXXXXA"))
+        #expect(inline.contains("overwrote \"VRFY bob@example.org\" with X"))
+        #expect(verdict("starttls-answered").contains("answered STARTTLS itself"))
+        #expect(verdict("plain-relay").hasPrefix("transparent relay"))
+    }
+
+    /// Two captures, one per leg, on one clock.
+    @Test(arguments: middleboxModes)
+    func legsInTwoCaptures(mode: String) throws {
+        let paths = ["client", "server"].map { capturesDir.appendingPathComponent("middlebox-\(mode)-\($0)-leg.pcap").path }
+        let (_, found) = intercepts(paths)
+        let x = try #require(found.first, "\(mode)")
+        #expect(!x.clock.sameClock)
+        #expect(abs(x.clock.seconds) < 0.01, "both captures were taken on one machine: offset ≈ 0")
+        // Given the other way round, the client leg is still found by causality.
+        let (_, reversed) = intercepts(paths.reversed())
+        #expect(reversed.first?.clientEndpoints.client == x.clientEndpoints.client)
+    }
+
+    /// The server-leg capture's clock is set 317.25 s ahead and runs 40 ppm fast.
+    @Test(arguments: middleboxModes)
+    func clockOffsetIsEstimated(mode: String) throws {
+        let server = capturesDir.appendingPathComponent("middlebox-\(mode)-server-leg.pcap")
+        let shifted = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-shifted-\(mode)-\(getpid()).pcap")
+        defer { try? FileManager.default.removeItem(at: shifted) }
+        try shiftPcap(server, to: shifted, offset: 317.25, driftPPM: 40)
+        let (_, found) = intercepts([capturesDir.appendingPathComponent("middlebox-\(mode)-client-leg.pcap").path, shifted.path])
+        let x = try #require(found.first, "\(mode)")
+        #expect(abs(x.clock.seconds - 317.25) < 0.01, "\(mode): offset \(x.clock.seconds)")
+        #expect(x.clock.uncertainty < 0.01)
+        // The labels do not depend on the clocks.
+        let (_, sameClock) = intercepts(["client", "server"].map { capturesDir.appendingPathComponent("middlebox-\(mode)-\($0)-leg.pcap").path })
+        #expect(x.actions.map(\.kind) == sameClock.first?.actions.map(\.kind))
+    }
+
+    /// Unrelated sessions are never paired: all the other projects' captures read together, and
+    /// the direct (un-intercepted) captures of Captures/ read together.
+    @Test func noPairsBetweenUnrelatedSessions() throws {
+        let peers = try FileManager.default.subpathsOfDirectory(atPath: peerDir.path)
+            .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.map { peerDir.appendingPathComponent($0).path }
+        #expect(peers.count >= 30)
+        #expect(intercepts(peers).1.isEmpty)
+        let direct = try FileManager.default.contentsOfDirectory(atPath: capturesDir.path)
+            .filter { ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) && !$0.hasPrefix("middlebox-") }
+            .map { capturesDir.appendingPathComponent($0).path }
+        #expect(intercepts(direct).1.isEmpty)
+    }
+
+    @Test func pairingCanBeTurnedOff() {
+        let path = capturesDir.appendingPathComponent("middlebox-plain-relay-both-legs.pcapng").path
+        #expect(intercepts([path], mode: .never).1.isEmpty)
+    }
+}
+
+/// Rewrites a classic pcap's timestamps: t' = t0 + (t − t0)·(1 + drift) + offset.
+func shiftPcap(_ from: URL, to: URL, offset: Double, driftPPM: Double) throws {
+    var data = [UInt8](try Data(contentsOf: from))
+    let magic = UInt32(data[0]) | UInt32(data[1]) << 8 | UInt32(data[2]) << 16 | UInt32(data[3]) << 24
+    let little = magic == 0xa1b2_c3d4 || magic == 0xa1b2_3c4d
+    let nano = magic == 0xa1b2_3c4d || magic == 0x4d3c_b2a1
+    func u32(_ i: Int) -> UInt32 {
+        let v = UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16 | UInt32(data[i + 3]) << 24
+        return little ? v : v.byteSwapped
+    }
+    func put(_ i: Int, _ v: UInt32) {
+        let w = little ? v : v.byteSwapped
+        for k in 0..<4 { data[i + k] = UInt8(truncatingIfNeeded: w >> (8 * UInt32(k))) }
+    }
+    let unit = nano ? 1e9 : 1e6
+    var i = 24
+    var t0: Double?
+    while i + 16 <= data.count {
+        let t = Double(u32(i)) + Double(u32(i + 4)) / unit
+        t0 = t0 ?? t
+        let shifted = t0! + (t - t0!) * (1 + driftPPM / 1e6) + offset
+        let secs = shifted.rounded(.down)
+        put(i, UInt32(secs))
+        put(i + 4, UInt32(((shifted - secs) * unit).rounded(.down)))
+        i += 16 + Int(u32(i + 8))
+    }
+    try Data(data).write(to: to)
+}
