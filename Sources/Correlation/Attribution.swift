@@ -137,7 +137,7 @@ enum Attribution {
         if !fresh.isEmpty {
             var counts: [String: Int] = [:]
             for a in fresh { counts[verb(a.line), default: 0] += 1 }
-            let list = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { $0.value == 1 ? "a \($0.key)" : "\($0.value) \($0.key)s" }
+            let list = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { $0.value == 1 ? "one \($0.key)" : "\($0.value) \($0.key)s" }
             storeAndForward.append("sent " + list.joined(separator: " and ") + " the client never sent")
         }
         if !replays.isEmpty { storeAndForward.append("then replayed the transaction") }

@@ -53,9 +53,14 @@ public final class InterceptFinder {
             for k in keys { byKey[k, default: []].append(i) }
         }
         var candidates = Set<Pair>()
+        var neighbours: [Int: Set<Int>] = [:]
         for (_, list) in byKey where list.count > 1 && list.count <= Self.maxSharing {
             for a in 0..<list.count {
-                for b in (a + 1)..<list.count { candidates.insert(Pair(list[a], list[b])) }
+                for b in (a + 1)..<list.count {
+                    candidates.insert(Pair(list[a], list[b]))
+                    neighbours[list[a], default: []].insert(list[b])
+                    neighbours[list[b], default: []].insert(list[a])
+                }
             }
         }
         var pairings: [Pairing] = []
@@ -81,17 +86,34 @@ public final class InterceptFinder {
             groups[p.client.id, default: []].append(p)
         }
         var out: [Intercept] = []
+        let index = Dictionary(legs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         for (_, group) in groups {
-            let sorted = group.sorted { $0.server.session.start < $1.server.session.start }
-            var p = sorted[0]
-            if sorted.count > 1 {
-                let merged = Leg(merging: sorted.map(\.server))
-                p = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock) ?? p
-                p.score = sorted.map(\.score).max() ?? p.score
-                p.evidence = sorted[0].evidence + ["\(sorted.count) server legs for one client leg"]
+            var servers = group.sorted { $0.server.session.start < $1.server.session.start }.map(\.server)
+            var p = group.max { rank($0) < rank($1) }!
+            // A scanner that reconnects delivers on a second server connection: another session on
+            // the server leg's capture that shares the client's content and fits, merged with the first.
+            if let ci = index[p.client.id] {
+                let extras = (neighbours[ci] ?? []).map { legs[$0] }.filter {
+                    role[$0.id] == nil && $0.session.vantage.file == p.server.session.vantage.file
+                        && $0.session.start >= p.client.session.start
+                }.sorted { $0.session.start < $1.session.start }
+                for extra in extras where !servers.contains(where: { $0.id == extra.id }) {
+                    let merged = Leg(merging: servers + [extra])
+                    if let q = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock), q.score >= p.score {
+                        servers.append(extra)
+                        role[extra.id] = false
+                    }
+                }
             }
-            out.append(Attribution.intercept(p, serverLegIDs: sorted.map(\.server.id),
-                                             serverEndpoints: sorted.map { ($0.server.session.client, $0.server.session.server) }))
+            if servers.count > 1 {
+                let merged = Leg(merging: servers)
+                let score = p.score
+                p = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock) ?? p
+                p.score = max(score, p.score)
+                p.evidence.append("\(servers.count) server legs for one client leg")
+            }
+            out.append(Attribution.intercept(p, serverLegIDs: servers.map(\.id),
+                                             serverEndpoints: servers.map { ($0.session.client, $0.session.server) }))
         }
         return out.sorted { ($0.start, $0.clientLeg) < ($1.start, $1.clientLeg) }
     }

@@ -12,7 +12,7 @@ func intercepts(_ paths: [String], mode: InterceptFinder.Mode = .auto) -> (Colle
     return (c, finder.finish())
 }
 
-let middleboxModes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay"]
+let middleboxModes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay", "reconnect"]
 
 /// What the lab's intercepting proxy logged doing, as (kind, line) pairs in smtpscope's terms.
 func proxyActions(_ mode: String) throws -> Set<String> {
@@ -62,8 +62,10 @@ func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
     @Test(arguments: middleboxModes)
     func bothLegsInOneCapture(mode: String) throws {
         let (c, found) = intercepts([capturesDir.appendingPathComponent("middlebox-\(mode)-both-legs.pcapng").path])
-        #expect(c.sessions.count == 2)
+        let truthSessions = (loadJSON(capturesDir.appendingPathComponent("middlebox-\(mode)-both-legs.truth.json"))?["sessions"] as? [Any])?.count
+        #expect(c.sessions.count == truthSessions)
         let x = try #require(found.first, "\(mode): no intercept found")
+        #expect(x.serverLegs.count == c.sessions.count - 1, "\(mode): every server connection is a server leg")
         #expect(found.count == 1)
         let truth = try #require(loadJSON(capturesDir.appendingPathComponent("middlebox-\(mode)-both-legs.truth.json")))
         let legs = try #require(truth["sessions"] as? [[String: Any]])
@@ -91,6 +93,7 @@ func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
         #expect(inline.contains("overwrote \"VRFY bob@example.org\" with X"))
         #expect(verdict("starttls-answered").contains("answered STARTTLS itself"))
         #expect(verdict("plain-relay").hasPrefix("transparent relay"))
+        #expect(verdict("reconnect").contains("held the message"))
     }
 
     /// Two captures, one per leg, on one clock.
@@ -133,6 +136,12 @@ func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
             .filter { ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) && !$0.hasPrefix("middlebox-") }
             .map { capturesDir.appendingPathComponent($0).path }
         #expect(intercepts(direct).1.isEmpty)
+        // The same message delivered by two clients, at overlapping times and one after the other.
+        for name in ["two-clients-same-message.pcap", "two-clients-same-message-sequential.pcap"] {
+            let (c, found) = intercepts([capturesDir.appendingPathComponent(name).path])
+            #expect(c.sessions.count == 2)
+            #expect(found.isEmpty, "\(name)")
+        }
     }
 
     @Test func pairingCanBeTurnedOff() {
