@@ -142,7 +142,21 @@ public final class Analyzer: ReassemblyDelegate {
         emit(builder, header)
         s.rolesFromHandshake = c.rolesFromHandshake
         s.handshakeRTT = c.handshakeRTT
-        s.ttls = [c.stats[0].ttls, c.stats[1].ttls]
+        s.tcp = c.stats.map { d in
+            var t = TCPSide()
+            t.packets = d.packets
+            t.retransmissions = d.retransmissions
+            t.inconsistentRetransmissions = d.inconsistentRetransmissions
+            t.outOfOrder = d.outOfOrder
+            t.keepAlives = d.keepAlives
+            t.ttls = d.ttls
+            t.ipIDJumps = d.ipIDJumps
+            t.mss = d.synOptions?.mss
+            t.windowScale = d.synOptions?.windowScale
+            t.sackPermitted = d.synOptions?.sackPermitted ?? false
+            t.timestamps = d.synOptions?.timestampValue != nil
+            return t
+        }
         s.anomalies.insert(contentsOf: c.anomalies, at: 0)
         sink.session(s)
     }
@@ -165,10 +179,11 @@ public final class Analyzer: ReassemblyDelegate {
         for t in builder.takeFinished() { sink.transaction(t, in: header) }
     }
 
-    enum Verdict { case yes, no, undecided }
+    /// Whether a connection on another port carries SMTP.
+    public enum Verdict: Sendable { case yes, no, undecided }
 
     /// SMTP by content: the server greets with `220`, the client answers EHLO or HELO.
-    static func classify(server: [UInt8], client: [UInt8]) -> Verdict {
+    public static func classify(server: [UInt8], client: [UInt8]) -> Verdict {
         let greeting = Array("220".utf8)
         guard Array(server.prefix(3)) == Array(greeting.prefix(server.count)) else { return .no }
         guard !client.isEmpty else { return .undecided }

@@ -136,6 +136,28 @@ public enum JSONRecords {
         w.key("server_bytes"); w.int(s.gapBytes[1])
         w.endObject()
         w.key("handshake_rtt"); if let r = s.handshakeRTT { w.double(r) } else { w.null() }
+        w.key("tcp")
+        w.beginObject()
+        for (name, t) in [("client", s.tcp[0]), ("server", s.tcp[1])] {
+            w.key(dynamic: name)
+            w.beginObject()
+            w.key("packets"); w.int(t.packets)
+            w.key("retransmissions"); w.int(t.retransmissions)
+            w.key("inconsistent_retransmissions"); w.int(t.inconsistentRetransmissions)
+            w.key("out_of_order"); w.int(t.outOfOrder)
+            w.key("keep_alives"); w.int(t.keepAlives)
+            w.key("ttls")
+            w.beginArray()
+            for v in t.ttls { w.int(Int(v)) }
+            w.endArray()
+            w.key("ip_id_jumps"); w.int(t.ipIDJumps)
+            w.key("mss"); w.int(t.mss.map(Int.init))
+            w.key("window_scale"); w.int(t.windowScale.map(Int.init))
+            w.key("sack_permitted"); w.bool(t.sackPermitted)
+            w.key("timestamps"); w.bool(t.timestamps)
+            w.endObject()
+        }
+        w.endObject()
         w.key("anomalies"); anomalies(s.anomalies, &w)
         w.endObject()
         w.newline()

@@ -282,6 +282,9 @@ public final class SMTPDecoder {
         if memchr(line.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, 0, line.count) != nil {
             anomaly("nul-byte", "a \(isClient ? "client" : "server") line contains a NUL byte", time)
         }
+        if isClient, !expectAuthResponse, line.contains(where: { $0 >= 0x80 }) {
+            anomaly("eight-bit-command", "a command line carries 8-bit bytes, allowed only with SMTPUTF8 (RFC 6531 §3.3)", time)
+        }
         if isClient { commandLine(line, time) } else { replyLine(line, time) }
     }
 

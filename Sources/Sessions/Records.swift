@@ -115,6 +115,25 @@ public struct AuthInfo: Sendable {
     public var result: String
 }
 
+/// What the TCP layer saw of one side of a session's connection.
+public struct TCPSide: Sendable {
+    public var packets = 0
+    public var retransmissions = 0
+    /// Retransmitted bytes that differed from the first copy.
+    public var inconsistentRetransmissions = 0
+    public var outOfOrder = 0
+    public var keepAlives = 0
+    /// IPv4 TTL / IPv6 hop-limit values seen, in order (a second value hints at another writer).
+    public var ttls: [UInt8] = []
+    /// IPv4 IDs that jumped instead of counting up (another IP stack, or random IDs).
+    public var ipIDJumps = 0
+    public var mss: UInt16?
+    public var windowScale: UInt8?
+    public var sackPermitted = false
+    public var timestamps = false
+    public init() {}
+}
+
 /// One SMTP session: a TCP connection that carried SMTP.
 public struct Session: Sendable {
     public var id: Int
@@ -152,8 +171,8 @@ public struct Session: Sendable {
     public var timelineDropped = 0
     /// The handshake round trip seen at the capture point, when the handshake was captured.
     public var handshakeRTT: Double?
-    /// TTLs / hop limits seen [client side, server side].
-    public var ttls: [[UInt8]] = [[], []]
+    /// TCP facts about each side [client, server], from the reassembler.
+    public var tcp: [TCPSide] = [TCPSide(), TCPSide()]
 
     public init(id: Int, client: Endpoint, server: Endpoint, vantage: Vantage, start: Timestamp, end: Timestamp) {
         self.id = id

@@ -15,12 +15,23 @@ let goldenCaptures: [String] = ((try? FileManager.default.contentsOfDirectory(at
         let json = try String(contentsOf: golden.appendingPathComponent(base + ".jsonl"), encoding: .utf8)
         let t = try runCLI(["read", "Captures/" + capture])
         #expect(t.status == 0)
-        #expect(t.stdout == text, "text output of \(capture) differs from Tests/Golden/\(base).txt (run scripts/update-golden.sh and review the diff)")
+        #expect(firstDifference(t.stdout, text) == nil, "text output of \(capture) differs from Tests/Golden/\(base).txt (run scripts/update-golden.sh and review the diff)")
         let j = try runCLI(["read", "--format", "json", "Captures/" + capture])
-        #expect(j.stdout == json, "JSON output of \(capture) differs from Tests/Golden/\(base).jsonl")
+        #expect(firstDifference(j.stdout, json) == nil, "JSON output of \(capture) differs from Tests/Golden/\(base).jsonl")
         // Every JSON line parses.
         for line in j.stdout.split(separator: "\n") {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil)
         }
     }
+}
+
+/// The first line where `got` and `want` differ, shown both ways; nil when they are equal.
+func firstDifference(_ got: String, _ want: String) -> String? {
+    guard got != want else { return nil }
+    let g = got.split(separator: "\n", omittingEmptySubsequences: false), w = want.split(separator: "\n", omittingEmptySubsequences: false)
+    for i in 0..<max(g.count, w.count) {
+        let a = i < g.count ? String(g[i]) : "(end)", b = i < w.count ? String(w[i]) : "(end)"
+        if a != b { return "line \(i + 1):\n  got:  \(a.prefix(300))\n  want: \(b.prefix(300))" }
+    }
+    return "outputs differ"
 }
