@@ -14,7 +14,8 @@ enum Attribution {
         var actions: [Intercept.Action] = []
         func add(_ kind: Intercept.Kind, _ leg: Side, _ time: Timestamp, _ line: [UInt8], counterpart: [UInt8]? = nil, delay: Double? = nil, note: String? = nil, reply: Bool) {
             let clientTime = leg == .client ? time : onClientClock(time)
-            actions.append(Intercept.Action(kind: kind, leg: leg, time: time, clientClockTime: clientTime, line: line, counterpart: counterpart, delay: delay, note: note, isReply: reply))
+            // Timestamps of one clock may be a hair out of order: a relay takes no negative time.
+            actions.append(Intercept.Action(kind: kind, leg: leg, time: time, clientClockTime: clientTime, line: line, counterpart: counterpart, delay: delay.map { max(0, $0) }, note: note, isReply: reply))
         }
 
         /// A reply on the client leg compared with the server's reply to the same command.

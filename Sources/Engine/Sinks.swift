@@ -14,7 +14,7 @@ public struct RunSummary: Sendable {
     public init() {}
 }
 
-/// Writes JSON lines: each transaction when it finishes, each session when it ends.
+/// Writes JSON lines: when a session ends, its transactions, then the session record.
 public final class JSONSink: RecordSink {
     private let out: OutputBuffer
     private var writer = JSONWriter()

@@ -4,7 +4,7 @@ import ScopeCore
 import Sessions
 
 /// JSON-lines records: one object per line, snake_case keys, RFC 3339 UTC times with
-/// microseconds. The fields are documented in docs/json-schema.md.
+/// microseconds. Every field is documented in docs/output.md.
 public enum JSONRecords {
     public static func transaction(_ t: Transaction, session: Endpoint, server: Endpoint, timeline: [TimelineEntry], captureName: String?, into w: inout JSONWriter) {
         w.beginObject()
@@ -40,7 +40,7 @@ public enum JSONRecords {
         w.key("reply"); reply(t.reply, &w)
         w.key("queue_id"); w.string(t.queueID)
         w.key("size"); w.int(t.size)
-        w.key("message_complete"); w.bool(t.messageComplete)
+        w.key("message_complete"); if t.size != nil { w.bool(t.messageComplete) } else { w.null() }
         w.key("chunked"); w.bool(t.chunked)
         w.key("headers")
         if let h = t.headers {

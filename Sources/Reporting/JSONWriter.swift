@@ -112,12 +112,17 @@ public struct JSONWriter {
         if let v { int(v) } else { null() }
     }
 
+    /// A number with at most `decimals` decimals, never in exponent form.
     public mutating func double(_ v: Double, decimals: Int = 6) {
         separator()
-        var scale = 1.0
+        guard v.isFinite else { return bytes += Array("null".utf8) }
+        var scale: Int64 = 1
         for _ in 0..<decimals { scale *= 10 }
-        let r = (v * scale).rounded() / scale
-        bytes += Array(String(r).utf8)
+        let n = Int64((abs(v) * Double(scale)).rounded())
+        var frac = String(n % scale)
+        while frac.count < decimals { frac = "0" + frac }
+        while frac.hasSuffix("0") { frac.removeLast() }
+        bytes += Array(((v < 0 && n > 0 ? "-" : "") + String(n / scale) + (frac.isEmpty ? "" : "." + frac)).utf8)
     }
 
     public mutating func bool(_ v: Bool) {

@@ -1,6 +1,6 @@
 /// Something unusual in the traffic: recorded, never thrown. Decoding goes on.
 ///
-/// `name` is a stable kebab-case identifier (documented in the README's anomaly table) that tests and
+/// `name` is a stable kebab-case identifier (listed in docs/output.md) that tests and
 /// users can rely on; `detail` is free text for people.
 public struct Anomaly: Hashable, Sendable {
     public var name: String

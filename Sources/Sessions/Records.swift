@@ -78,10 +78,12 @@ public struct Transaction: Sendable {
     public var resetBy: String?
     public var outcome: Outcome = .incomplete
     /// The reply that decided the outcome: to the message, to MAIL, the last RCPT refusal, to DATA,
-    /// or to the command that reset the transaction. Nil for abandoned and incomplete transactions.
+    /// or to the RSET/EHLO/HELO/STARTTLS that reset the transaction. Nil for abandoned and
+    /// incomplete transactions, and for one reset by a new MAIL (that reply belongs to the next one).
     public var reply: Reply?
     public var queueID: String?
-    /// Message octets after dot-unstuffing; nil when no message was sent.
+    /// Message octets after dot-unstuffing (bytes lost in a gap counted as if present); nil when no
+    /// message was sent.
     public var size: Int?
     public var messageComplete = true
     public var headers: MessageHeaders?
@@ -103,7 +105,7 @@ public enum StartTLSState: String, Sendable {
     case started
     /// The client sent STARTTLS and the server refused.
     case refused
-    /// TLS from the first byte (port 465).
+    /// TLS from the first byte (port 465), recognised from the traffic on any port.
     case implicit
 }
 

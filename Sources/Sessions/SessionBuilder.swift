@@ -153,7 +153,7 @@ public final class SessionBuilder {
                 if let r = open[c].mailReply, r.code / 100 == 2, !open[c].messageSent {
                     // MAIL inside a transaction whose MAIL was accepted: the server will normally
                     // refuse it (503) and keep the first envelope (RFC 5321 §4.1.1.2).
-                    note(Anomaly("nested-mail", "MAIL sent inside an open transaction (RFC 5321 §4.1.1.2 requires RSET first)", at: cmd.time))
+                    note(Anomaly("nested-mail", "MAIL sent inside an open transaction (RFC 5321 §4.1.4: not allowed until it ends or RSET)", at: cmd.time))
                     open[c].nestedMail = cmd
                     attach(cmd, to: c)
                     return
@@ -427,6 +427,7 @@ public final class SessionBuilder {
         if t.gapped, t.outcome != .queued, t.outcome != .rejected {
             t.outcome = .incomplete
             t.reply = nil
+            t.resetBy = nil
         }
         o.txn = t
     }
