@@ -48,8 +48,15 @@ public struct Intercept: Sendable {
         public var uncertainty: Double
         /// True when both legs come from one capture and one clock: no correction applied.
         public var sameClock: Bool
+        /// How fast the server-leg capture's clock runs against the client-leg one, in parts per
+        /// million, fitted over every intercept between the same two captures; nil when fewer than
+        /// two intercepts span at least a second.
+        public var driftPPM: Double?
     }
 
+    /// Capture files (vantage points) of the client leg and of the server leg(s).
+    public var clientCapture: Vantage
+    public var serverCapture: Vantage
     public var clientLeg: Int
     public var serverLegs: [Int]
     public var clientEndpoints: (client: Endpoint, server: Endpoint)

@@ -115,7 +115,29 @@ public final class InterceptFinder {
             out.append(Attribution.intercept(p, serverLegIDs: servers.map(\.id),
                                              serverEndpoints: servers.map { ($0.session.client, $0.session.server) }))
         }
+        Self.estimateDrift(&out)
         return out.sorted { ($0.start, $0.clientLeg) < ($1.start, $1.clientLeg) }
+    }
+
+    /// Two captures from two machines: the offset between their clocks changes over a long
+    /// capture. A least-squares line through the offsets of every intercept between the same two
+    /// captures gives the drift.
+    static func estimateDrift(_ intercepts: inout [Intercept]) {
+        let groups = Dictionary(grouping: intercepts.indices.filter { !intercepts[$0].clock.sameClock }) {
+            [intercepts[$0].clientCapture.file, intercepts[$0].serverCapture.file]
+        }
+        for (_, members) in groups where members.count >= 2 {
+            let t0 = members.map { intercepts[$0].start }.min()!
+            let xs = members.map { intercepts[$0].start.seconds(since: t0) }
+            let ys = members.map { intercepts[$0].clock.seconds }
+            guard let span = xs.max(), span >= 1 else { continue }
+            let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
+            let sxy = zip(xs, ys).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
+            let sxx = xs.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }
+            guard sxx > 0 else { continue }
+            let ppm = sxy / sxx * 1e6
+            for i in members { intercepts[i].clock.driftPPM = ppm }
+        }
     }
 
     private func rank(_ p: Pairing) -> Int { p.score * 1000 + p.matches.filter { $0.2 == .identical }.count }

@@ -14,7 +14,8 @@ public struct InterceptText {
         var out = ""
         let legs = zip(x.serverLegs, x.serverEndpoints).map { "session \($0.0) (\($0.1.client) → \($0.1.server))" }.joined(separator: ", ")
         out += bold("intercepted connection") + "  client leg: session \(x.clientLeg) (\(x.clientEndpoints.client) → \(x.clientEndpoints.server))  ⇄  server leg: \(legs)\n"
-        let clock = x.clock.sameClock ? "one capture, one clock" : "clock offset \(SessionText.fixed(x.clock.seconds, 3)) s ± \(SessionText.fixed(x.clock.uncertainty, 3)) s (server-leg capture minus client-leg capture)"
+        var clock = x.clock.sameClock ? "one capture, one clock" : "clock offset \(SessionText.fixed(x.clock.seconds, 4)) s ± \(SessionText.fixed(x.clock.uncertainty, 4)) s (server-leg capture minus client-leg capture)"
+        if let d = x.clock.driftPPM { clock += ", drifting \(SessionText.fixed(d, 1)) ppm" }
         out += "  \(clock) · score \(x.score)\n"
         out += "  " + bold("verdict: ") + Printable.escape(x.verdict) + "\n"
         out += "  evidence: " + x.evidence.map(Printable.escape).joined(separator: "; ") + "\n\n"

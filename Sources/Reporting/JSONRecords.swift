@@ -223,6 +223,7 @@ public enum JSONRecords {
         w.key("seconds"); w.double(x.clock.seconds)
         w.key("uncertainty"); w.double(x.clock.uncertainty)
         w.key("same_clock"); w.bool(x.clock.sameClock)
+        w.key("drift_ppm"); if let d = x.clock.driftPPM { w.double(d, decimals: 1) } else { w.null() }
         w.endObject()
         w.key("verdict"); w.string(x.verdict)
         w.key("actions")

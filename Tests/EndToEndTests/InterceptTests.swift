@@ -178,3 +178,45 @@ func shiftPcap(_ from: URL, to: URL, offset: Double, driftPPM: Double) throws {
     }
     try Data(data).write(to: to)
 }
+
+/// Several classic pcaps (one link type) merged into one, records in time order.
+func mergePcaps(_ sources: [URL], to destination: URL) throws {
+    var header: [UInt8] = []
+    var records: [(Double, [UInt8])] = []
+    for url in sources {
+        let d = [UInt8](try Data(contentsOf: url))
+        if header.isEmpty { header = Array(d[0..<24]) }
+        var i = 24
+        func u32(_ k: Int) -> Int { Int(d[k]) | Int(d[k + 1]) << 8 | Int(d[k + 2]) << 16 | Int(d[k + 3]) << 24 }
+        while i + 16 <= d.count {
+            let len = u32(i + 8)
+            records.append((Double(u32(i)) + Double(u32(i + 4)) / 1e6, Array(d[i..<(i + 16 + len)])))
+            i += 16 + len
+        }
+    }
+    records.sort { $0.0 < $1.0 }
+    try Data(header + records.flatMap(\.1)).write(to: destination)
+}
+
+@Suite struct ClockDriftTests {
+    /// Four intercepted connections over 22 s, the server-leg capture's clock 317.25 s ahead and
+    /// running 500 ppm fast: each offset is found, and the drift from all of them.
+    @Test func driftOverALongCaptureIsEstimated() throws {
+        let tmp = FileManager.default.temporaryDirectory
+        let client = tmp.appendingPathComponent("smtpscope-drift-client-\(getpid()).pcap")
+        let server = tmp.appendingPathComponent("smtpscope-drift-server-\(getpid()).pcap")
+        let shifted = tmp.appendingPathComponent("smtpscope-drift-shifted-\(getpid()).pcap")
+        defer { for u in [client, server, shifted] { try? FileManager.default.removeItem(at: u) } }
+        let modes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay"]
+        try mergePcaps(modes.map { capturesDir.appendingPathComponent("middlebox-\($0)-client-leg.pcap") }, to: client)
+        try mergePcaps(modes.map { capturesDir.appendingPathComponent("middlebox-\($0)-server-leg.pcap") }, to: server)
+        try shiftPcap(server, to: shifted, offset: 317.25, driftPPM: 500)
+        let (_, found) = intercepts([client.path, shifted.path])
+        #expect(found.count == 4)
+        for x in found {
+            #expect(x.clock.seconds > 317.249 && x.clock.seconds < 317.262, "offset \(x.clock.seconds)")
+            let drift = try #require(x.clock.driftPPM)
+            #expect(abs(drift - 500) < 50, "drift \(drift) ppm")
+        }
+    }
+}
