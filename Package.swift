@@ -26,17 +26,18 @@ let package = Package(
         .target(name: "SMTP", dependencies: ["ScopeCore"]),
         .target(name: "Sessions", dependencies: ["ScopeCore", "SMTP"]),
         .target(name: "Correlation", dependencies: ["ScopeCore", "SMTP", "Sessions"]),
+        .target(name: "Findings", dependencies: ["ScopeCore", "SMTP", "Sessions", "Correlation"]),
         .target(
             name: "Reporting",
-            dependencies: ["ScopeCore", "SMTP", "Sessions", "Correlation", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ScopeCore", "SMTP", "Sessions", "Correlation", "Findings", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Engine",
-            dependencies: ["ScopeCore", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Correlation", "Reporting"]
+            dependencies: ["ScopeCore", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"]
         ),
         .executableTarget(
             name: "smtpscope",
-            dependencies: ["Engine", "Capture", "Correlation", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Engine", "Capture", "Correlation", "Findings", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "ScopeCore"]),
         .testTarget(
@@ -45,7 +46,7 @@ let package = Package(
         ),
         .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "ScopeCore"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "ScopeCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Correlation", "Capture", "ScopeCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "ScopeCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

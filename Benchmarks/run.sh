@@ -9,6 +9,7 @@
 # BENCH_DIR=dir is the work dir (default /var/tmp/smtpscope-bench; corpora are kept and reused);
 # BENCH_SRC=dir holds make-corpus.py and pcaploop.c (default ../shared/bench beside the repo).
 set -euo pipefail
+shopt -s inherit_errexit
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 src=${BENCH_SRC:-$repo/../shared/bench}
@@ -63,12 +64,13 @@ gcc -O2 -o "$work/pcaploop" "$src/pcaploop.c" -lpcap
 corpus() {
   local f=$work/corpus-s$1-seed$seed.pcap stamp
   stamp="sessions=$1 seed=$seed generator=$(sha256sum < "$src/make-corpus.py" | cut -c1-16)"
-  if [ -s "$f" ] && [ -s "$f.truth.jsonl" ] && [ "$(cat "$f.params" 2> /dev/null)" = "$stamp" ]; then
+  if [ -s "$f" ] && [ -s "$f.truth.jsonl" ] && [ -s "$f.log" ] && [ "$(cat "$f.params" 2> /dev/null)" = "$stamp" ]; then
     echo "reusing $f" >&2
   else
     echo "generating $f ($1 sessions)" >&2
     rm -f "$f.params"
-    python3 "$src/make-corpus.py" --sessions "$1" --seed "$seed" --out "$f" 2> "$f.log"
+    python3 "$src/make-corpus.py" --sessions "$1" --seed "$seed" --out "$f" 2> "$f.log" ||
+      { cat "$f.log" >&2; die "corpus generation failed"; }
     echo "$stamp" > "$f.params"
   fi
   echo "$f"
@@ -96,7 +98,7 @@ measure() {
 }
 
 tools=("pcaploop" "pcaploop -a" "tshark" "smtpscope json" "smtpscope text")
-declare -A BYTES PACKETS VERDICT
+declare -A BYTES PACKETS VERDICT INFO
 status=0
 echo "smtpscope: $SMTPSCOPE ($(git -C "$repo" describe --always --dirty 2> /dev/null || echo unknown))"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -108,6 +110,9 @@ for size in "${size_list[@]}"; do
   cat "$f" > /dev/null   # warm-up: the file is in the page cache from here on
   measure "pcaploop" "$size" "$runs" "$work/pcaploop.out" "$work/pcaploop" "$f"
   PACKETS[$size]=$(awk '{ print $2 }' "$work/pcaploop.out")
+  INFO[$size]=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))
+print("%(bytes)d bytes, %(packets)d packets, %(sessions)d sessions, %(transactions)d transactions, "
+      "%(concurrency_median_after_rampup)d sessions open at once (median)" % s)' "$f.log")
   measure "pcaploop -a" "$size" "$runs" /dev/null "$work/pcaploop" -a "$f"
   measure "tshark" "$size" 1 /dev/null tshark -r "$f" -Y smtp.req.command -T fields -e smtp.req.command -e smtp.req.parameter
   measure "smtpscope json" "$size" "$runs" "$out" "$SMTPSCOPE" read --format json "$f"
@@ -116,6 +121,7 @@ for size in "${size_list[@]}"; do
 done
 
 # --- report -----------------------------------------------------------------------------------
+for size in "${size_list[@]}"; do echo "corpus $size: ${INFO[$size]}"; done
 echo
 printf '%-15s %-6s %10s %10s %12s %12s\n' tool size seconds MB/s packets/s "peak RSS MB"
 for size in "${size_list[@]}"; do

@@ -219,7 +219,8 @@ EOF
 
 # Receiving server: mx.example.org on 198.51.100.25, 203.0.113.25 and 2001:db8:5::25.
 # Accepts mail for example.org from the lab networks and discards it after
-# queueing; refuses nobody@example.org and unknown@example.org; offers
+# queueing; refuses nobody@example.org and unknown@example.org; rejects
+# the middlebox-divergent message at the end of data (header_checks); offers
 # STARTTLS (self-signed certificate) and AUTH through Dovecot.
 setup_server_postfix() {
     SRV=$WORK/server
@@ -235,7 +236,10 @@ setup_server_postfix() {
 nobody@example.org   550 5.1.1 User unknown in relay recipient table
 unknown@example.org  550 5.1.1 User unknown in relay recipient table
 EOF
+    # The REJECT line matches only the subject of the middlebox-divergent
+    # message (the first matching line wins, so it comes before the INFO line).
     cat > "$SRV/etc/header_checks" <<'EOF'
+/^Subject: Accepted by the scanner, refused by the server$/  REJECT 5.7.1 Message content rejected by policy
 /^Subject:/     INFO
 /^Message-ID:/  INFO
 EOF
@@ -440,7 +444,7 @@ ALL_SCENARIOS=(
     typed-session bdat-chunking cooked-any ipv6-delivery large-message-impaired
     middlebox-store-and-forward middlebox-inline-rewriter middlebox-starttls-answered
     middlebox-plain-relay two-clients-same-message two-clients-same-message-sequential
-    middlebox-reconnect
+    middlebox-reconnect middlebox-divergent
 )
 
 main() {

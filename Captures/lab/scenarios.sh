@@ -408,6 +408,8 @@ middlebox_off() {
 #   CLIENT: swaks:MESSAGE | swaks-tls-optional:MESSAGE | msmtp:MESSAGE | raw:SCRIPT
 #   SERVER_CONNS (environment, default 1): server connections the proxy opens
 #   for the one client connection (2 in reconnect mode).
+#   TRUTH_NOTES (environment, optional): a JSON object written as "notes" in
+#   the three truth files.
 scenario_middlebox() {
     local name=$1 mode=$2 source=$3 client=$4 what=$5 made_by=$6; shift 6
     local sconns=${SERVER_CONNS:-1}
@@ -458,6 +460,7 @@ scenario_middlebox() {
         done
     fi
     local common='"server_log": "'$t/server.log'", "proxy_log": "'$t/proxy.jsonl'", "client_transcripts": ["'$transcript'"]'
+    [[ -n ${TRUTH_NOTES:-} ]] && common+=', "notes": '$TRUTH_NOTES
     truth <<EOT
 {"name": "$name-client-leg", "capture": "$name-client-leg.pcap", "pcap": "$cl",
  "made_with": "$made; tcpdump on the middlebox's client-facing interface",
@@ -505,4 +508,13 @@ scenario_middlebox_reconnect() {
     SERVER_CONNS=2 scenario_middlebox middlebox-reconnect reconnect client swaks:middlebox-reconnect \
         "A scanner that retries on a new connection (server legs use the client's address, new ports): greeting, EHLO, MAIL and RCPT are relayed on a first server connection; the client's DATA is answered by the proxy's own 354, the message is held and the proxy answers 250 and 221 itself; the first server connection gets RSET and QUIT instead of DATA; about 1 s later the proxy opens a second server connection and replays EHLO, MAIL, RCPT, DATA and the message (queued), then QUIT. The client sees one connection, the server two." \
         "modelled on a scanner that retries delivery on a new connection" --retry-delay 1
+}
+scenario_middlebox_divergent() {
+    # The receiving Postfix's header_checks REJECTs this message's Subject
+    # (see setup_server_postfix), so the replayed message is refused with 550
+    # after the client has been told 250 by the proxy.
+    TRUTH_NOTES='{"divergent_outcome": "The two legs end differently for the same message. Client leg: the proxy answers the end of data with its own 250 (queued, no queue id) and the client is never told otherwise. Server leg: when the proxy replays the message, Postfix refuses it at the end of data with 550 5.7.1 (a header_checks REJECT on this message'"'"'s Subject, configured for this subject only), so the message is never queued."}' \
+    scenario_middlebox middlebox-divergent store-and-forward client swaks:middlebox-divergent \
+        "A store-and-forward scanner with divergent outcomes (server leg uses the client's address, new port): the client's MAIL and RCPT are relayed; its DATA is answered by the proxy's own 354, the message is held and the proxy answers 250 (no queue id) and 221 itself, so the client believes the message was accepted; the server leg gets RSET instead of DATA, a second RSET and NOOP keep-alives, and 4 s later the replayed MAIL, RCPT, DATA and message, which the server refuses at the end of data with '550 5.7.1 Message content rejected by policy', then QUIT. The client's transcript shows neither the RSET nor the 550." \
+        "modelled on a store-and-forward outgoing-mail scanner whose later delivery is refused" --hold 4 --keepalive 1
 }

@@ -99,10 +99,10 @@ enum Attribution {
         }
         actions.sort { ($0.clientClockTime, $0.isReply ? 1 : 0) < ($1.clientClockTime, $1.isReply ? 1 : 0) }
         return Intercept(
-            clientCapture: client.session.vantage, serverCapture: server.session.vantage,
+            clientCapture: client.vantage, serverCapture: server.vantage,
             clientLeg: client.id, serverLegs: serverLegIDs,
-            clientEndpoints: (client.session.client, client.session.server), serverEndpoints: serverEndpoints.map { ($0.0, $0.1) },
-            start: client.session.start, score: p.score, evidence: p.evidence, clock: p.clock,
+            clientEndpoints: (client.endpointClient, client.endpointServer), serverEndpoints: serverEndpoints.map { ($0.0, $0.1) },
+            start: client.start, score: p.score, evidence: p.evidence, clock: p.clock,
             verdict: verdict(actions), actions: actions)
     }
 

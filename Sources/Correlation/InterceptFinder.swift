@@ -4,7 +4,10 @@ import Sessions
 
 /// Finds the legs of intercepted connections among finished sessions and explains each pair.
 ///
-/// Sessions are kept (up to `maxSessions`, the most recent) until `finish()`. Candidate pairs
+/// Sessions are kept in a window of capture time (`window`, 30 minutes: legs from two captures
+/// whose clocks differ by more cannot be paired); when the window is full, the sessions that
+/// left it are paired with everything in it and dropped, so memory follows the rate of sessions,
+/// not the length of the capture. Candidate pairs
 /// share a distinctive line (EHLO name, MAIL/RCPT line) or a Message-ID; lines shared by more than
 /// `maxSharing` sessions are too common to point at anything. Each candidate is tried both ways
 /// round, and must fit causality: commands reach the server leg after the client sent them,
@@ -21,30 +24,69 @@ public final class InterceptFinder {
     }
 
     public let mode: Mode
-    public let maxSessions: Int
+    /// Seconds of capture time a finished session stays available for pairing.
+    public let window: Double
     static let maxSharing = 64
     private var legs: [Leg] = []
-    public private(set) var dropped = 0
+    private var found: [Intercept] = []
+    private var newest = Timestamp.zero
+    private var flushAt = 4096
 
-    public init(mode: Mode = .auto, maxSessions: Int = 20_000) {
+    public init(mode: Mode = .auto, window: Double = 1800) {
         self.mode = mode
-        self.maxSessions = maxSessions
+        self.window = window
     }
 
     var threshold: Int { mode == .always ? 1 : 6 }
 
     public func add(_ session: Session, transactions: [Transaction]) {
         guard mode != .never, !session.timeline.isEmpty else { return }
-        if legs.count >= maxSessions {
-            legs.removeFirst(legs.count / 4)
-            dropped += maxSessions / 4
+        let leg = Leg(session: session, transactions: transactions)
+        // A session with nothing distinctive cannot be shown to be anything's leg.
+        guard !leg.distinctiveLines.isEmpty || !leg.messageIDs.isEmpty else { return }
+        legs.append(leg)
+        newest = max(newest, session.end)
+        if legs.count >= flushAt { flush(final: false) }
+    }
+
+    /// Pairs what is held; keeps only the intercepts that involve a session leaving the window
+    /// (the others are found again later, with more of their legs present), and drops those sessions.
+    private func flush(final: Bool) {
+        let cutoff = newest.adding(seconds: -window)
+        var done = Set<Int>()
+        for x in pairAll() {
+            let ids = [x.clientLeg] + x.serverLegs
+            let old = legs.contains { ids.contains($0.id) && $0.end < cutoff }
+            if final || old {
+                found.append(x)
+                done.formUnion(ids)
+            }
         }
-        legs.append(Leg(session: session, transactions: transactions))
+        if final {
+            legs = []
+            return
+        }
+        legs.removeAll { done.contains($0.id) || $0.end < cutoff }
+        if legs.count >= flushAt * 3 / 4 {
+            // More sessions in the window than it can hold: the oldest go unpaired.
+            legs.removeFirst(legs.count / 4)
+        }
+        flushAt = max(4096, legs.count * 2)
     }
 
     /// Pairs the sessions seen; intercepts ordered by the client leg's start.
     public func finish() -> [Intercept] {
-        guard mode != .never, legs.count >= 2 else { return [] }
+        guard mode != .never else { return [] }
+        flush(final: true)
+        var out = found
+        found = []
+        Self.estimateDrift(&out)
+        return out.sorted { ($0.start, $0.clientLeg) < ($1.start, $1.clientLeg) }
+    }
+
+    /// Every intercept among the sessions held.
+    private func pairAll() -> [Intercept] {
+        guard legs.count >= 2 else { return [] }
         // Candidates by shared distinctive content.
         var byKey: [[UInt8]: [Int]] = [:]
         for (i, leg) in legs.enumerated() {
@@ -66,9 +108,9 @@ public final class InterceptFinder {
         var pairings: [Pairing] = []
         for c in candidates {
             let a = legs[c.a], b = legs[c.b]
-            if a.session.vantage == b.session.vantage, a.session.client == b.session.client, a.session.server == b.session.server { continue }
-            let sameClock = a.session.vantage.file == b.session.vantage.file
-            if sameClock, !overlap(a.session, b.session) { continue }
+            if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { continue }
+            let sameClock = a.vantage.file == b.vantage.file
+            if sameClock, !overlap(a, b) { continue }
             let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock), Pairer.evaluate(client: b, server: a, sameClock: sameClock)].compactMap { $0 }
             // Both readings may fit within the tolerance: the one causality favours more wins.
             guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }) else { continue }
@@ -88,15 +130,15 @@ public final class InterceptFinder {
         var out: [Intercept] = []
         let index = Dictionary(legs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         for (_, group) in groups {
-            var servers = group.sorted { $0.server.session.start < $1.server.session.start }.map(\.server)
+            var servers = group.sorted { $0.server.start < $1.server.start }.map(\.server)
             var p = group.max { rank($0) < rank($1) }!
             // A scanner that reconnects delivers on a second server connection: another session on
             // the server leg's capture that shares the client's content and fits, merged with the first.
             if let ci = index[p.client.id] {
                 let extras = (neighbours[ci] ?? []).map { legs[$0] }.filter {
-                    role[$0.id] == nil && $0.session.vantage.file == p.server.session.vantage.file
-                        && $0.session.start >= p.client.session.start
-                }.sorted { $0.session.start < $1.session.start }
+                    role[$0.id] == nil && $0.vantage.file == p.server.vantage.file
+                        && $0.start >= p.client.start
+                }.sorted { $0.start < $1.start }
                 for extra in extras where !servers.contains(where: { $0.id == extra.id }) {
                     let merged = Leg(merging: servers + [extra])
                     if let q = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock), q.score >= p.score {
@@ -113,10 +155,9 @@ public final class InterceptFinder {
                 p.evidence.append("\(servers.count) server legs for one client leg")
             }
             out.append(Attribution.intercept(p, serverLegIDs: servers.map(\.id),
-                                             serverEndpoints: servers.map { ($0.session.client, $0.session.server) }))
+                                             serverEndpoints: servers.map { ($0.endpointClient, $0.endpointServer) }))
         }
-        Self.estimateDrift(&out)
-        return out.sorted { ($0.start, $0.clientLeg) < ($1.start, $1.clientLeg) }
+        return out
     }
 
     /// Two captures from two machines: the offset between their clocks changes over a long
@@ -142,7 +183,7 @@ public final class InterceptFinder {
 
     private func rank(_ p: Pairing) -> Int { p.score * 1000 + p.matches.filter { $0.2 == .identical }.count }
 
-    private func overlap(_ a: Session, _ b: Session) -> Bool {
+    private func overlap(_ a: Leg, _ b: Leg) -> Bool {
         a.start.seconds(since: b.end) <= 1 && b.start.seconds(since: a.end) <= 1
     }
 

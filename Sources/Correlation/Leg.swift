@@ -28,16 +28,26 @@ struct Leg {
         var outcome: Outcome
     }
 
-    let session: Session
-    let transactions: [Int: Transaction]
+    // Only what pairing and attribution need: a finished session's full record is not kept.
+    let id: Int
+    let endpointClient: Endpoint
+    let endpointServer: Endpoint
+    let vantage: Vantage
+    let start: Timestamp
+    let end: Timestamp
     var commands: [Line] = []
     var replies: [Int: ReplyLine] = [:]
     var banner: ReplyLine?
     var messages: [Message] = []
 
     init(session: Session, transactions: [Transaction]) {
-        self.session = session
-        self.transactions = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        id = session.id
+        endpointClient = session.client
+        endpointServer = session.server
+        vantage = session.vantage
+        start = session.start
+        end = session.end
+        let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         for e in session.timeline {
             switch e.kind {
             case .command(let index, let verb, _):
@@ -50,7 +60,7 @@ struct Leg {
                     banner = r
                 }
             case .message:
-                if let n = e.transaction, let t = self.transactions[n] {
+                if let n = e.transaction, let t = byIndex[n] {
                     messages.append(Message(transaction: n, end: e.time, size: t.size ?? 0, messageID: t.headers?.messageID, subject: t.headers?.subject, outcome: t.outcome))
                 }
             case .tls, .gap, .note:
@@ -58,8 +68,6 @@ struct Leg {
             }
         }
     }
-
-    var id: Int { session.id }
 
     /// Lines that identify a dialogue rather than being common to every dialogue.
     var distinctiveLines: Set<[UInt8]> {

@@ -1,4 +1,5 @@
 import Correlation
+import Findings
 import Reporting
 import SMTP
 import ScopeCore
@@ -11,85 +12,42 @@ public struct RunSummary: Sendable {
     public var outcomes: [Outcome: Int] = [:]
     public var anomalies: [String: Int] = [:]
     public var intercepts = 0
+    /// Finding id → how often, and the first one seen (for its message and session).
+    public var findings: [String: (count: Int, first: Finding)] = [:]
     public init() {}
+
+    mutating func add(_ f: Finding) {
+        if let e = findings[f.id] {
+            findings[f.id] = (e.count + 1, e.first)
+        } else {
+            findings[f.id] = (1, f)
+        }
+    }
 }
 
-/// Writes JSON lines: when a session ends, its transactions, then the session record.
-public final class JSONSink: RecordSink {
+/// Writes what the analysis finds, as the terminal timeline or as JSON lines: when a session ends,
+/// its transactions and the session (with its findings); at the end, the intercepted connections
+/// found among all sessions, and a summary.
+public final class ReportSink: RecordSink {
+    public enum Format: Sendable {
+        case text(color: Bool)
+        case json
+    }
+
     private let out: OutputBuffer
+    private let format: Format
+    private let captureNames: [String]
+    private let finder: InterceptFinder
     private var writer = JSONWriter()
-    private let captureNames: [String]
     public private(set) var summary = RunSummary()
-    /// Transactions finished but whose session is still open: their timelines are in the session.
+    /// Finished transactions of sessions still open.
     private var waiting: [Int: [Transaction]] = [:]
 
-    private let finder: InterceptFinder
-
-    public init(out: OutputBuffer, captureNames: [String], pairing: InterceptFinder.Mode = .auto) {
+    public init(out: OutputBuffer, format: Format, captureNames: [String], pairing: InterceptFinder.Mode = .auto) {
         self.out = out
+        self.format = format
         self.captureNames = captureNames
         self.finder = InterceptFinder(mode: pairing)
-    }
-
-    /// Writes the intercepted connections found; call after the last session.
-    public func finish() {
-        writer.reset()
-        for x in finder.finish() {
-            JSONRecords.intercept(x, into: &writer)
-            summary.intercepts += 1
-        }
-        out.write(writer.bytes)
-    }
-
-    public func transaction(_ t: Transaction, in session: SessionHeader) {
-        waiting[session.id, default: []].append(t)
-    }
-
-    public func session(_ s: Session) {
-        let txns = waiting.removeValue(forKey: s.id) ?? []
-        writer.reset()
-        for t in txns {
-            JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: name(s), into: &writer)
-            summary.transactions += 1
-            summary.outcomes[t.outcome, default: 0] += 1
-        }
-        JSONRecords.session(s, captureName: name(s), interface: s.vantage.interface, into: &writer)
-        out.write(writer.bytes)
-        finder.add(s, transactions: txns)
-        summary.sessions += 1
-        for a in s.anomalies { summary.anomalies[a.name, default: 0] += 1 }
-    }
-
-    private func name(_ s: Session) -> String {
-        captureNames.indices.contains(s.vantage.file) ? captureNames[s.vantage.file] : "?"
-    }
-}
-
-/// Writes the terminal timeline, one block per session when it ends.
-public final class TextSink: RecordSink {
-    private let out: OutputBuffer
-    private let renderer: SessionText
-    private let captureNames: [String]
-    public private(set) var summary = RunSummary()
-    private var waiting: [Int: [Transaction]] = [:]
-
-    private let finder: InterceptFinder
-    private let ladder: InterceptText
-
-    public init(out: OutputBuffer, color: Bool, captureNames: [String], pairing: InterceptFinder.Mode = .auto) {
-        self.out = out
-        self.renderer = SessionText(color: color)
-        self.ladder = InterceptText(color: color)
-        self.captureNames = captureNames
-        self.finder = InterceptFinder(mode: pairing)
-    }
-
-    /// Writes the intercepted connections found; call after the last session.
-    public func finish() {
-        for x in finder.finish() {
-            out.write(ladder.render(x) + "\n")
-            summary.intercepts += 1
-        }
     }
 
     public func transaction(_ t: Transaction, in session: SessionHeader) {
@@ -100,25 +58,78 @@ public final class TextSink: RecordSink {
 
     public func session(_ s: Session) {
         let txns = waiting.removeValue(forKey: s.id) ?? []
-        let name = captureNames.count > 1 && captureNames.indices.contains(s.vantage.file) ? captureNames[s.vantage.file] : nil
-        out.write(renderer.render(s, transactions: txns, captureName: name) + "\n")
-        finder.add(s, transactions: txns)
+        let findings = FindingsEngine.session(s, txns)
         summary.sessions += 1
         for a in s.anomalies { summary.anomalies[a.name, default: 0] += 1 }
+        for f in findings { summary.add(f) }
+        switch format {
+        case .json:
+            writer.reset()
+            for t in txns {
+                JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: captureName(s), findings: findings, into: &writer)
+            }
+            JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, into: &writer)
+            out.write(writer.bytes)
+        case .text(let color):
+            let name = captureNames.count > 1 ? captureName(s) : nil
+            out.write(SessionText(color: color).render(s, transactions: txns, captureName: name, findings: findings) + "\n")
+        }
+        finder.add(s, transactions: txns)
     }
 
-    /// The closing summary.
-    public func writeSummary(packets: Int, files: Int) {
-        var line = "\(summary.sessions) SMTP session\(summary.sessions == 1 ? "" : "s") · \(summary.transactions) transaction\(summary.transactions == 1 ? "" : "s")"
-        let order: [Outcome] = [.queued, .rejected, .reset, .abandoned, .incomplete]
-        let parts = order.compactMap { o in summary.outcomes[o].map { "\($0) \(o.rawValue)" } }
-        if !parts.isEmpty { line += " (" + parts.joined(separator: ", ") + ")" }
-        if summary.intercepts > 0 { line += " · \(summary.intercepts) intercepted connection\(summary.intercepts == 1 ? "" : "s")" }
-        line += " · \(packets) packet\(packets == 1 ? "" : "s") read"
-        out.write(line + "\n")
-        if !summary.anomalies.isEmpty {
-            let list = summary.anomalies.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) ×\($0.value)" }
-            out.write("anomalies: " + list.joined(separator: ", ") + "\n")
+    private func captureName(_ s: Session) -> String {
+        captureNames.indices.contains(s.vantage.file) ? captureNames[s.vantage.file] : "?"
+    }
+
+    /// Writes the intercepted connections and the summary; call after the last session.
+    public func finish(packets: Int) {
+        let intercepts = finder.finish()
+        writer.reset()
+        for x in intercepts {
+            let findings = FindingsEngine.intercept(x)
+            for f in findings { summary.add(f) }
+            summary.intercepts += 1
+            switch format {
+            case .json: JSONRecords.intercept(x, findings: findings, into: &writer)
+            case .text(let color): out.write(InterceptText(color: color).render(x) + "\n")
+            }
         }
+        let order: [Outcome] = [.queued, .rejected, .reset, .abandoned, .incomplete]
+        let findings = summary.findings.sorted {
+            ($1.value.first.severity.rawValue, $1.value.count, $0.key) < ($0.value.first.severity.rawValue, $0.value.count, $1.key)
+        }
+        switch format {
+        case .json:
+            JSONRecords.summary(
+                sessions: summary.sessions, transactions: summary.transactions,
+                outcomes: order.compactMap { o in summary.outcomes[o].map { (o.rawValue, $0) } },
+                intercepts: summary.intercepts,
+                findings: findings.map { ($0.key, $0.value.first.severity.word, $0.value.count) }, packets: packets, into: &writer)
+            out.write(writer.bytes)
+        case .text(let color):
+            out.write(textSummary(findings, order: order, packets: packets, color: color))
+        }
+    }
+
+    private func textSummary(_ findings: [(key: String, value: (count: Int, first: Finding))], order: [Outcome], packets: Int, color: Bool) -> String {
+        let s = summary
+        var line = "\(s.sessions) SMTP session\(s.sessions == 1 ? "" : "s") · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
+        let parts = order.compactMap { o in s.outcomes[o].map { "\($0) \(o.rawValue)" } }
+        if !parts.isEmpty { line += " (" + parts.joined(separator: ", ") + ")" }
+        if s.intercepts > 0 { line += " · \(s.intercepts) intercepted connection\(s.intercepts == 1 ? "" : "s")" }
+        line += " · \(packets) packet\(packets == 1 ? "" : "s") read\n"
+        guard !findings.isEmpty else { return line }
+        let text = SessionText(color: color)
+        let width = findings.map(\.key.count).max() ?? 0
+        for (id, v) in findings {
+            let label = v.first.severity == .problem ? "problems" : v.first.severity == .warning ? "warnings" : "info    "
+            let padded = id + String(repeating: " ", count: max(0, width - id.count))
+            let count = String(v.count)
+            var row = "\(label)  \(String(repeating: " ", count: max(0, 3 - count.count)))\(count)  " + text.tagless(v.first, padded)
+            row += "  session \(v.first.session)  " + Printable.short(Array(v.first.message.utf8), limit: 90)
+            line += row + "\n"
+        }
+        line += "explain any finding: smtpscope explain <id>\n"
+        return line
     }
 }

@@ -1,4 +1,5 @@
 import Correlation
+import Findings
 import SMTP
 import ScopeCore
 import Sessions
@@ -6,7 +7,7 @@ import Sessions
 /// JSON-lines records: one object per line, snake_case keys, RFC 3339 UTC times with
 /// microseconds. Every field is documented in docs/output.md.
 public enum JSONRecords {
-    public static func transaction(_ t: Transaction, session: Endpoint, server: Endpoint, timeline: [TimelineEntry], captureName: String?, into w: inout JSONWriter) {
+    public static func transaction(_ t: Transaction, session: Endpoint, server: Endpoint, timeline: [TimelineEntry], captureName: String?, findings: [Finding] = [], into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("transaction")
         w.key("session"); w.int(t.session)
@@ -74,11 +75,12 @@ public enum JSONRecords {
         }
         w.endArray()
         w.key("anomalies"); anomalies(t.anomalies, &w)
+        w.key("findings"); self.findings(findings.filter { $0.transaction == t.index }, &w)
         w.endObject()
         w.newline()
     }
 
-    public static func session(_ s: Session, captureName: String, interface: Int?, into w: inout JSONWriter) {
+    public static func session(_ s: Session, captureName: String, interface: Int?, findings: [Finding] = [], into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("session")
         w.key("session"); w.int(s.id)
@@ -159,6 +161,47 @@ public enum JSONRecords {
         }
         w.endObject()
         w.key("anomalies"); anomalies(s.anomalies, &w)
+        w.key("findings"); self.findings(findings, &w)
+        w.endObject()
+        w.newline()
+    }
+
+    static func findings(_ list: [Finding], _ w: inout JSONWriter) {
+        w.beginArray()
+        for f in list {
+            w.beginObject()
+            w.key("id"); w.string(f.id)
+            w.key("severity"); w.string(f.severity.word)
+            w.key("t"); w.string(f.time?.rfc3339)
+            w.key("message"); w.string(f.message)
+            w.key("reference"); w.string(f.reference)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    /// The closing record: counts for the whole run.
+    public static func summary(sessions: Int, transactions: Int, outcomes: [(String, Int)], intercepts: Int, findings: [(String, String, Int)], packets: Int, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("summary")
+        w.key("sessions"); w.int(sessions)
+        w.key("transactions"); w.int(transactions)
+        w.key("outcomes")
+        w.beginObject()
+        for (k, v) in outcomes { w.key(dynamic: k); w.int(v) }
+        w.endObject()
+        w.key("intercepts"); w.int(intercepts)
+        w.key("findings")
+        w.beginArray()
+        for (id, severity, n) in findings {
+            w.beginObject()
+            w.key("id"); w.string(id)
+            w.key("severity"); w.string(severity)
+            w.key("count"); w.int(n)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("packets"); w.int(packets)
         w.endObject()
         w.newline()
     }
@@ -205,7 +248,7 @@ public enum JSONRecords {
         w.endArray()
     }
 
-    public static func intercept(_ x: Intercept, into w: inout JSONWriter) {
+    public static func intercept(_ x: Intercept, findings: [Finding] = [], into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("intercept")
         w.key("client_leg"); w.int(x.clientLeg)
@@ -226,6 +269,7 @@ public enum JSONRecords {
         w.key("drift_ppm"); if let d = x.clock.driftPPM { w.double(d, decimals: 1) } else { w.null() }
         w.endObject()
         w.key("verdict"); w.string(x.verdict)
+        w.key("findings"); self.findings(findings, &w)
         w.key("actions")
         w.beginArray()
         for a in x.actions {

@@ -1,3 +1,4 @@
+import Findings
 import SMTP
 import ScopeCore
 import Sessions
@@ -12,8 +13,14 @@ public struct SessionText {
 
     public init(color: Bool) { self.color = color }
 
-    public func render(_ s: Session, transactions: [Transaction], captureName: String?) -> String {
+    public func render(_ s: Session, transactions: [Transaction], captureName: String?, findings: [Finding] = []) -> String {
         var out = ""
+        var marks: [Int: [Finding]] = [:]
+        for f in findings { if let i = f.timelineIndex { marks[i, default: []].append(f) } }
+        func mark(_ i: Int) -> String {
+            guard let list = marks[i] else { return "" }
+            return "  " + list.map { tag($0) }.joined(separator: " ")
+        }
         let duration = s.end.seconds(since: s.start)
         var head = "session \(s.id)  \(s.client) → \(s.server)   \(s.start.humanUTC)   \(Self.seconds(duration))"
         if let helo = s.helo {
@@ -56,16 +63,17 @@ public struct SessionText {
                     let text = Printable.short(reply.line, limit: 48)
                     line += "  " + pad(colorReply(text, code: code(of: reply)), 48, visible: text.count)
                     line += "  " + dim(Self.latency(reply.time.seconds(since: e.time)))
+                    line += mark(r)
                 }
-                out += line + "\n"
+                out += line + mark(i) + "\n"
             case .reply:
-                out += "\(bar)\(time) S  " + colorReply(Printable.short(e.line, limit: 100), code: code(of: e)) + "\n"
+                out += "\(bar)\(time) S  " + colorReply(Printable.short(e.line, limit: 100), code: code(of: e)) + mark(i) + "\n"
             case .message:
-                out += "\(bar)\(time) C  ▸ " + messageSummary(e, txns[e.transaction ?? -1]) + "\n"
+                out += "\(bar)\(time) C  ▸ " + messageSummary(e, txns[e.transaction ?? -1]) + mark(i) + "\n"
             case .tls:
                 out += "\(bar)\(time)    " + dim("🔒 " + Printable.escape(e.line)) + "\n"
             case .gap:
-                out += "\(bar)\(time) \(e.side == .client ? "C" : "S")  " + warn("⚠ " + Printable.escape(e.line)) + "\n"
+                out += "\(bar)\(time) \(e.side == .client ? "C" : "S")  " + warn("⚠ " + Printable.escape(e.line)) + mark(i) + "\n"
             case .note:
                 out += "\(bar)\(time)    " + Printable.escape(e.line) + "\n"
             }
@@ -79,8 +87,29 @@ public struct SessionText {
         if s.gaps[0] + s.gaps[1] > 0 { tail += " · " + warn("\(s.gaps[0] + s.gaps[1]) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing") }
         out += tail + "\n"
         let names = Array(Set(s.anomalies.map(\.name))).sorted()
-        if !names.isEmpty { out += "  anomalies: " + warn(names.joined(separator: ", ")) + "\n" }
+        if !names.isEmpty { out += "  anomalies: " + dim(names.joined(separator: ", ")) + "\n" }
+        for f in findings.sorted(by: { ($1.severity, $0.time ?? .zero) < ($0.severity, $1.time ?? .zero) }) {
+            out += "  " + tag(f) + "  " + Printable.escape(f.message) + dim("  [\(f.reference)]") + "\n"
+        }
         return out
+    }
+
+    /// A finding's id (padded) coloured by its severity, without the symbol.
+    public func tagless(_ f: Finding, _ padded: String) -> String {
+        switch f.severity {
+        case .problem: return bad(padded)
+        case .warning: return warn(padded)
+        case .info: return padded
+        }
+    }
+
+    /// `⚠ id` coloured by severity.
+    func tag(_ f: Finding) -> String {
+        switch f.severity {
+        case .problem: return bad("✖ " + f.id)
+        case .warning: return warn("⚠ " + f.id)
+        case .info: return dim("ℹ " + f.id)
+        }
     }
 
     private func code(of e: TimelineEntry) -> Int {

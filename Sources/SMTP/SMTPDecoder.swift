@@ -543,6 +543,9 @@ public final class SMTPDecoder {
             case .starttls: positive = reply.code == 220
             default: positive = reply.code == 334
             }
+            if !held.isEmpty {
+                anomaly("client-did-not-wait", "the client sent on after \(verb.name) before the reply (RFC 2920 §3.1: \(verb.name) ends a pipelined group)", time)
+            }
             stopWaiting(index: index, verb: verb, assumePositive: positive, time)
             releaseHeld()
         } else if cmd.verb == .starttls, reply.code == 220, !serverTLS {

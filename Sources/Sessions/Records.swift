@@ -30,6 +30,8 @@ public struct TimelineEntry: Sendable {
     public var line: [UInt8]
     /// 1-based transaction this line belongs to; nil for session-level lines.
     public var transaction: Int?
+    /// IPv4 TTL / IPv6 hop limit of the packet that carried a reply (0 when unknown).
+    public var ttl: UInt8 = 0
 }
 
 /// How a transaction ended.

@@ -252,7 +252,7 @@ public final class SessionBuilder {
 
     private func reply(_ reply: Reply, answering index: Int?, verb: Verb?) {
         let txnNumber = index.flatMap { owner[$0] }
-        add(TimelineEntry(time: reply.time, side: .server, kind: .reply(code: reply.code, answering: index), line: reply.displayLine, transaction: txnNumber))
+        add(TimelineEntry(time: reply.time, side: .server, kind: .reply(code: reply.code, answering: index), line: reply.displayLine, transaction: txnNumber, ttl: reply.ttl))
         guard let index else {
             if session.banner == nil, verb == nil { session.banner = reply }
             finishReady(at: reply.time)

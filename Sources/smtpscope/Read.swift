@@ -68,21 +68,7 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        let sink: RecordSink
-        let textSink: TextSink?
-        let jsonSink: JSONSink?
-        switch format {
-        case .json:
-            let j = JSONSink(out: out, captureNames: names, pairing: pairing)
-            sink = j
-            jsonSink = j
-            textSink = nil
-        case .text:
-            let t = TextSink(out: out, color: useColor(), captureNames: names, pairing: pairing)
-            sink = t
-            jsonSink = nil
-            textSink = t
-        }
+        let sink = ReportSink(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names, pairing: pairing)
         let analyzer = Analyzer(options: options, sink: sink)
         var linkTypes: [Int: LinkType] = [:]
         var skip = Set<Int>()
@@ -101,9 +87,7 @@ struct Read: ParsableCommand {
         // Errors met while reading (a file cut short) come after what was read before them.
         for e in captures.errors.dropFirst(openErrors) { report(e) }
         analyzer.finish()
-        jsonSink?.finish()
-        textSink?.finish()
-        textSink?.writeSummary(packets: analyzer.packetStats.packets, files: files.count)
+        sink.finish(packets: analyzer.packetStats.packets)
         out.flush()
         if !captures.errors.isEmpty || !skip.isEmpty { throw ExitCode(1) }
     }

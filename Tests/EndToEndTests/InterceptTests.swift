@@ -12,7 +12,7 @@ func intercepts(_ paths: [String], mode: InterceptFinder.Mode = .auto) -> (Colle
     return (c, finder.finish())
 }
 
-let middleboxModes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay", "reconnect"]
+let middleboxModes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay", "reconnect", "divergent"]
 
 /// What the lab's intercepting proxy logged doing, as (kind, line) pairs in smtpscope's terms.
 func proxyActions(_ mode: String) throws -> Set<String> {

@@ -1,0 +1,290 @@
+import Correlation
+import SMTP
+import ScopeCore
+import Sessions
+
+/// Turns what a session shows into findings. Pure: a finished session in, findings out.
+public enum FindingsEngine {
+    /// Findings about one session, in timeline order.
+    public static func session(_ s: Session, _ transactions: [Transaction]) -> [Finding] {
+        var r = Rules(s, transactions)
+        r.greeting()
+        r.resetsAndKeepalives()
+        r.replyTiming()
+        r.inspection()
+        r.starttls()
+        r.pipelining()
+        r.fromAnomalies()
+        r.sizes()
+        r.timeAndEnd()
+        return r.out.sorted { ($0.time ?? .zero, $0.id) < ($1.time ?? .zero, $1.id) }
+    }
+
+    /// Findings about an intercepted connection.
+    public static func intercept(_ x: Intercept) -> [Finding] {
+        var out: [Finding] = []
+        func add(_ id: String, _ message: String) {
+            out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: x.start, message: message, session: x.clientLeg))
+        }
+        let legs = "session \(x.clientLeg) ⇄ " + x.serverLegs.map { "\($0)" }.joined(separator: ", ")
+        let kinds = Set(x.actions.map(\.kind))
+        let v = x.verdict
+        if v.contains("store-and-forward") {
+            add("intercepted-store-and-forward", "\(legs): " + v)
+        } else if v.contains("inline SMTP inspection") {
+            add("intercepted-inline-rewriter", "\(legs): " + v)
+        } else if v.contains("answered STARTTLS itself") {
+            add("intercepted-starttls", "\(legs): " + v)
+        } else if kinds.isSubset(of: [.relayed]) {
+            add("intercepted-relay", "\(legs): " + v)
+        } else {
+            add("intercepted-inline-rewriter", "\(legs): " + v)
+        }
+        if v.contains("inline SMTP inspection"), v.contains("answered STARTTLS itself") {
+            add("intercepted-starttls", "\(legs): STARTTLS answered by the middlebox")
+        }
+        for a in x.actions where a.kind == .divergent {
+            out.append(Finding(id: "divergent-outcome", severity: .problem, time: a.clientClockTime, message: "\(legs): " + (a.note ?? "the legs ended differently"), session: x.clientLeg))
+        }
+        return out
+    }
+}
+
+/// The rules, over one session's timeline.
+struct Rules {
+    let s: Session
+    let txns: [Transaction]
+    var out: [Finding] = []
+    /// Timeline positions of commands, and of the reply answering each command index.
+    var commands: [(pos: Int, index: Int, verb: Verb, line: [UInt8])] = []
+    var replyTo: [Int: Int] = [:]
+
+    init(_ s: Session, _ txns: [Transaction]) {
+        self.s = s
+        self.txns = txns
+        for (i, e) in s.timeline.enumerated() {
+            switch e.kind {
+            case .command(let index, let verb, _): commands.append((i, index, verb, e.line))
+            case .reply(_, let answering?): replyTo[answering] = i
+            default: break
+            }
+        }
+    }
+
+    mutating func add(_ id: String, _ message: String, at pos: Int? = nil, transaction: Int? = nil) {
+        let entry = pos.map { s.timeline[$0] }
+        out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: entry?.time ?? s.start,
+                           message: message, session: s.id, transaction: transaction ?? entry?.transaction, timelineIndex: pos))
+    }
+
+    func reply(_ c: (pos: Int, index: Int, verb: Verb, line: [UInt8])) -> TimelineEntry? { replyTo[c.index].map { s.timeline[$0] } }
+    func code(_ e: TimelineEntry?) -> Int? { if case .reply(let c, _)? = e?.kind { return c } else { return nil } }
+    func text(_ b: [UInt8]) -> String { Printable.short(b, limit: 60) }
+
+    // MARK: Greeting
+
+    mutating func greeting() {
+        let greetings = commands.filter { $0.verb == .helo || $0.verb == .ehlo }
+        for g in greetings {
+            let arg = g.line.drop { $0 != 0x20 }.drop { $0 == 0x20 }
+            let c = code(reply(g))
+            if arg.isEmpty {
+                add("helo-without-hostname", "the client sent \"\(text(g.line))\" with no host name" + (c.map { "; the server answered \($0)" } ?? ""), at: g.pos)
+            } else if arg.first == UInt8(ascii: "[") {
+                var literal = String(decoding: arg.dropFirst().prefix { $0 != UInt8(ascii: "]") }, as: UTF8.self)
+                if literal.lowercased().hasPrefix("ipv6:") { literal = String(literal.dropFirst(5)) }
+                if literal != s.client.address.description {
+                    add("helo-literal-mismatch", "the client calls itself [\(literal)] but its packets come from \(s.client.address)", at: g.pos)
+                }
+            }
+        }
+        guard let last = greetings.last else { return }
+        let accepted = greetings.contains { (code(reply($0)) ?? 0) / 100 == 2 }
+        if !accepted, let c = code(reply(last)), c >= 400, txns.isEmpty, s.bytes[1] > 0 {
+            add("helo-refused-client-gave-up", "the server refused \"\(text(last.line))\" (\(c)) and the client gave up: no mail could pass", at: replyTo[last.index])
+        }
+        if let e = greetings.first(where: { $0.verb == .ehlo && (code(reply($0)) ?? 0) >= 500 }), !greetings.contains(where: { $0.verb == .helo && $0.pos > e.pos }) {
+            add("ehlo-refused-no-helo", "EHLO was refused and the client never tried HELO", at: replyTo[e.index])
+        }
+    }
+
+    // MARK: RSET, replays, NOOP
+
+    mutating func resetsAndKeepalives() {
+        for t in txns where t.outcome == .reset && t.resetBy == "RSET" && !t.rcptTo.isEmpty && t.size == nil {
+            let rset = commands.first { $0.verb == .rset && s.timeline[$0.pos].transaction == t.index }
+            add("rset-after-recipients", "transaction \(t.index): \(t.rcptTo.count) recipient(s) accepted, then RSET where DATA was expected", at: rset?.pos, transaction: t.index)
+        }
+        // RSET then MAIL after a delivered message: connection caching.
+        for (k, c) in commands.enumerated() where c.verb == .rset && s.timeline[c.pos].transaction == nil {
+            let before = txns.filter { $0.end <= s.timeline[c.pos].time && $0.outcome == .queued }
+            if !before.isEmpty, k + 1 < commands.count, commands[k + 1].verb == .mail {
+                add("rset-connection-reuse", "RSET before MAIL on a connection that already delivered a message (connection caching; benign)", at: c.pos)
+            }
+        }
+        var run = 0
+        for c in commands {
+            if c.verb == .rset {
+                run += 1
+                if run == 2 { add("rset-burst", "RSET sent again with nothing in between", at: c.pos) }
+            } else if c.verb != .noop {
+                run = 0
+            }
+        }
+        for (i, t) in txns.enumerated() where t.outcome == .reset && !t.rcptSent.isEmpty {
+            if let again = txns[(i + 1)...].first(where: { $0.mailFrom == t.mailFrom && $0.rcptSent == t.rcptSent }) {
+                let gap = again.start.seconds(since: t.end)
+                add("transaction-replayed", "transaction \(again.index) repeats transaction \(t.index) (same sender and recipients) \(String(format1(gap))) s after it was reset", transaction: again.index)
+            }
+        }
+        let noops = commands.filter { $0.verb == .noop }
+        if noops.count >= 2 {
+            add("noop-keepalive", "\(noops.count) NOOPs, from +\(format1(s.timeline[noops[0].pos].time.seconds(since: s.start))) s to +\(format1(s.timeline[noops.last!.pos].time.seconds(since: s.start))) s", at: noops[0].pos)
+        }
+    }
+
+    // MARK: Timing and TTL
+
+    mutating func replyTiming() {
+        func latency(_ c: (pos: Int, index: Int, verb: Verb, line: [UInt8])) -> Double? {
+            reply(c).map { $0.time.seconds(since: s.timeline[c.pos].time) }
+        }
+        // No reply from the server can come back faster than a round trip to it. The handshake
+        // measured one (at the capture point); a reply to DATA or to the end of the message that
+        // beats it by far was written by something nearer.
+        if let rtt = s.handshakeRTT, rtt > 0.001 {
+            for c in commands where c.verb == .data || c.verb == .endOfData {
+                guard let l = latency(c), let r = reply(c), l < rtt / 2 else { continue }
+                add("fast-reply", "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), faster than the round trip to the server (\(ms(rtt))): something nearer answered", at: replyTo[c.index])
+            }
+        }
+        if let banner = s.banner, banner.ttl != 0 {
+            for (i, e) in s.timeline.enumerated() {
+                guard case .reply = e.kind, e.ttl != 0, e.ttl != banner.ttl else { continue }
+                add("ttl-mismatch", "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host", at: i)
+                break
+            }
+        }
+    }
+
+    // MARK: Inspecting firewalls
+
+    mutating func inspection() {
+        if let b = s.banner {
+            let t = b.lines.first ?? []
+            let stars = t.filter { $0 == UInt8(ascii: "*") }.count
+            if t.count >= 4, stars * 2 >= t.count {
+                add("banner-masked", "the banner reads \"\(text(b.displayLine))\"", at: s.timeline.firstIndex { if case .reply(_, nil) = $0.kind { return true } else { return false } })
+            }
+        }
+        for c in commands where c.verb == .ehlo {
+            if let r = reply(c), String(decoding: r.line, as: UTF8.self).contains("XXXXXXXA") {
+                add("starttls-masked", "the EHLO reply lists XXXXXXXA where STARTTLS would be", at: replyTo[c.index])
+            }
+        }
+        for c in commands where c.line.count >= 4 && c.line.allSatisfy({ $0 == UInt8(ascii: "X") }) {
+            add("command-masked", "a \(c.line.count)-character command arrived as X's" + (code(reply(c)).map { "; the server answered \($0)" } ?? ""), at: c.pos)
+        }
+    }
+
+    // MARK: STARTTLS
+
+    mutating func starttls() {
+        let offered = s.extensions.contains { $0.uppercased().hasPrefix("STARTTLS") }
+        if s.starttls == .offered, !txns.isEmpty {
+            add("starttls-not-used", "the server offered STARTTLS; the client sent \(txns.count) transaction(s) in the clear")
+        }
+        for c in commands where c.verb == .starttls {
+            guard let code = code(reply(c)), code != 220 else { continue }
+            if offered, code == 500 || code == 502 {
+                add("starttls-answer-inconsistent", "STARTTLS was offered, then answered \"\(text(reply(c)!.line))\": not the server's answer", at: replyTo[c.index])
+            } else {
+                add("starttls-refused", "STARTTLS refused: \"\(text(reply(c)!.line))\"", at: replyTo[c.index])
+            }
+        }
+    }
+
+    // MARK: Pipelining
+
+    mutating func pipelining() {
+        guard !s.extensions.contains(where: { $0.uppercased().hasPrefix("PIPELINING") }) else { return }
+        var groups: [Int: Int] = [:]
+        var first: [Int: Int] = [:]
+        for (i, e) in s.timeline.enumerated() {
+            if case .command(_, let verb, let g) = e.kind, verb != .endOfData, verb != .authResponse {
+                groups[g, default: 0] += 1
+                if first[g] == nil { first[g] = i }
+            }
+        }
+        if let g = groups.filter({ $0.value > 1 }).keys.min(), s.heloVerb != nil || !s.extensions.isEmpty {
+            add("pipelining-not-offered", "\(groups[g]!) commands sent without waiting, and the server did not offer PIPELINING", at: first[g])
+        }
+    }
+
+    // MARK: From decoder anomalies
+
+    mutating func fromAnomalies() {
+        let map: [String: String] = [
+            "client-did-not-wait": "commands-after-data", "reply-without-command": "reply-without-command",
+            "commands-never-answered": "commands-never-answered", "reply-malformed": "invalid-reply",
+            "reply-code-invalid": "invalid-reply", "reply-code-mismatch": "invalid-reply",
+            "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending",
+            "command-line-too-long": "line-too-long", "reply-line-too-long": "line-too-long", "line-over-hard-limit": "line-too-long",
+            "nul-byte": "nul-byte", "bdat-invalid": "bdat-invalid",
+        ]
+        var seen = Set<String>()
+        for a in s.anomalies {
+            if let id = map[a.name], seen.insert(id).inserted {
+                out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: a.time, message: a.detail, session: s.id, timelineIndex: position(a.time)))
+            }
+        }
+        if s.anomalies.contains(where: { $0.name == "eight-bit-command" }), !txns.contains(where: { $0.mailParameters.contains { $0.key == "SMTPUTF8" } }) {
+            let a = s.anomalies.first { $0.name == "eight-bit-command" }!
+            out.append(Finding(id: "smtputf8-missing", severity: .warning, time: a.time, message: "8-bit bytes in a command, and no MAIL asked for SMTPUTF8", session: s.id, timelineIndex: position(a.time)))
+        }
+    }
+
+    func position(_ t: Timestamp?) -> Int? {
+        guard let t else { return nil }
+        return s.timeline.lastIndex { $0.time <= t }
+    }
+
+    // MARK: Sizes
+
+    mutating func sizes() {
+        guard let ext = s.extensions.first(where: { $0.uppercased().hasPrefix("SIZE ") }),
+            let limit = Int(ext.split(separator: " ").last ?? ""), limit > 0
+        else { return }
+        for t in txns {
+            if let size = t.size, size > limit {
+                add("message-over-size", "transaction \(t.index): \(size) octets, the server's SIZE is \(limit)", transaction: t.index)
+            }
+        }
+    }
+
+    // MARK: Time and the end
+
+    mutating func timeAndEnd() {
+        for i in s.timeline.indices.dropFirst() {
+            let pause = s.timeline[i].time.seconds(since: s.timeline[i - 1].time)
+            if pause > 300 {
+                add("long-silence", "\(format1(pause / 60)) minutes of silence before \"\(text(s.timeline[i].line))\"", at: i)
+                break
+            }
+        }
+        if s.close == "fin", !s.quitSent {
+            add("closed-without-quit", "the connection closed (FIN) without QUIT")
+        }
+        if s.close == "rst", txns.contains(where: { $0.outcome == .abandoned || $0.outcome == .incomplete }) {
+            add("rst-mid-transaction", "a TCP reset ended the connection during a transaction")
+        }
+        let gaps = s.gaps[0] + s.gaps[1]
+        if gaps > 0 {
+            let first = s.timeline.firstIndex { if case .gap = $0.kind { return true } else { return false } }
+            add("capture-gap", "\(gaps) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing from the capture", at: first)
+        }
+    }
+}
+
+func format1(_ v: Double) -> String { String((v * 10).rounded() / 10) }
+func ms(_ s: Double) -> String { s < 0.001 ? "\(Int((s * 1e6).rounded())) µs" : "\((s * 10000).rounded() / 10) ms" }
