@@ -7,19 +7,10 @@ import Sessions
 
 /// Receives what the analysis produces, as soon as it is known.
 public protocol RecordSink: AnyObject {
-    /// A transaction finished (its outcome is known).
-    func transaction(_ t: Transaction, in session: SessionHeader)
+    /// A transaction finished (its outcome is known); `session` is the session so far.
+    func transaction(_ t: Transaction, in session: Session)
     /// A session ended; its transactions were all delivered before.
     func session(_ s: Session)
-}
-
-/// The identity of a session, for transaction records written before the session ends.
-public struct SessionHeader: Sendable {
-    public var id: Int
-    public var client: Endpoint
-    public var server: Endpoint
-    public var vantage: Vantage
-    public var start: Timestamp
 }
 
 /// Options of one analysis run.
@@ -50,7 +41,7 @@ public final class Analyzer: ReassemblyDelegate {
         enum State {
             /// Not on an SMTP port: waiting to see a greeting answered by EHLO/HELO.
             case candidate(server: [UInt8], client: [UInt8])
-            case smtp(SessionBuilder, SessionHeader)
+            case smtp(SessionBuilder)
         }
         var state: State
         init(_ state: State) { self.state = state }
@@ -97,7 +88,7 @@ public final class Analyzer: ReassemblyDelegate {
 
     public func opened(_ c: Connection) {
         if options.ports.contains(c.server.port) {
-            c.context = Context(.smtp(makeBuilder(c), header(c)))
+            c.context = Context(.smtp(makeBuilder(c)))
         } else if options.detectByContent {
             c.context = Context(.candidate(server: [], client: []))
         }
@@ -106,9 +97,9 @@ public final class Analyzer: ReassemblyDelegate {
     public func data(_ c: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
         guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }) else { return false }
         switch ctx.state {
-        case .smtp(let builder, let header):
+        case .smtp(let builder):
             builder.receive(direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
-            emit(builder, header)
+            emit(builder)
             return true
         case .candidate(var server, var client):
             if direction == .toClient { server.append(contentsOf: bytes.prefix(4096 - server.count)) } else { client.append(contentsOf: bytes.prefix(4096 - client.count)) }
@@ -119,27 +110,26 @@ public final class Analyzer: ReassemblyDelegate {
                 return server.count < 4096 && client.count < 4096
             case .yes:
                 let builder = makeBuilder(c)
-                let h = header(c)
-                ctx.state = .smtp(builder, h)
+                ctx.state = .smtp(builder)
                 // Replay what was held, server greeting first.
                 server.withUnsafeBytes { builder.receive(.toClient, $0, at: meta.time) }
                 client.withUnsafeBytes { builder.receive(.toServer, $0, at: meta.time) }
-                emit(builder, h)
+                emit(builder)
                 return true
             }
         }
     }
 
     public func gap(_ c: Connection, _ direction: Direction, length: Int, at time: Timestamp) {
-        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder, let header) = ctx.state else { return }
+        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder) = ctx.state else { return }
         builder.gap(direction, length: length, at: time)
-        emit(builder, header)
+        emit(builder)
     }
 
     public func closed(_ c: Connection, _ reason: CloseReason) {
-        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder, let header) = ctx.state else { return }
+        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder) = ctx.state else { return }
         var s = builder.close(reason: reason.rawValue, at: max(c.lastSeen, builder.session.end))
-        emit(builder, header)
+        emit(builder)
         s.rolesFromHandshake = c.rolesFromHandshake
         s.handshakeRTT = c.handshakeRTT
         s.tcp = c.stats.map { d in
@@ -171,12 +161,11 @@ public final class Analyzer: ReassemblyDelegate {
         return SessionBuilder(session: s, decoderOptions: opts, limits: options.sessions)
     }
 
-    private func header(_ c: Connection) -> SessionHeader {
-        SessionHeader(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen)
-    }
-
-    private func emit(_ builder: SessionBuilder, _ header: SessionHeader) {
-        for t in builder.takeFinished() { sink.transaction(t, in: header) }
+    private func emit(_ builder: SessionBuilder) {
+        let finished = builder.takeFinished()
+        guard !finished.isEmpty else { return }
+        let session = builder.session
+        for t in finished { sink.transaction(t, in: session) }
     }
 
     /// Whether a connection on another port carries SMTP.

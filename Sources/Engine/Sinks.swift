@@ -43,17 +43,30 @@ public final class ReportSink: RecordSink {
     /// Finished transactions of sessions still open.
     private var waiting: [Int: [Transaction]] = [:]
 
-    public init(out: OutputBuffer, format: Format, captureNames: [String], pairing: InterceptFinder.Mode = .auto) {
+    /// Live capture: write each transaction as soon as it finishes, not with its session.
+    private let streaming: Bool
+
+    public init(out: OutputBuffer, format: Format, captureNames: [String], pairing: InterceptFinder.Mode = .auto, streaming: Bool = false) {
         self.out = out
+        self.streaming = streaming
         self.format = format
         self.captureNames = captureNames
         self.finder = InterceptFinder(mode: pairing)
     }
 
-    public func transaction(_ t: Transaction, in session: SessionHeader) {
+    public func transaction(_ t: Transaction, in session: Session) {
         waiting[session.id, default: []].append(t)
         summary.transactions += 1
         summary.outcomes[t.outcome, default: 0] += 1
+        guard streaming else { return }
+        switch format {
+        case .json:
+            writer.reset()
+            JSONRecords.transaction(t, session: session.client, server: session.server, timeline: session.timeline, captureName: captureName(session), into: &writer)
+            out.write(writer.bytes)
+        case .text(let color):
+            out.write(SessionText(color: color).render(session, transactions: [t], captureName: nil, part: .transaction(t.index)))
+        }
     }
 
     public func session(_ s: Session) {
@@ -65,14 +78,14 @@ public final class ReportSink: RecordSink {
         switch format {
         case .json:
             writer.reset()
-            for t in txns {
+            for t in txns where !streaming {
                 JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: captureName(s), findings: findings, into: &writer)
             }
             JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, into: &writer)
             out.write(writer.bytes)
         case .text(let color):
             let name = captureNames.count > 1 ? captureName(s) : nil
-            out.write(SessionText(color: color).render(s, transactions: txns, captureName: name, findings: findings) + "\n")
+            out.write(SessionText(color: color).render(s, transactions: txns, captureName: name, findings: findings, part: streaming ? .closing : .whole) + "\n")
         }
         finder.add(s, transactions: txns)
     }

@@ -13,8 +13,23 @@ public struct SessionText {
 
     public init(color: Bool) { self.color = color }
 
-    public func render(_ s: Session, transactions: [Transaction], captureName: String?, findings: [Finding] = []) -> String {
+    /// Which part of a session to render: all of it (offline), one transaction as soon as it is
+    /// finished, or the rest when the session ends (live capture).
+    public enum Part: Sendable {
+        case whole
+        case transaction(Int)
+        case closing
+    }
+
+    public func render(_ s: Session, transactions: [Transaction], captureName: String?, findings: [Finding] = [], part: Part = .whole) -> String {
         var out = ""
+        func include(_ e: TimelineEntry) -> Bool {
+            switch part {
+            case .whole: return true
+            case .transaction(let k): return e.transaction == k
+            case .closing: return e.transaction == nil
+            }
+        }
         var marks: [Int: [Finding]] = [:]
         for f in findings { if let i = f.timelineIndex { marks[i, default: []].append(f) } }
         func mark(_ i: Int) -> String {
@@ -29,6 +44,7 @@ public struct SessionText {
             head += "   HELO/EHLO " + (refused.name.isEmpty ? "(no name)" : Printable.short(Array(refused.name.utf8), limit: 40)) + " refused (\(refused.code))"
         }
         if let captureName { head += "   [\(captureName)]" }
+        if case .transaction(let k) = part { head += "   · transaction \(k)" }
         out += bold(head) + "\n"
         if !s.rolesFromHandshake {
             out += dim("  (capture starts mid-connection: client and server inferred)") + "\n"
@@ -45,7 +61,7 @@ public struct SessionText {
             if case .command(_, _, let g) = e.kind { groupSizes[g, default: 0] += 1 }
         }
         var openTxn: Int?
-        for (i, e) in s.timeline.enumerated() where !shown.contains(i) {
+        for (i, e) in s.timeline.enumerated() where !shown.contains(i) && include(e) {
             if e.transaction != openTxn {
                 if let t = openTxn { out += closeLine(txns[t]) }
                 if let t = e.transaction { out += "  ┌ " + bold("transaction \(t)") + " " + String(repeating: "─", count: 60) + "\n" }
@@ -80,6 +96,7 @@ public struct SessionText {
         }
         if let t = openTxn { out += closeLine(txns[t]) }
         if s.timelineDropped > 0 { out += "  … \(s.timelineDropped) more lines not kept (timeline limit)\n" }
+        if case .transaction = part { return out }
         var tail = "  closed: " + (s.quitSent && s.close != "quit" ? "QUIT sent, no 221 seen; " : "") + Self.closeWords(s.close)
         tail += " · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
         if s.starttls != .none { tail += " · STARTTLS \(s.starttls.rawValue)" }

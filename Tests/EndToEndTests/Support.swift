@@ -11,9 +11,9 @@ let peerDir = repoRoot.deletingLastPathComponent().appendingPathComponent("share
 
 /// Collects everything an analysis produces.
 final class Collector: RecordSink {
-    var transactions: [(Transaction, SessionHeader)] = []
+    var transactions: [(Transaction, Session)] = []
     var sessions: [Session] = []
-    func transaction(_ t: Transaction, in session: SessionHeader) { transactions.append((t, session)) }
+    func transaction(_ t: Transaction, in session: Session) { transactions.append((t, session)) }
     func session(_ s: Session) { sessions.append(s) }
 
     func transactions(of s: Session) -> [Transaction] {
