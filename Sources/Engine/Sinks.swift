@@ -78,10 +78,11 @@ public final class ReportSink: RecordSink {
         switch format {
         case .json:
             writer.reset()
+            let id = CommunityID.v1(s.client, s.server)
             for t in txns where !streaming {
-                JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: captureName(s), findings: findings, into: &writer)
+                JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: captureName(s), findings: findings, communityID: id, into: &writer)
             }
-            JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, into: &writer)
+            JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, communityID: id, into: &writer)
             out.write(writer.bytes)
         case .text(let color):
             let name = captureNames.count > 1 ? captureName(s) : nil

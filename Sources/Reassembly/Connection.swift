@@ -118,8 +118,7 @@ struct HalfStream {
     var finAt: Int64?
     var finished = false
     /// The most recent delivered bytes, to compare retransmissions against.
-    var recent: [UInt8] = []
-    var recentStart: Int64 = 0
+    var recent = History()
 
     mutating func start(at seq: UInt32) {
         initialized = true
@@ -135,5 +134,54 @@ struct HalfStream {
     mutating func advance(to position: Int64) {
         nextWire = nextWire &+ UInt32(truncatingIfNeeded: position - next)
         next = position
+    }
+}
+
+/// The last `capacity` bytes delivered in one direction, in a ring: appending costs one copy of
+/// the new bytes, never a shift of the old ones.
+struct History {
+    private var ring: [UInt8] = []
+    private var write = 0
+    /// Stream position just past the newest byte kept, and how many bytes are kept.
+    private(set) var end: Int64 = 0
+    private(set) var count = 0
+
+    var start: Int64 { end - Int64(count) }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer, endingAt position: Int64, capacity: Int) {
+        guard capacity > 0 else { return }
+        if ring.count != capacity { ring = [UInt8](repeating: 0, count: capacity); write = 0; count = 0 }
+        let take = bytes.suffix(capacity)
+        ring.withUnsafeMutableBytes { r in
+            var src = take.startIndex
+            var w = write
+            while src < take.endIndex {
+                let n = min(capacity - w, take.endIndex - src)
+                r.baseAddress!.advanced(by: w).copyMemory(from: bytes.baseAddress!.advanced(by: src), byteCount: n)
+                src += n
+                w = (w + n) % capacity
+            }
+            write = w
+        }
+        count = min(capacity, count + take.count)
+        end = position
+    }
+
+    /// The byte at stream position `p` (which must lie in `start..<end`).
+    func byte(at p: Int64) -> UInt8 {
+        let back = Int(end - p)  // 1 for the newest byte
+        var i = write - back
+        if i < 0 { i += ring.count }
+        return ring[i]
+    }
+
+    mutating func reset(at position: Int64) {
+        count = 0
+        end = position
+    }
+
+    mutating func release() {
+        ring = []
+        count = 0
     }
 }

@@ -241,21 +241,10 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
 
     private func deliver(_ c: Connection, _ d: Int, _ bytes: UnsafeRawBufferPointer, meta: SegmentMeta) {
         guard !bytes.isEmpty else { return }
-        var h = c.halves[d]
-        h.advance(to: h.next + Int64(bytes.count))
+        let end = c.halves[d].next + Int64(bytes.count)
+        c.halves[d].advance(to: end)
         // Remember the most recent bytes for the retransmission check.
-        let keep = limits.retransmissionHistory
-        if keep > 0 {
-            if bytes.count >= keep {
-                h.recent = Array(bytes[(bytes.count - keep)...])
-            } else {
-                let overflow = h.recent.count + bytes.count - keep
-                if overflow > 0 { h.recent.removeFirst(overflow) }
-                h.recent.append(contentsOf: bytes)
-            }
-            h.recentStart = h.next - Int64(h.recent.count)
-        }
-        c.halves[d] = h
+        c.halves[d].recent.append(bytes, endingAt: end, capacity: limits.retransmissionHistory)
         c.stats[d].bytes += bytes.count
         if !delegate.data(c, Direction(rawValue: UInt8(d))!, bytes, meta) {
             c.ignored = true
@@ -264,10 +253,10 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     }
 
     private func compareRetransmission(_ c: Connection, _ d: Int, start: Int64, bytes: UnsafeRawBufferPointer) {
-        let h = c.halves[d]
-        let from = max(start, h.recentStart), to = min(start + Int64(bytes.count), h.recentStart + Int64(h.recent.count))
+        let h = c.halves[d].recent
+        let from = max(start, h.start), to = min(start + Int64(bytes.count), h.end)
         guard from < to else { return }
-        for pos in from..<to where bytes[Int(pos - start)] != h.recent[Int(pos - h.recentStart)] {
+        for pos in from..<to where bytes[Int(pos - start)] != h.byte(at: pos) {
             c.stats[d].inconsistentRetransmissions += 1
             c.anomalies.append(Anomaly(
                 "tcp-retransmission-inconsistent",
@@ -350,8 +339,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     private func gap(_ c: Connection, _ d: Int, from: Int64, to: Int64, time: Timestamp) {
         guard to > from, !c.ignored else { return }
         c.halves[d].advance(to: to)
-        c.halves[d].recent.removeAll(keepingCapacity: true)
-        c.halves[d].recentStart = to
+        c.halves[d].recent.reset(at: to)
         c.stats[d].gaps += 1
         c.stats[d].gapBytes += Int(to - from)
         delegate.gap(c, Direction(rawValue: UInt8(d))!, length: Int(to - from), at: time)
@@ -371,7 +359,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         for d in 0..<2 {
             c.halves[d].held = []
             c.halves[d].heldBytes = 0
-            c.halves[d].recent = []
+            c.halves[d].recent.release()
         }
         delegate.closed(c, reason)
         c.context = nil

@@ -7,16 +7,16 @@ import Sessions
 /// JSON-lines records: one object per line, snake_case keys, RFC 3339 UTC times with
 /// microseconds. Every field is documented in docs/output.md.
 public enum JSONRecords {
-    public static func transaction(_ t: Transaction, session: Endpoint, server: Endpoint, timeline: [TimelineEntry], captureName: String?, findings: [Finding] = [], into w: inout JSONWriter) {
+    public static func transaction(_ t: Transaction, session: Endpoint, server: Endpoint, timeline: [TimelineEntry], captureName: String?, findings: [Finding] = [], communityID: String? = nil, into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("transaction")
         w.key("session"); w.int(t.session)
         w.key("index"); w.int(t.index)
         w.key("client"); w.string(session.description)
         w.key("server"); w.string(server.description)
-        w.key("community_id"); w.string(CommunityID.v1(session, server))
-        w.key("start"); w.string(t.start.rfc3339)
-        w.key("end"); w.string(t.end.rfc3339)
+        w.key("community_id"); w.string(communityID ?? CommunityID.v1(session, server))
+        w.key("start"); w.timestamp(t.start)
+        w.key("end"); w.timestamp(t.end)
         w.key("helo"); optionalBytes(t.helo, &w)
         w.key("mail_from"); optionalBytes(t.mailFrom, &w)
         w.key("rcpt_to")
@@ -80,20 +80,20 @@ public enum JSONRecords {
         w.newline()
     }
 
-    public static func session(_ s: Session, captureName: String, interface: Int?, findings: [Finding] = [], into w: inout JSONWriter) {
+    public static func session(_ s: Session, captureName: String, interface: Int?, findings: [Finding] = [], communityID: String? = nil, into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("session")
         w.key("session"); w.int(s.id)
         w.key("client"); w.string(s.client.description)
         w.key("server"); w.string(s.server.description)
-        w.key("community_id"); w.string(CommunityID.v1(s.client, s.server))
+        w.key("community_id"); w.string(communityID ?? CommunityID.v1(s.client, s.server))
         w.key("capture")
         w.beginObject()
         w.key("file"); w.string(captureName)
         w.key("interface"); w.int(interface)
         w.endObject()
-        w.key("start"); w.string(s.start.rfc3339)
-        w.key("end"); w.string(s.end.rfc3339)
+        w.key("start"); w.timestamp(s.start)
+        w.key("end"); w.timestamp(s.end)
         w.key("roles_from_handshake"); w.bool(s.rolesFromHandshake)
         w.key("banner")
         if let b = s.banner { w.stringBytes(b.displayLine) } else { w.null() }
@@ -172,7 +172,7 @@ public enum JSONRecords {
             w.beginObject()
             w.key("id"); w.string(f.id)
             w.key("severity"); w.string(f.severity.word)
-            w.key("t"); w.string(f.time?.rfc3339)
+            w.key("t"); w.timestamp(f.time)
             w.key("message"); w.string(f.message)
             w.key("reference"); w.string(f.reference)
             w.endObject()
@@ -221,7 +221,7 @@ public enum JSONRecords {
 
     static func entry(_ e: TimelineEntry, _ w: inout JSONWriter) {
         w.beginObject()
-        w.key("t"); w.string(e.time.rfc3339)
+        w.key("t"); w.timestamp(e.time)
         w.key("from"); w.string(e.side.rawValue)
         w.key("kind")
         switch e.kind {
@@ -241,7 +241,7 @@ public enum JSONRecords {
         for a in list {
             w.beginObject()
             w.key("name"); w.string(a.name)
-            w.key("t"); w.string(a.time?.rfc3339)
+            w.key("t"); w.timestamp(a.time)
             w.key("detail"); w.string(a.detail)
             w.endObject()
         }
@@ -276,7 +276,7 @@ public enum JSONRecords {
             w.beginObject()
             w.key("kind"); w.string(a.kind.rawValue)
             w.key("leg"); w.string(a.leg.rawValue)
-            w.key("t"); w.string(a.time.rfc3339)
+            w.key("t"); w.timestamp(a.time)
             w.key("line"); w.stringBytes(a.line)
             w.key("counterpart"); if let c = a.counterpart { w.stringBytes(c) } else { w.null() }
             w.key("delay"); if let d = a.delay { w.double(d) } else { w.null() }

@@ -1,3 +1,5 @@
+import ScopeCore
+
 /// A small, fast JSON writer with a fixed key order, so output is deterministic and diffable.
 ///
 /// Strings from the capture are written byte-exact where they are valid UTF-8; an invalid byte
@@ -69,38 +71,63 @@ public struct JSONWriter {
 
     /// Bytes from the wire: valid UTF-8 kept, invalid bytes written as `\\xNN`.
     public mutating func stringBytes<C: Collection>(_ raw: C) where C.Element == UInt8 {
+        if let done: Void = raw.withContiguousStorageIfAvailable({ stringBytes(buffer: $0) }) { return done }
+        Array(raw).withUnsafeBufferPointer { stringBytes(buffer: $0) }
+    }
+
+    private mutating func stringBytes(buffer a: UnsafeBufferPointer<UInt8>) {
         separator()
         bytes.append(UInt8(ascii: "\""))
-        let a = Array(raw)
         var i = 0
+        var run = 0  // start of the pending run of bytes that need no escaping
+        func flush(_ upTo: Int) {
+            if upTo > run { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: a[run..<upTo])) }
+        }
         while i < a.count {
             let b = a[i]
-            if b < 0x80 {
-                switch b {
-                case UInt8(ascii: "\""): bytes += [0x5c, 0x22]
-                case 0x5c: bytes += [0x5c, 0x5c]
-                case 0x0a: bytes += [0x5c, UInt8(ascii: "n")]
-                case 0x0d: bytes += [0x5c, UInt8(ascii: "r")]
-                case 0x09: bytes += [0x5c, UInt8(ascii: "t")]
-                case 0..<0x20, 0x7f:
-                    bytes += Array("\\u00".utf8)
-                    bytes += hex(b)
-                default: bytes.append(b)
-                }
+            if b >= 0x20, b < 0x80, b != UInt8(ascii: "\""), b != 0x5c, b != 0x7f {
                 i += 1
                 continue
             }
-            let len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 0
-            if len > 0, i + len <= a.count, String(validating: a[i..<(i + len)], as: UTF8.self) != nil {
-                bytes += a[i..<(i + len)]
-                i += len
-            } else {
-                bytes += Array("\\\\x".utf8)
-                bytes += hex(b)
-                i += 1
+            if b >= 0x80 {
+                let len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 0
+                if len > 0, i + len <= a.count, String(validating: UnsafeBufferPointer(rebasing: a[i..<(i + len)]), as: UTF8.self) != nil {
+                    i += len
+                    continue
+                }
             }
+            flush(i)
+            switch b {
+            case UInt8(ascii: "\""): bytes += [0x5c, 0x22]
+            case 0x5c: bytes += [0x5c, 0x5c]
+            case 0x0a: bytes += [0x5c, UInt8(ascii: "n")]
+            case 0x0d: bytes += [0x5c, UInt8(ascii: "r")]
+            case 0x09: bytes += [0x5c, UInt8(ascii: "t")]
+            case 0..<0x20, 0x7f:
+                bytes += [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
+                bytes += hex(b)
+            default:
+                // Not valid UTF-8: the literal text \xNN.
+                bytes += [0x5c, 0x5c, UInt8(ascii: "x")]
+                bytes += hex(b)
+            }
+            i += 1
+            run = i
         }
+        flush(a.count)
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A timestamp as an RFC 3339 string (UTC, microseconds).
+    public mutating func timestamp(_ t: Timestamp) {
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+        t.appendRFC3339(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func timestamp(_ t: Timestamp?) {
+        if let t { timestamp(t) } else { null() }
     }
 
     public mutating func int(_ v: Int) {

@@ -224,3 +224,12 @@ func decode(_ linkType: LinkType, _ bytes: [UInt8], wireLength: Int? = nil) -> D
         #expect(Timestamp(seconds: -1, nanoseconds: 0).rfc3339 == "1969-12-31T23:59:59.000000Z")
     }
 }
+
+@Suite struct TimestampTests {
+    @Test(arguments: [0, 951_782_400_123_456_789, 1_772_442_847_120_000_999, -1_000_000_000, 253_402_300_799_999_999] as [Int64])
+    func bytesEqualTheString(ns: Int64) {
+        var out: [UInt8] = []
+        Timestamp(nanoseconds: ns).appendRFC3339(to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == Timestamp(nanoseconds: ns).rfc3339)
+    }
+}
