@@ -108,6 +108,13 @@ public final class SMTPDecoder {
         return events
     }
 
+    /// Hands each event produced so far to `body`, then forgets them (no copy of the list).
+    public func drainEvents(_ body: (SMTPEvent) -> Void) {
+        guard !events.isEmpty else { return }
+        for e in events { body(e) }
+        events.removeAll(keepingCapacity: true)
+    }
+
     public var inTLS: Bool { serverTLS }
 
     // MARK: - Input

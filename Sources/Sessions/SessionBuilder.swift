@@ -114,14 +114,15 @@ public final class SessionBuilder {
 
     /// Transactions finished since the last call, in the order they finished.
     public func takeFinished() -> [Transaction] {
-        defer { finished.removeAll(keepingCapacity: true) }
+        guard !finished.isEmpty else { return [] }
+        defer { finished.removeAll() }
         return finished
     }
 
     // MARK: - Events
 
     private func drain() {
-        for event in decoder.takeEvents() { handle(event) }
+        decoder.drainEvents { handle($0) }
     }
 
     private func handle(_ event: SMTPEvent) {
