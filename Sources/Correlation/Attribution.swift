@@ -131,7 +131,8 @@ enum Attribution {
         let answeredData = synthesized.contains { $0.line.starts(with: Array("354".utf8)) }
         let held = actions.first { $0.kind == .held }
         // The client's end-of-data reply came from the middlebox while the server had nothing yet.
-        let acceptedEarly = held != nil && synthesized.contains { $0.line.starts(with: Array("250".utf8)) }
+        let divergent = actions.contains { $0.kind == .divergent }
+        let acceptedEarly = held != nil && !divergent && synthesized.contains { $0.line.starts(with: Array("250".utf8)) }
 
         var storeAndForward: [String] = []
         if answeredData { storeAndForward.append("answered DATA itself") }

@@ -125,6 +125,21 @@ public final class ReportSink: RecordSink {
         }
     }
 
+    private func wrapped(_ text: String, indent: Int, width: Int) -> String {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if line.count + word.count + 1 > width - indent, !line.isEmpty {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        let pad = String(repeating: " ", count: indent)
+        return lines.map { pad + $0 }.joined(separator: "\n")
+    }
+
     private func textSummary(_ findings: [(key: String, value: (count: Int, first: Finding))], order: [Outcome], packets: Int, color: Bool) -> String {
         let s = summary
         var line = "\(s.sessions) SMTP session\(s.sessions == 1 ? "" : "s") · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
@@ -140,7 +155,12 @@ public final class ReportSink: RecordSink {
             let padded = id + String(repeating: " ", count: max(0, width - id.count))
             let count = String(v.count)
             var row = "\(label)  \(String(repeating: " ", count: max(0, 3 - count.count)))\(count)  " + text.tagless(v.first, padded)
-            row += "  session \(v.first.session)  " + Printable.short(Array(v.first.message.utf8), limit: 90)
+            if v.first.severity == .problem {
+                // Problems are what the summary is read for: their sentence in full.
+                row += "  session \(v.first.session)\n" + wrapped(Printable.escape(v.first.message), indent: 16, width: 118)
+            } else {
+                row += "  session \(v.first.session)  " + Printable.short(Array(v.first.message.utf8), limit: 90)
+            }
             line += row + "\n"
         }
         line += "explain any finding: smtpscope explain <id>\n"
