@@ -87,15 +87,28 @@ public final class Analyzer: ReassemblyDelegate {
     // MARK: - ReassemblyDelegate
 
     public func opened(_ c: Connection) {
-        if options.ports.contains(c.server.port) {
-            c.context = Context(.smtp(makeBuilder(c)))
-        } else if options.detectByContent {
+        // On an SMTP port the session begins with its first byte (a SYN alone costs nothing);
+        // elsewhere the first bytes must show SMTP.
+        if !options.ports.contains(c.server.port), options.detectByContent {
             c.context = Context(.candidate(server: [], client: []))
         }
     }
 
+    /// The session of a connection on an SMTP port, begun at its first byte (or gap).
+    private func portSession(_ c: Connection) -> SessionBuilder? {
+        guard options.ports.contains(c.server.port) else { return nil }
+        let builder = makeBuilder(c)
+        c.context = Context(.smtp(builder))
+        return builder
+    }
+
     public func data(_ c: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
-        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }) else { return false }
+        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }) else {
+            guard let builder = portSession(c) else { return false }
+            builder.receive(direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
+            emit(builder)
+            return true
+        }
         switch ctx.state {
         case .smtp(let builder):
             builder.receive(direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
@@ -121,7 +134,8 @@ public final class Analyzer: ReassemblyDelegate {
     }
 
     public func gap(_ c: Connection, _ direction: Direction, length: Int, at time: Timestamp) {
-        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder) = ctx.state else { return }
+        let context = c.context.map { unsafeDowncast($0, to: Context.self) }
+        guard let builder = context.map({ ctx -> SessionBuilder? in if case .smtp(let b) = ctx.state { return b } else { return nil } }) ?? portSession(c) else { return }
         builder.gap(direction, length: length, at: time)
         emit(builder)
     }

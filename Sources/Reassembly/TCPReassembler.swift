@@ -26,7 +26,7 @@ public struct ReassemblyLimits: Sendable {
     /// Bytes held out of order per direction before the hole is declared a gap.
     public var maxHeldBytesPerDirection = 4 << 20
     /// Connections tracked at once; past it the least recently active are closed (`table-full`).
-    public var maxConnections = 200_000
+    public var maxConnections = 100_000
     /// Seconds without a packet before a connection is closed (`idle`). RFC 5321 §4.5.3.2 allows
     /// a server to wait 10 minutes for the end of DATA.
     public var idleTimeout: Double = 900
