@@ -35,7 +35,9 @@ public final class LiveCapture {
         pcap_set_promisc(h, promiscuous ? 1 : 0)
         pcap_set_immediate_mode(h, 1)
         pcap_set_timeout(h, 100)
-        pcap_set_buffer_size(h, 8 << 20)
+        // 32 MiB: with segmentation offloads a ring frame is sized for 64 KiB, and a smaller buffer
+        // holds too few of them to ride out a short stall.
+        pcap_set_buffer_size(h, 32 << 20)
         let rc = pcap_activate(h)
         if rc < 0 {
             let message = String(cString: pcap_geterr(h))

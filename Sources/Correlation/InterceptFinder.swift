@@ -31,6 +31,8 @@ public final class InterceptFinder {
     private var found: [Intercept] = []
     private var newest = Timestamp.zero
     private var flushAt = 4096
+    /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
+    public var maxSessions = 20_000
 
     public init(mode: Mode = .auto, window: Double = 1800) {
         self.mode = mode
@@ -67,11 +69,11 @@ public final class InterceptFinder {
             return
         }
         legs.removeAll { done.contains($0.id) || $0.end < cutoff }
-        if legs.count >= flushAt * 3 / 4 {
+        if legs.count > maxSessions * 3 / 4 {
             // More sessions in the window than it can hold: the oldest go unpaired.
-            legs.removeFirst(legs.count / 4)
+            legs.removeFirst(legs.count - maxSessions / 2)
         }
-        flushAt = max(4096, legs.count * 2)
+        flushAt = min(maxSessions, max(4096, legs.count * 2))
     }
 
     /// Pairs the sessions seen; intercepts ordered by the client leg's start.

@@ -97,9 +97,14 @@ struct Live: ParsableCommand {
         guard let linkType = LinkType(dlt: capture.dlt) else {
             fail(CaptureError(file: interface, problem: "link type \(capture.dlt) (\(capture.dltName)) is not supported"))
         }
+        // A parent may start us with these signals blocked (the mask is inherited): unblock them.
+        var mask = sigset_t()
+        sigemptyset(&mask)
         for sig in [SIGINT, SIGTERM] {
             signal(sig) { _ in stopRequested.store(1, ordering: .relaxed) }
+            sigaddset(&mask, sig)
         }
+        pthread_sigmask(SIG_UNBLOCK, &mask, nil)
         let out = OutputBuffer()
         out.immediate = true
         let sink = ReportSink(out: out, format: format == .json ? .json : .text(color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0),
