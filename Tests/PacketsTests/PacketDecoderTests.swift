@@ -231,5 +231,6 @@ func decode(_ linkType: LinkType, _ bytes: [UInt8], wireLength: Int? = nil) -> D
         var out: [UInt8] = []
         Timestamp(nanoseconds: ns).appendRFC3339(to: &out)
         #expect(String(decoding: out, as: UTF8.self) == Timestamp(nanoseconds: ns).rfc3339)
+        #expect(out.count == 27)
     }
 }
