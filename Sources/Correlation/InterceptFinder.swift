@@ -31,6 +31,9 @@ public final class InterceptFinder {
     private var found: [Intercept] = []
     private var newest = Timestamp.zero
     private var flushAt = 4096
+    /// Pairs already judged (by session ids): those that pair, and those that do not.
+    private var valid: [Pair: Pairing] = [:]
+    private var rejected = Set<Pair>()
     /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
     public var maxSessions = 20_000
 
@@ -73,6 +76,9 @@ public final class InterceptFinder {
             // More sessions in the window than it can hold: the oldest go unpaired.
             legs.removeFirst(legs.count - maxSessions / 2)
         }
+        let kept = Set(legs.map(\.id))
+        valid = valid.filter { kept.contains($0.key.a) && kept.contains($0.key.b) }
+        rejected = rejected.filter { kept.contains($0.a) && kept.contains($0.b) }
         flushAt = min(maxSessions, max(4096, legs.count * 2))
     }
 
@@ -113,10 +119,27 @@ public final class InterceptFinder {
             if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { continue }
             let sameClock = a.vantage.file == b.vantage.file
             if sameClock, !overlap(a, b) { continue }
+            // Each pair is judged once, however many times the window is paired.
+            let ids = Pair(a.id, b.id)
+            if let p = valid[ids] {
+                pairings.append(p)
+                continue
+            }
+            guard rejected.insert(ids).inserted else { continue }
+            var verdict: Pairing?
+            defer {
+                if let verdict {
+                    valid[ids] = verdict
+                    rejected.remove(ids)
+                }
+            }
             let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock), Pairer.evaluate(client: b, server: a, sameClock: sameClock)].compactMap { $0 }
             // Both readings may fit within the tolerance: the one causality favours more wins.
             guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }) else { continue }
-            if best.score >= threshold { pairings.append(best) }
+            if best.score >= threshold {
+                pairings.append(best)
+                verdict = best
+            }
         }
         // Strongest first; a session is a client leg or a server leg, not both. One client leg may
         // have several server legs (a scanner that reconnects).
