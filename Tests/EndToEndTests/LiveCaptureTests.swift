@@ -12,8 +12,9 @@ import Testing
         let binary = try #require(smtpscopeBinary())
         #expect(getuid() == 0, "live capture needs root (CI runs as root): run `sudo swift test`")
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [repoRoot.appendingPathComponent("Tests/live/live-e2e.sh").path]
+        // Bounded: a broken network set-up must fail the test, not hang the suite.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        p.arguments = ["300", "/bin/bash", repoRoot.appendingPathComponent("Tests/live/live-e2e.sh").path]
         var env = ProcessInfo.processInfo.environment
         env["SMTPSCOPE"] = binary.path
         p.environment = env

@@ -44,14 +44,13 @@ say()  { printf '%s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 need() { printf 'MISSING: %s\n' "$*" >&2; exit 2; }
 
-# mine PID: PID is still one of this script's children (not a finished one whose id was reused).
-mine() { [[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" == "$$" ]]; }
 
 cleanup() {
     local rc=$? pid ns
     set +e
+    # (No `ps` needed: a minimal system may lack it. The ids are our own children's, seconds old.)
     for pid in "${PIDS[@]}"; do
-        mine "$pid" && kill -TERM "$pid" 2>/dev/null
+        kill -TERM "$pid" 2>/dev/null
     done
     # anything else still running inside our own namespaces was started by this script
     for ns in "$NS_C" "$NS_S"; do
@@ -59,7 +58,7 @@ cleanup() {
     done
     sleep 0.2
     for pid in "${PIDS[@]}"; do
-        mine "$pid" && kill -KILL "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
     for ns in "$NS_C" "$NS_S"; do
