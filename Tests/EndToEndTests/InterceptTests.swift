@@ -128,9 +128,9 @@ func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
     /// Unrelated sessions are never paired: all the other projects' captures read together, and
     /// the direct (un-intercepted) captures of Captures/ read together.
     @Test func noPairsBetweenUnrelatedSessions() throws {
-        let peers = try FileManager.default.subpathsOfDirectory(atPath: peerDir.path)
+        let peers = !peerCapturesExpected ? [] : try FileManager.default.subpathsOfDirectory(atPath: peerDir.path)
             .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.map { peerDir.appendingPathComponent($0).path }
-        #expect(peers.count >= 30)
+        #expect(peers.count >= 30 || !peerCapturesExpected)
         #expect(intercepts(peers).1.isEmpty)
         let direct = try FileManager.default.contentsOfDirectory(atPath: capturesDir.path)
             .filter { ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) && !$0.hasPrefix("middlebox-") }

@@ -8,6 +8,9 @@ import Testing
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let capturesDir = repoRoot.appendingPathComponent("Captures")
 let peerDir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/peer-captures")
+/// Other projects' captures sit beside the repository (../shared/peer-captures), not in it. CI always
+/// has them (CI=true makes their absence a failure); a clone on its own runs without these tests.
+let peerCapturesExpected = FileManager.default.fileExists(atPath: peerDir.path) || ProcessInfo.processInfo.environment["CI"] != nil
 
 /// Collects everything an analysis produces.
 final class Collector: RecordSink {
