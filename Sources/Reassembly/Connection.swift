@@ -102,6 +102,9 @@ struct HeldSegment {
     var bytes: [UInt8]
     var time: Timestamp
     var end: Int64 { start + Int64(bytes.count) }
+    /// What holding it costs against the limit: its bytes, and at least 64 for the entry itself, so
+    /// that a flood of empty or tiny segments is bounded too.
+    var cost: Int { max(bytes.count, 64) }
 }
 
 /// Sequence state of one direction. Sequence numbers are unwrapped to 64 bits relative to the

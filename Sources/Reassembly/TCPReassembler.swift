@@ -289,14 +289,16 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
             let piece = HeldSegment(start: a, bytes: bytes, time: time)
             let i = c.halves[d].held.firstIndex { $0.start > a } ?? c.halves[d].held.endIndex
             c.halves[d].held.insert(piece, at: i)
-            c.halves[d].heldBytes += bytes.count
+            c.halves[d].heldBytes += piece.cost
         }
         let wireEnd = start + Int64(seg.wireLength)
         if wireEnd > start + Int64(seg.payload.count) {
             // Snaplen-cut bytes of a held segment become a gap when the stream reaches them; keep a
             // zero-length marker so the flush knows where the segment ended.
-            c.halves[d].held.append(HeldSegment(start: wireEnd, bytes: [], time: time))
-            c.halves[d].held.sort { $0.start < $1.start }
+            let marker = HeldSegment(start: wireEnd, bytes: [], time: time)
+            let i = c.halves[d].held.firstIndex { $0.start > wireEnd } ?? c.halves[d].held.endIndex
+            c.halves[d].held.insert(marker, at: i)
+            c.halves[d].heldBytes += marker.cost
         }
         if c.halves[d].heldBytes > limits.maxHeldBytesPerDirection, let first = c.halves[d].held.first {
             c.anomalies.append(Anomaly(
@@ -311,7 +313,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     private func drainHeld(_ c: Connection, _ d: Int) {
         while !c.ignored, let first = c.halves[d].held.first, first.start <= c.halves[d].next {
             c.halves[d].held.removeFirst()
-            c.halves[d].heldBytes -= first.bytes.count
+            c.halves[d].heldBytes -= first.cost
             let skip = Int(c.halves[d].next - first.start)
             if skip < first.bytes.count {
                 first.bytes.withUnsafeBytes { p in
