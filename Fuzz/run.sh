@@ -35,7 +35,8 @@ export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:symbolize=1}"
 command -v llvm-symbolizer > /dev/null || export ASAN_SYMBOLIZER_PATH=/opt/swift/usr/bin/llvm-symbolizer
 
-before=$(ls "$crashes" | wc -l)
+stamp="$work/.start-$target-$$"
+touch "$stamp"
 start=$(date +%s)
 echo "run.sh: $bin for ${seconds}s, corpus $corpus (+ seeds $here/corpus/$target), log $log" >&2
 flock "$work/.run.lock" "$bin" "$corpus" "$here/corpus/$target" \
@@ -43,7 +44,8 @@ flock "$work/.run.lock" "$bin" "$corpus" "$here/corpus/$target" \
     -artifact_prefix="$crashes/" "$@" > "$log" 2>&1
 status=$?
 elapsed=$(( $(date +%s) - start ))
-after=$(ls "$crashes" | wc -l)
+new_crashes=$(find "$crashes" -type f -newer "$stamp" | wc -l)
+rm -f "$stamp"
 
 stat() { grep -m1 "^stat::$1:" "$log" | awk '{print $2}'; }
 last=$(grep -E '^#[0-9]+.*(cov|ft):' "$log" | tail -1)
@@ -55,7 +57,7 @@ echo "execs/s:      $(stat average_exec_per_sec)"
 echo "coverage:     $(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<< "$last") edges, $(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<< "$last") features"
 echo "corpus:       $(sed -nE 's/.* corp: ([^ ]+).*/\1/p' <<< "$last") (in memory), $(ls "$corpus" | wc -l) files in $corpus"
 echo "peak rss:     $(stat peak_rss_mb) MB"
-echo "crashes:      $((after - before)) new in $crashes"
+echo "crashes:      $new_crashes new in $crashes"
 echo "exit status:  $status"
 echo "log:          $log"
 echo "built from:   $(tr '\n' ';' < "$bin.source" 2>/dev/null)"
