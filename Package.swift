@@ -54,5 +54,5 @@ let package = Package(
 // Release builds skip the run-time exclusivity checks: the decoders are single-threaded and the
 // checks cost several percent on the per-packet path (measured with Benchmarks/run.sh).
 for target in package.targets where target.type != .system && target.type != .test {
-    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
 }

@@ -158,7 +158,7 @@ enum Attribution {
         if rewritten.contains(where: { $0.isReply && $0.line.starts(with: Array("220".utf8)) && $0.line.contains(UInt8(ascii: "*")) }) {
             inspection.append("masked the banner")
         }
-        if rewritten.contains(where: { $0.isReply && String(decoding: $0.line, as: UTF8.self).contains("XXXXXXXA") }) {
+        if rewritten.contains(where: { $0.isReply && $0.line.containsASCII("XXXXXXXA") }) {
             inspection.append("replaced STARTTLS by XXXXXXXA in the EHLO reply")
         }
         let masked = rewritten.filter { !$0.isReply && ($0.counterpart ?? []).isMasked(version: $0.line) }

@@ -8,8 +8,9 @@ import Sessions
 /// whose clocks differ by more cannot be paired); when the window is full, the sessions that
 /// left it are paired with everything in it and dropped, so memory follows the rate of sessions,
 /// not the length of the capture. Candidate pairs
-/// share a distinctive line (EHLO name, MAIL/RCPT line) or a Message-ID; lines shared by more than
-/// `maxSharing` sessions are too common to point at anything. Each candidate is tried both ways
+/// share a Message-ID, a rare distinctive line (EHLO name, MAIL/RCPT line shared by at most
+/// `rareSharing` sessions) or two commoner ones; lines shared by more than `maxSharing` sessions
+/// are too common to point at anything. Each candidate is tried both ways
 /// round, and must fit causality: commands reach the server leg after the client sent them,
 /// replies reach the client after the server sent them — on one clock when both legs come from
 /// the same capture, on a clock offset derived from the same constraints otherwise.
@@ -27,6 +28,8 @@ public final class InterceptFinder {
     /// Seconds of capture time a finished session stays available for pairing.
     public let window: Double
     static let maxSharing = 64
+    /// A line shared by at most this many sessions ties them on its own.
+    static let rareSharing = 8
     private var legs: [Leg] = []
     private var found: [Intercept] = []
     private var newest = Timestamp.zero
@@ -97,22 +100,30 @@ public final class InterceptFinder {
         guard legs.count >= 2 else { return [] }
         // Candidates by shared distinctive content.
         var byKey: [[UInt8]: [Int]] = [:]
+        var byMessageID: [String: [Int]] = [:]
         for (i, leg) in legs.enumerated() {
-            var keys = leg.distinctiveLines
-            for id in leg.messageIDs { keys.insert(Array(("message-id " + id).utf8)) }
-            for k in keys { byKey[k, default: []].append(i) }
+            for k in leg.distinctiveLines { byKey[k, default: []].append(i) }
+            for id in leg.messageIDs { byMessageID[id, default: []].append(i) }
         }
-        var candidates = Set<Pair>()
-        var neighbours: [Int: Set<Int>] = [:]
-        for (_, list) in byKey where list.count > 1 && list.count <= Self.maxSharing {
+        // How strongly each pair is tied: a shared Message-ID or a rare line ties it at once; lines
+        // that many sessions share (a busy sender, a popular recipient) tie it only together.
+        var ties: [Pair: Int] = [:]
+        func tie(_ list: [Int], _ weight: Int) {
+            guard list.count > 1, list.count <= Self.maxSharing else { return }
             for a in 0..<list.count {
-                for b in (a + 1)..<list.count {
-                    candidates.insert(Pair(list[a], list[b]))
-                    neighbours[list[a], default: []].insert(list[b])
-                    neighbours[list[b], default: []].insert(list[a])
-                }
+                for b in (a + 1)..<list.count { ties[Pair(list[a], list[b]), default: 0] += weight }
             }
         }
+        for (_, list) in byMessageID { tie(list, 2) }
+        for (_, list) in byKey { tie(list, list.count <= Self.rareSharing ? 2 : 1) }
+        var candidates: [Pair] = []
+        var neighbours: [Int: Set<Int>] = [:]
+        for (pair, weight) in ties where weight >= 2 || mode == .always {
+            candidates.append(pair)
+            neighbours[pair.a, default: []].insert(pair.b)
+            neighbours[pair.b, default: []].insert(pair.a)
+        }
+        candidates.sort { ($0.a, $0.b) < ($1.a, $1.b) }
         var pairings: [Pairing] = []
         for c in candidates {
             let a = legs[c.a], b = legs[c.b]
@@ -236,5 +247,6 @@ extension Leg {
             }
         }
         commands.sort { $0.time < $1.time }
+        index()
     }
 }

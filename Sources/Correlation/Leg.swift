@@ -39,6 +39,9 @@ struct Leg {
     var replies: [Int: ReplyLine] = [:]
     var banner: ReplyLine?
     var messages: [Message] = []
+    /// Lines that identify a dialogue rather than being common to every dialogue.
+    private(set) var distinctiveLines: Set<[UInt8]> = []
+    private(set) var messageIDs: Set<String> = []
 
     init(session: Session, transactions: [Transaction]) {
         id = session.id
@@ -67,22 +70,26 @@ struct Leg {
                 break
             }
         }
+        index()
     }
 
-    /// Lines that identify a dialogue rather than being common to every dialogue.
-    var distinctiveLines: Set<[UInt8]> {
-        Set(commands.filter { [.helo, .ehlo, .mail, .rcpt, .auth].contains($0.verb) }.map(\.text))
+    /// Computes the sets that candidate search and scoring look up, once.
+    mutating func index() {
+        distinctiveLines = Set(commands.lazy.filter { [.helo, .ehlo, .mail, .rcpt, .auth].contains($0.verb) }.map(\.text))
+        messageIDs = Set(messages.lazy.compactMap(\.messageID))
     }
-
-    var messageIDs: Set<String> { Set(messages.compactMap(\.messageID)) }
 }
 
 extension Array where Element == UInt8 {
     /// True when `self` is `other` overwritten in place with `X` (or `*`) of the same length, as
     /// inspecting firewalls do.
     func isMasked(version other: [UInt8]) -> Bool {
-        guard count == other.count, self != other else { return false }
-        let masks = zip(self, other).filter { $0 != $1 }
-        return masks.allSatisfy { $0.0 == UInt8(ascii: "X") || $0.0 == UInt8(ascii: "*") }
+        guard count == other.count else { return false }
+        var changed = false
+        for (mine, theirs) in zip(self, other) where mine != theirs {
+            guard mine == UInt8(ascii: "X") || mine == UInt8(ascii: "*") else { return false }
+            changed = true
+        }
+        return changed
     }
 }

@@ -34,7 +34,8 @@ public final class Analyzer: ReassemblyDelegate {
     public private(set) var lastTime = Timestamp.zero
     private unowned let sink: RecordSink
     private var reassembler: TCPReassembler<Analyzer>!
-    private var decoders: [Int: PacketDecoder] = [:]
+    /// One packet decoder per input file (its fragment table and counters), indexed by file number.
+    private var decoders: [PacketDecoder?] = []
 
     /// Per-connection state, kept in `Connection.context`.
     final class Context {
@@ -58,6 +59,7 @@ public final class Analyzer: ReassemblyDelegate {
     public func packet(_ p: RawPacket, linkType: LinkType) {
         lastTime = max(lastTime, p.time)
         let file = p.vantage.file
+        if file >= decoders.count { decoders += Array(repeating: nil, count: file + 1 - decoders.count) }
         if decoders[file] == nil { decoders[file] = PacketDecoder(linkType: linkType) }
         let filterPorts = !options.detectByContent
         decoders[file]!.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
@@ -69,7 +71,7 @@ public final class Analyzer: ReassemblyDelegate {
     /// The input ended: open connections are flushed and closed.
     public func finish() {
         reassembler.finishAll(at: lastTime)
-        packetStats = decoders.values.reduce(into: PacketStats()) { total, d in
+        packetStats = decoders.compactMap { $0 }.reduce(into: PacketStats()) { total, d in
             total.packets += d.stats.packets
             total.tcp += d.stats.tcp
             total.notIP += d.stats.notIP
@@ -153,7 +155,7 @@ public final class Analyzer: ReassemblyDelegate {
             t.inconsistentRetransmissions = d.inconsistentRetransmissions
             t.outOfOrder = d.outOfOrder
             t.keepAlives = d.keepAlives
-            t.ttls = d.ttls
+            t.ttls = Array(d.ttls)
             t.ipIDJumps = d.ipIDJumps
             t.mss = d.synOptions?.mss
             t.windowScale = d.synOptions?.windowScale

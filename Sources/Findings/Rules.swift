@@ -16,6 +16,7 @@ public enum FindingsEngine {
         r.pipelining()
         r.fromAnomalies()
         r.sizes()
+        r.eightBitContent()
         r.timeAndEnd()
         return r.out.sorted { ($0.time ?? .zero, $0.id) < ($1.time ?? .zero, $1.id) }
     }
@@ -103,7 +104,11 @@ struct Rules {
         if !accepted, let c = code(reply(last)), c >= 400, txns.isEmpty, s.bytes[1] > 0 {
             add("helo-refused-client-gave-up", "the server refused \"\(text(last.line))\" (\(c)) and the client gave up: no mail could pass", at: replyTo[last.index])
         }
-        if let e = greetings.first(where: { $0.verb == .ehlo && (code(reply($0)) ?? 0) >= 500 }), !greetings.contains(where: { $0.verb == .helo && $0.pos > e.pos }) {
+        // A client that already had a greeting accepted does not need another one.
+        if let e = greetings.first(where: { $0.verb == .ehlo && (code(reply($0)) ?? 0) >= 500 }),
+            !greetings.contains(where: { $0.verb == .helo && $0.pos > e.pos }),
+            !greetings.contains(where: { $0.pos < e.pos && (code(reply($0)) ?? 0) / 100 == 2 })
+        {
             add("ehlo-refused-no-helo", "EHLO was refused and the client never tried HELO", at: replyTo[e.index])
         }
     }
@@ -150,14 +155,18 @@ struct Rules {
             reply(c).map { $0.time.seconds(since: s.timeline[c.pos].time) }
         }
         // No reply from the server can come back faster than a round trip to it. The handshake
-        // measured one (at the capture point); a reply to DATA or to the end of the message that
-        // beats it by far was written by something nearer.
-        if let rtt = s.handshakeRTT, rtt > 0.001 {
+        // measured one at the capture point, and so does every reply the server must write itself
+        // (to EHLO, MAIL, RCPT: a relaying middlebox passes those on). A reply to DATA or to the
+        // end of the message that beats the fastest of them by far was written by something nearer.
+        let relayed = commands.filter { [.helo, .ehlo, .mail, .rcpt].contains($0.verb) }.compactMap(latency)
+        let roundTrip = ([s.handshakeRTT].compactMap { $0 } + relayed).min()
+        if let rtt = roundTrip, rtt > 0.001, !relayed.isEmpty {
             for c in commands where c.verb == .data || c.verb == .endOfData {
-                guard let l = latency(c), let r = reply(c), l < rtt / 2 else { continue }
-                add("fast-reply", "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), faster than the round trip to the server (\(ms(rtt))): something nearer answered", at: replyTo[c.index])
+                guard let l = latency(c), let r = reply(c), l < rtt / 4 else { continue }
+                add("fast-reply", "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), while the server took at least \(ms(rtt)) for every other reply and round trip: something nearer answered", at: replyTo[c.index])
             }
         }
+        ipIDSequence()
         if let banner = s.banner, banner.ttl != 0 {
             for (i, e) in s.timeline.enumerated() {
                 guard case .reply = e.kind, e.ttl != 0, e.ttl != banner.ttl else { continue }
@@ -165,6 +174,28 @@ struct Rules {
                 break
             }
         }
+    }
+
+    /// Most stacks number a connection's IPv4 packets from one counter, so the IDs of successive
+    /// replies move forward by the packets sent in between. A reply whose ID leaves that sequence
+    /// while the next reply takes it up again was written by another host (RFC 6864 §4). Stacks
+    /// with random IDs show no sequence and are left alone.
+    mutating func ipIDSequence() {
+        let replies = s.timeline.indices.filter {
+            if case .reply = s.timeline[$0].kind, s.timeline[$0].ipID != nil { return true } else { return false }
+        }
+        guard replies.count >= 4 else { return }
+        let ids = replies.map { s.timeline[$0].ipID! }
+        guard ids.contains(where: { $0 != 0 }) else { return }
+        func forward(_ a: UInt16, _ b: UInt16) -> Bool { b &- a < 4096 }  // 0: the same packet (pipelined replies)
+        let odd = Set((1..<(ids.count - 1)).filter { !forward(ids[$0 - 1], ids[$0]) && forward(ids[$0 - 1], ids[$0 + 1]) })
+        guard let first = odd.min() else { return }
+        // The rest must form a sequence, stepping over the odd replies.
+        let rest = ids.indices.filter { !odd.contains($0) }.map { ids[$0] }
+        let steps = zip(rest, rest.dropFirst()).filter { forward($0, $1) }.count
+        guard steps * 10 >= (rest.count - 1) * 9 else { return }
+        let e = s.timeline[replies[first]]
+        add("ip-id-mismatch", "\"\(text(e.line))\" arrived with IPv4 ID \(ids[first]), outside the sequence of the server's other replies (\(ids[first - 1]) before it, \(ids[first + 1]) after): written by another host", at: replies[first])
     }
 
     // MARK: Inspecting firewalls
@@ -178,7 +209,7 @@ struct Rules {
             }
         }
         for c in commands where c.verb == .ehlo {
-            if let r = reply(c), String(decoding: r.line, as: UTF8.self).contains("XXXXXXXA") {
+            if let r = reply(c), r.line.containsASCII("XXXXXXXA") {
                 add("starttls-masked", "the EHLO reply lists XXXXXXXA where STARTTLS would be", at: replyTo[c.index])
             }
         }
@@ -228,7 +259,7 @@ struct Rules {
             "client-did-not-wait": "commands-after-data", "reply-without-command": "reply-without-command",
             "commands-never-answered": "commands-never-answered", "reply-malformed": "invalid-reply",
             "reply-code-invalid": "invalid-reply", "reply-code-mismatch": "invalid-reply",
-            "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending",
+            "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending", "bare-lf-in-message": "bare-line-ending",
             "command-line-too-long": "line-too-long", "reply-line-too-long": "line-too-long", "line-over-hard-limit": "line-too-long",
             "nul-byte": "nul-byte", "bdat-invalid": "bdat-invalid",
         ]
@@ -250,6 +281,17 @@ struct Rules {
     }
 
     // MARK: Sizes
+
+    /// 8-bit content needs BODY=8BITMIME (RFC 6152 §3) or BINARYMIME (RFC 3030 §3); without it
+    /// the server may reject, strip the high bit or re-encode the message.
+    mutating func eightBitContent() {
+        for t in txns where t.eightBitContent && !t.tls {
+            let body = t.mailParameters.first { $0.key == "BODY" }?.value?.uppercased()
+            guard body != "8BITMIME", body != "BINARYMIME" else { continue }
+            let offered = s.extensions.contains { $0.uppercased().hasPrefix("8BITMIME") }
+            add("eight-bit-without-8bitmime", "transaction \(t.index): the message has 8-bit bytes but MAIL did not say BODY=8BITMIME" + (offered ? "" : ", and the server did not offer 8BITMIME"), transaction: t.index)
+        }
+    }
 
     mutating func sizes() {
         guard let ext = s.extensions.first(where: { $0.uppercased().hasPrefix("SIZE ") }),

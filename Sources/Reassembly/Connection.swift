@@ -32,7 +32,7 @@ public struct DirectionStats: Sendable, Equatable {
     public var gaps = 0
     public var gapBytes = 0
     /// Distinct IPv4 TTL / IPv6 hop-limit values seen, in order of appearance (at most 8 kept).
-    public var ttls: [UInt8] = []
+    public var ttls = SmallByteSet()
     public var firstIPID: UInt16?
     public var lastIPID: UInt16?
     /// IPv4 IDs that did not follow the previous one by a small step (a different IP stack, or random IDs).
@@ -94,6 +94,30 @@ public final class Connection {
     }
 
     public var isClosed: Bool { closeReason != nil }
+}
+
+/// Up to eight distinct bytes in order of first appearance, stored in one word.
+public struct SmallByteSet: Sendable, Equatable, Sequence {
+    private var packed: UInt64 = 0
+    public private(set) var count = 0
+
+    public init() {}
+
+    public func contains(_ b: UInt8) -> Bool {
+        for i in 0..<count where UInt8(truncatingIfNeeded: packed >> (8 * UInt64(i))) == b { return true }
+        return false
+    }
+
+    /// Adds `b` unless present or eight are held already.
+    public mutating func insert(_ b: UInt8) {
+        guard count < 8, !contains(b) else { return }
+        packed |= UInt64(b) << (8 * UInt64(count))
+        count += 1
+    }
+
+    public func makeIterator() -> IndexingIterator<[UInt8]> {
+        (0..<count).map { UInt8(truncatingIfNeeded: packed >> (8 * UInt64($0))) }.makeIterator()
+    }
 }
 
 /// A segment held because bytes before it are missing.

@@ -67,6 +67,16 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
             vantage = v
             if a < b { low = a; high = b } else { low = b; high = a }
         }
+
+        /// Fewer words into the hasher than the synthesized hash (which combines every field and
+        /// enum tag): the flow table is looked up for every packet. Still injective, so a crafted
+        /// capture cannot make flows collide.
+        func hash(into h: inout Hasher) {
+            h.combine(vantage.file)
+            h.combine(vantage.interface)
+            low.hashCompactly(into: &h)
+            high.hashCompactly(into: &h)
+        }
     }
 
     public init(delegate: Delegate, limits: ReassemblyLimits = .init(), serverPorts: Set<UInt16> = [25, 465, 587, 2525]) {
@@ -189,7 +199,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
 
     private func updateStats(_ c: Connection, _ d: Int, _ seg: TCPSegment) {
         c.stats[d].packets += 1
-        if c.stats[d].ttls.count < 8, !c.stats[d].ttls.contains(seg.ip.ttl) { c.stats[d].ttls.append(seg.ip.ttl) }
+        c.stats[d].ttls.insert(seg.ip.ttl)
         if let id = seg.ip.ipID {
             if let last = c.stats[d].lastIPID {
                 let step = id &- last

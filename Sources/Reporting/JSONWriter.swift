@@ -7,40 +7,43 @@ import ScopeCore
 /// is always valid UTF-8 and JSON. Control characters use `\uNNNN`.
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
-    private var needsComma: [Bool] = [false]
+    /// Whether the next value or key needs a comma before it: false right after an opening
+    /// bracket or a key, true after any value.
+    private var needsComma = false
 
     public init() { bytes.reserveCapacity(4096) }
 
     public mutating func reset() {
         bytes.removeAll(keepingCapacity: true)
-        needsComma = [false]
+        needsComma = false
     }
 
+    @inline(__always)
     private mutating func separator() {
-        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        needsComma[needsComma.count - 1] = true
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
     }
 
     public mutating func beginObject() {
         separator()
         bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
+        needsComma = false
     }
 
     public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
-        needsComma.removeLast()
+        needsComma = true
     }
 
     public mutating func beginArray() {
         separator()
         bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
+        needsComma = false
     }
 
     public mutating func endArray() {
         bytes.append(UInt8(ascii: "]"))
-        needsComma.removeLast()
+        needsComma = true
     }
 
     /// Writes `"key":` — the next value call completes the member.
@@ -50,14 +53,14 @@ public struct JSONWriter {
         bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
-        needsComma[needsComma.count - 1] = false
+        needsComma = false
     }
 
     /// A key that is not a literal (header names asked for by the user).
     public mutating func key(dynamic k: String) {
         stringBytes(Array(k.utf8))
         bytes.append(UInt8(ascii: ":"))
-        needsComma[needsComma.count - 1] = false
+        needsComma = false
     }
 
     public mutating func string(_ s: String) {
@@ -132,7 +135,25 @@ public struct JSONWriter {
 
     public mutating func int(_ v: Int) {
         separator()
-        bytes += Array(String(v).utf8)
+        appendInteger(v)
+    }
+
+    private mutating func appendInteger(_ v: Int) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 24 digits, least significant first
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(truncatingIfNeeded: 48 &+ m % 10)
+                m /= 10
+                n += 1
+            } while m > 0
+            while n > 0 {
+                n -= 1
+                bytes.append(d[n])
+            }
+        }
     }
 
     public mutating func int(_ v: Int?) {
@@ -142,30 +163,43 @@ public struct JSONWriter {
     /// A number with at most `decimals` decimals, never in exponent form.
     public mutating func double(_ v: Double, decimals: Int = 6) {
         separator()
-        guard v.isFinite else { return bytes += Array("null".utf8) }
+        guard v.isFinite, abs(v) < 9e12 else { return literal("null") }
         var scale: Int64 = 1
         for _ in 0..<decimals { scale *= 10 }
         let n = Int64((abs(v) * Double(scale)).rounded())
-        var frac = String(n % scale)
-        while frac.count < decimals { frac = "0" + frac }
-        while frac.hasSuffix("0") { frac.removeLast() }
-        bytes += Array(((v < 0 && n > 0 ? "-" : "") + String(n / scale) + (frac.isEmpty ? "" : "." + frac)).utf8)
+        if v < 0 && n > 0 { bytes.append(UInt8(ascii: "-")) }
+        appendInteger(Int(n / scale))
+        var frac = n % scale
+        guard frac > 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        var width = decimals
+        while frac % 10 == 0 { frac /= 10; width -= 1 }
+        var divisor: Int64 = 1
+        for _ in 1..<width { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(truncatingIfNeeded: 48 + frac / divisor % 10))
+            divisor /= 10
+        }
     }
 
     public mutating func bool(_ v: Bool) {
         separator()
-        bytes += Array((v ? "true" : "false").utf8)
+        literal(v ? "true" : "false")
     }
 
     public mutating func null() {
         separator()
-        bytes += Array("null".utf8)
+        literal("null")
+    }
+
+    private mutating func literal(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     /// Ends a top-level record (JSON lines).
     public mutating func newline() {
         bytes.append(0x0a)
-        needsComma[needsComma.count - 1] = false
+        needsComma = false
     }
 
     private func hex(_ b: UInt8) -> [UInt8] {

@@ -31,8 +31,8 @@ struct BodyScanner {
     var headers: HeaderCollector
     var bareLineFeeds = 0
     var sawCR = false
+    /// Whether the content has a byte above 127 (RFC 6152: needs BODY=8BITMIME).
     var eightBit = false
-    var nul = false
     var endedWithBareLF = false
 
     init(headerLimit: Int) { headers = HeaderCollector(limit: headerLimit) }
@@ -75,6 +75,7 @@ struct BodyScanner {
                 let end = found.map { UnsafeRawPointer($0) - UnsafeRawPointer(bytes.baseAddress!) + 1 } ?? n
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
                 size += chunk.count
+                if !eightBit { eightBit = Self.hasHighBit(chunk) }
                 if inHeaders { headerBytes(chunk, lineEnds: found != nil) }
                 if found != nil {
                     let crBefore = end - i >= 2 ? bytes[end - 2] == 0x0d : sawCR
@@ -86,6 +87,22 @@ struct BodyScanner {
             }
         }
         return nil
+    }
+
+    /// Whether any byte has its high bit set, eight bytes at a time (checked only until the first
+    /// 8-bit byte of a message is found).
+    static func hasHighBit(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        var acc: UInt64 = 0
+        while i + 8 <= chunk.count {
+            acc |= chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < chunk.count {
+            acc |= UInt64(chunk[i])
+            i += 1
+        }
+        return acc & 0x8080_8080_8080_8080 != 0
     }
 
     private mutating func headerBytes(_ chunk: UnsafeRawBufferPointer, lineEnds: Bool) {

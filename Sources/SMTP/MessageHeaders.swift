@@ -42,46 +42,89 @@ struct HeaderCollector {
     }
 
     /// Parses the collected header block. `wanted` are extra header names, lower-cased.
+    ///
+    /// One pass over the block; only the fields that are reported are copied out.
     func parse(wanted: Set<String>) -> MessageHeaders {
         var h = MessageHeaders()
-        var fields: [(name: [UInt8], value: [UInt8])] = []
-        var i = 0
-        let b = buffer
-        while i < b.count {
-            // One physical line.
-            var j = i
-            while j < b.count, b[j] != 0x0a { j += 1 }
-            var line = Array(b[i..<j])
-            if line.last == 0x0d { line.removeLast() }
-            i = j + 1
-            if line.isEmpty { break }
-            if line[0] == 0x20 || line[0] == 0x09 {
-                // Folded continuation (RFC 5322 §2.2.3): unfolding removes the CRLF only.
-                if !fields.isEmpty { fields[fields.count - 1].value += line }
-                continue
-            }
-            guard let colon = line.firstIndex(of: 0x3a) else { continue }
-            let name = Array(line[..<colon]).map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
-            fields.append((name, Array(line[(colon + 1)...])))
-        }
-        h.count = fields.count
-        for (name, rawValue) in fields {
-            let value = trim(rawValue)
-            let key = String(decoding: name, as: UTF8.self).trimmingSpaces
-            switch key {
-            case "subject" where h.rawSubject == nil:
+        var current: (name: Known, key: String?, value: [UInt8])?
+        func store(_ field: (name: Known, key: String?, value: [UInt8])) {
+            let value = trim(field.value)
+            switch field.name {
+            case .subject where h.rawSubject == nil:
                 h.rawSubject = value
                 h.subject = RFC2047.decode(value)
-            case "message-id" where h.messageID == nil: h.messageID = text(value)
-            case "from" where h.from == nil: h.from = RFC2047.decode(value)
-            case "to" where h.to == nil: h.to = RFC2047.decode(value)
-            case "cc" where h.cc == nil: h.cc = RFC2047.decode(value)
-            case "date" where h.date == nil: h.date = text(value)
+            case .messageID where h.messageID == nil: h.messageID = text(value)
+            case .from where h.from == nil: h.from = RFC2047.decode(value)
+            case .to where h.to == nil: h.to = RFC2047.decode(value)
+            case .cc where h.cc == nil: h.cc = RFC2047.decode(value)
+            case .date where h.date == nil: h.date = text(value)
             default: break
             }
-            if wanted.contains(key) { h.extra[key, default: []].append(RFC2047.decode(value)) }
+            if let key = field.key { h.extra[key, default: []].append(RFC2047.decode(value)) }
         }
+        buffer.withUnsafeBufferPointer { b in
+            var i = 0
+            while i < b.count {
+                // One physical line: [i, end) without its CR LF.
+                var j = i
+                while j < b.count, b[j] != 0x0a { j += 1 }
+                var end = j
+                if end > i, b[end - 1] == 0x0d { end -= 1 }
+                let line = i
+                i = j + 1
+                if end == line { break }
+                if b[line] == 0x20 || b[line] == 0x09 {
+                    // Folded continuation (RFC 5322 §2.2.3): unfolding removes the CRLF only.
+                    current?.value.append(contentsOf: UnsafeBufferPointer(rebasing: b[line..<end]))
+                    continue
+                }
+                guard let colon = b[line..<end].firstIndex(of: 0x3a) else { continue }
+                if let field = current { store(field) }
+                current = nil
+                h.count += 1
+                // The name, lower-cased, without surrounding blanks.
+                var nameStart = line, nameEnd = colon
+                while nameStart < nameEnd, b[nameStart] == 0x20 || b[nameStart] == 0x09 { nameStart += 1 }
+                while nameEnd > nameStart, b[nameEnd - 1] == 0x20 || b[nameEnd - 1] == 0x09 { nameEnd -= 1 }
+                let name = UnsafeBufferPointer(rebasing: b[nameStart..<nameEnd])
+                let known = Known(name)
+                var key: String?
+                if !wanted.isEmpty {
+                    let lower = String(decoding: name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
+                    if wanted.contains(lower) { key = lower }
+                }
+                if known != .other || key != nil {
+                    current = (known, key, Array(b[(colon + 1)..<end]))
+                }
+            }
+        }
+        if let field = current { store(field) }
         return h
+    }
+
+    /// The header fields reported without being asked for.
+    enum Known {
+        case subject, messageID, from, to, cc, date, other
+
+        init(_ name: UnsafeBufferPointer<UInt8>) {
+            func named(_ literal: StaticString) -> Bool {
+                guard name.count == literal.utf8CodeUnitCount else { return false }
+                for k in 0..<name.count {
+                    let c = name[k]
+                    if (c >= 65 && c <= 90 ? c | 0x20 : c) != literal.utf8Start[k] { return false }
+                }
+                return true
+            }
+            switch name.count {
+            case 7 where named("subject"): self = .subject
+            case 10 where named("message-id"): self = .messageID
+            case 4 where named("from"): self = .from
+            case 2 where named("to"): self = .to
+            case 2 where named("cc"): self = .cc
+            case 4 where named("date"): self = .date
+            default: self = .other
+            }
+        }
     }
 
     private func trim(_ v: [UInt8]) -> [UInt8] {
@@ -92,15 +135,6 @@ struct HeaderCollector {
     }
 
     private func text(_ v: [UInt8]) -> String { String(decoding: v, as: UTF8.self) }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return String(s)
-    }
 }
 
 /// RFC 2047 encoded-word decoding: `=?charset?B|Q?text?=`. White space between two adjacent

@@ -153,8 +153,8 @@ public struct MessageInfo: Sendable {
     public var headers = MessageHeaders()
     /// Lines ended by a bare LF inside the message.
     public var bareLineFeeds = 0
+    /// The content has bytes above 127.
     public var eightBit = false
-    public var nulBytes = false
 }
 
 /// Everything the decoder reports.

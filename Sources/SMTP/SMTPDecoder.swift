@@ -442,6 +442,10 @@ public final class SMTPDecoder {
         m.complete = complete && m.complete
         m.headers = s.headers.parse(wanted: options.extraHeaders)
         m.bareLineFeeds = s.bareLineFeeds
+        m.eightBit = s.eightBit
+        if s.dotStuffed, s.bareLineFeeds > 0 {
+            anomaly("bare-lf-in-message", "\(s.bareLineFeeds) line(s) of the message ended with LF alone (RFC 5321 §2.3.8 requires CRLF; servers that accept it can be tricked by SMTP smuggling)", time)
+        }
         if s.headers.overflow { anomaly("headers-too-large", "the message's header block exceeds \(options.headerLimit) bytes; the rest was counted, not parsed", time) }
         if s.endedWithBareLF { anomaly("bare-lf-end-of-data", "the message ended with LF.LF instead of CRLF.CRLF", time) }
         events.append(.messageEnded(m))
@@ -524,7 +528,7 @@ public final class SMTPDecoder {
         if replyLines.isEmpty {
             replyCode = code
             if !(2...5).contains(code / 100) || code % 100 / 10 > 5 {
-                anomaly("reply-code-invalid", "reply code \(code) is outside RFC 5321 §4.2's 2yz-5yz", time)
+                anomaly("reply-code-invalid", "reply code \(code) is not a valid code (RFC 5321 §4.2: first digit 2 to 5, second digit 0 to 5)", time)
             }
         } else if code != replyCode {
             anomaly("reply-code-mismatch", "a multi-line reply changes code from \(replyCode) to \(code)", time)

@@ -80,3 +80,25 @@ public enum Printable {
         return String([digits[Int(b >> 4)], digits[Int(b & 0xf)]])
     }
 }
+
+extension Collection where Element == UInt8 {
+    /// Whether the bytes contain `needle` (ASCII, compared exactly), without building strings.
+    public func containsASCII(_ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount
+        guard n > 0 else { return true }
+        let first = needle.utf8Start.pointee
+        var i = startIndex
+        while i != endIndex {
+            if self[i] == first {
+                var j = i, k = 0
+                while k < n, j != endIndex, self[j] == needle.utf8Start[k] {
+                    formIndex(after: &j)
+                    k += 1
+                }
+                if k == n { return true }
+            }
+            formIndex(after: &i)
+        }
+        return false
+    }
+}

@@ -38,18 +38,14 @@ public struct Timestamp: Hashable, Comparable, Sendable {
     /// timeline line).
     public func appendRFC3339(to out: inout [UInt8]) {
         let c = civil()
-        func digits(_ v: Int64, _ n: Int) {
-            var x = v
-            let start = out.count
-            for _ in 0..<n {
-                out.append(UInt8(48 + x % 10))
-                x /= 10
-            }
-            out[start...].reverse()
-        }
-        digits(c.year, 4); out.append(45); digits(c.month, 2); out.append(45); digits(c.day, 2); out.append(84)
-        digits(c.hour, 2); out.append(58); digits(c.minute, 2); out.append(58); digits(c.second, 2)
-        out.append(46); digits(c.micros, 6); out.append(90)
+        out.reserveCapacity(out.count + 27)
+        appendDigits(c.year, 4, &out); out.append(45)
+        appendDigits(c.month, 2, &out); out.append(45)
+        appendDigits(c.day, 2, &out); out.append(84)
+        appendDigits(c.hour, 2, &out); out.append(58)
+        appendDigits(c.minute, 2, &out); out.append(58)
+        appendDigits(c.second, 2, &out); out.append(46)
+        appendDigits(c.micros, 6, &out); out.append(90)
     }
 
     /// `2026-03-02 09:14:07.120 UTC`, for people.
@@ -80,6 +76,19 @@ public struct Timestamp: Hashable, Comparable, Sendable {
         let m = mp < 10 ? mp + 3 : mp - 9
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
         return Civil(year: y, month: m, day: d, hour: rem / 3600, minute: rem % 3600 / 60, second: rem % 60, micros: frac / 1000)
+    }
+}
+
+/// The last `width` decimal digits of `v` (zero-padded), appended most significant first.
+@inline(__always)
+private func appendDigits(_ v: Int64, _ width: Int, _ out: inout [UInt8]) {
+    var divisor: Int64 = 1
+    for _ in 1..<width { divisor &*= 10 }
+    var x = v
+    while divisor > 0 {
+        out.append(UInt8(truncatingIfNeeded: 48 &+ (x / divisor) % 10))
+        x %= divisor
+        divisor /= 10
     }
 }
 

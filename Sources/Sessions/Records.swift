@@ -32,6 +32,8 @@ public struct TimelineEntry: Sendable {
     public var transaction: Int?
     /// IPv4 TTL / IPv6 hop limit of the packet that carried a reply (0 when unknown).
     public var ttl: UInt8 = 0
+    /// IPv4 identification of the packet that carried a reply (nil for IPv6 or when unknown).
+    public var ipID: UInt16?
 }
 
 /// How a transaction ended.
@@ -88,6 +90,8 @@ public struct Transaction: Sendable {
     /// message was sent.
     public var size: Int?
     public var messageComplete = true
+    /// The message content has bytes above 127.
+    public var eightBitContent = false
     public var headers: MessageHeaders?
     /// True when the message was sent with BDAT (RFC 3030).
     public var chunked = false

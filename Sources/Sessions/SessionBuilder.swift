@@ -253,7 +253,7 @@ public final class SessionBuilder {
 
     private func reply(_ reply: Reply, answering index: Int?, verb: Verb?) {
         let txnNumber = index.flatMap { owner[$0] }
-        add(TimelineEntry(time: reply.time, side: .server, kind: .reply(code: reply.code, answering: index), line: reply.displayLine, transaction: txnNumber, ttl: reply.ttl))
+        add(TimelineEntry(time: reply.time, side: .server, kind: .reply(code: reply.code, answering: index), line: reply.displayLine, transaction: txnNumber, ttl: reply.ttl, ipID: reply.ipID))
         guard let index else {
             if session.banner == nil, verb == nil { session.banner = reply }
             finishReady(at: reply.time)
@@ -370,6 +370,7 @@ public final class SessionBuilder {
         guard let c = current ?? open.indices.last else { return }
         open[c].txn.size = m.size
         open[c].txn.messageComplete = m.complete
+        open[c].txn.eightBitContent = m.eightBit
         open[c].txn.headers = m.headers
         open[c].messageSent = true
         var summary = "message \(m.size) octets"

@@ -70,7 +70,8 @@ struct Read: ParsableCommand {
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
         let sink = ReportSink(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names, pairing: pairing)
         let analyzer = Analyzer(options: options, sink: sink)
-        var linkTypes: [Int: LinkType] = [:]
+        // Indexed by file number: looked up for every packet.
+        var linkTypes = [LinkType?](repeating: nil, count: files.count)
         var skip = Set<Int>()
         for f in captures.files {
             if let lt = LinkType(dlt: f.dlt) {
