@@ -386,11 +386,11 @@ wait_for_port() {  # wait_for_port NS IP PORT
 # capture helpers
 # --------------------------------------------------------------------------
 CAP_PIDS=()
-cap_start() {  # cap_start NS IFACE FILE [FILTER] : tcpdump, full snaplen
+cap_start() {  # cap_start NS IFACE FILE [FILTER] : tcpdump, full snaplen (CAP_SNAPLEN=n: n bytes)
     local ns=$1 ifc=$2 file=$3 filter=${4:-tcp port 25}
     local errf
     errf=$(mktemp "$WORK/tcpdump.XXXXXX")
-    ip netns exec "$ns" tcpdump -i "$ifc" -s 0 -U --immediate-mode -Z root -n -w "$file" $filter 2>"$errf" &
+    ip netns exec "$ns" tcpdump -i "$ifc" -s "${CAP_SNAPLEN:-0}" -U --immediate-mode -Z root -n -w "$file" $filter 2>"$errf" &
     BG_PIDS+=($!); CAP_PIDS+=($!)
     local i
     for i in $(seq 1 50); do grep -q 'listening on' "$errf" && break; sleep 0.1; done
@@ -444,7 +444,7 @@ ALL_SCENARIOS=(
     typed-session bdat-chunking cooked-any ipv6-delivery large-message-impaired
     middlebox-store-and-forward middlebox-inline-rewriter middlebox-starttls-answered
     middlebox-plain-relay two-clients-same-message two-clients-same-message-sequential
-    middlebox-reconnect middlebox-divergent
+    middlebox-reconnect middlebox-divergent careless-client oversize-message snaplen-cut
 )
 
 main() {

@@ -10,6 +10,10 @@ Scripts (--script):
                     recipient was refused
   vrfy              EHLO, VRFY, then an ordinary message: used behind the inline
                     rewriter, which overwrites VRFY with X characters
+  careless          HELO then MAIL and RCPT pipelined without PIPELINING offered, an
+                    8-bit message without BODY=8BITMIME; then a second session
+                    aborted with RST after RCPT
+  oversize          a message larger than the SIZE the server offered (552)
   message           EHLO, MAIL, RCPT, DATA, the message in --message (an .eml
                     file), QUIT; --source picks the client address, --start-at
                     an absolute start time and --pace a pause before each
@@ -21,6 +25,7 @@ that truth.py reads).
 import argparse
 import json
 import socket
+import struct
 import sys
 import time
 
@@ -207,8 +212,68 @@ def script_message(a, log):
     c.close()
 
 
+def script_careless(a, log):
+    """Two sessions of a careless client: (1) HELO, so no extension is offered, then MAIL and
+    RCPT pipelined anyway, and a message with 8-bit (UTF-8) text but no BODY=8BITMIME; (2) EHLO,
+    MAIL, RCPT, then the connection is aborted with a reset in the middle of the transaction."""
+    c = Client(a.server, a.port, log, 1)
+    c.reply()
+    c.send(f"HELO {a.helo}\r\n")
+    c.reply()
+    c.send("MAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\n")
+    c.reply()
+    c.reply()
+    c.send("DATA\r\n")
+    c.reply()
+    body = msg("Caf\u00e9 cr\u00e8me", "20260302094000.1051@ws01.example.net",
+               "D\u00e9j\u00e0 vu: this text is UTF-8, sent without BODY=8BITMIME.\r\n")
+    c.send(body.replace("charset=us-ascii", "charset=utf-8") + ".\r\n")
+    c.reply()
+    c.send("QUIT\r\n")
+    c.reply()
+    c.close()
+    time.sleep(0.3)
+
+    c = Client(a.server, a.port, log, 2)
+    c.reply()
+    c.send(f"EHLO {a.helo}\r\n")
+    c.reply()
+    c.send("MAIL FROM:<alice@example.net>\r\n")
+    c.reply()
+    c.send("RCPT TO:<bob@example.org>\r\n")
+    c.reply()
+    # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+
+
+def script_oversize(a, log):
+    """EHLO (the server offers SIZE), then a message larger than that SIZE, without declaring
+    its size on MAIL: the server reads it all and refuses it with 552."""
+    c = Client(a.server, a.port, log, 1)
+    c.reply()
+    c.send(f"EHLO {a.helo}\r\n")
+    _, lines = c.reply()
+    limit = next(int(l[9:]) for l in lines if l[4:].upper().startswith("SIZE "))
+    c.send("MAIL FROM:<alice@example.net>\r\n")
+    c.reply()
+    c.send("RCPT TO:<bob@example.org>\r\n")
+    c.reply()
+    c.send("DATA\r\n")
+    c.reply()
+    line = "x" * 76 + "\r\n"
+    body = msg("Too large for the server", "20260302094500.1052@ws01.example.net",
+               line * (limit // len(line) + 1000))
+    c.send(body + ".\r\n")
+    c.reply()
+    c.send("QUIT\r\n")
+    c.reply()
+    c.close()
+
+
 SCRIPTS = {"helo-no-hostname": script_helo_no_hostname, "typed": script_typed,
-           "bdat": script_bdat, "vrfy": script_vrfy, "message": script_message}
+           "bdat": script_bdat, "vrfy": script_vrfy, "message": script_message,
+           "careless": script_careless, "oversize": script_oversize}
 
 
 def main():

@@ -150,8 +150,8 @@ EOT
 scenario_auth_plain() { scenario_auth PLAIN; }
 scenario_auth_login() { scenario_auth LOGIN; }
 
-scenario_raw() {  # scenario_raw NAME SCRIPT DESCRIPTION
-    local name=$1 script=$2 what=$3; local t=$WORK/$name
+scenario_raw() {  # scenario_raw NAME SCRIPT DESCRIPTION [SESSIONS]
+    local name=$1 script=$2 what=$3 count=${4:-1}; local t=$WORK/$name
     mkdir -p "$t"
     log_mark
     cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
@@ -165,12 +165,44 @@ scenario_raw() {  # scenario_raw NAME SCRIPT DESCRIPTION
  "made_with": "lab raw socket client (Python $(python_version), raw_client.py --script $script) -> Postfix $(postfix_version); tcpdump on the client's interface",
  "scenario": "$what",
  "server_log": "$t/server.log",
- "sessions": [{"format": "events", "transcript": "$t/events.jsonl", "leg": "direct", "server": "$S_IP:25"}]}
+ "sessions": [$(for ((i = 0; i < count; i++)); do ((i)) && printf ', '; printf '{"format": "events", "transcript": "%s", "leg": "direct", "server": "%s"}' "$t/events.jsonl" "$S_IP:25"; done)]}
 EOT
 }
 scenario_helo_no_hostname() {
     scenario_raw helo-no-hostname helo-no-hostname \
         "A client that sends HELO without a hostname, gets 501 Syntax: HELO hostname, and gives up with QUIT (no transaction)."
+}
+scenario_careless_client() {
+    scenario_raw careless-client careless \
+        "Two sessions of a careless client. 1: HELO (so the server offers no extension), MAIL and RCPT pipelined anyway in one segment, then a message whose text is UTF-8 (8-bit) though MAIL did not say BODY=8BITMIME; queued. 2: EHLO, MAIL, RCPT, then the client aborts the connection with a TCP reset (SO_LINGER 0) in the middle of the transaction." 2
+}
+scenario_oversize_message() {
+    # A small limit for this one scenario, so that the capture stays small.
+    nsx "$NS_S" postconf -c "$SRV/etc" -e message_size_limit=100000
+    nsx "$NS_S" postfix -c "$SRV/etc" reload >/dev/null 2>&1; sleep 1.5
+    scenario_raw oversize-message oversize \
+        "A message larger than the SIZE the server offered in its EHLO reply (100000 octets here), sent without a SIZE parameter on MAIL: the server reads it to the end and refuses it with 552."
+    nsx "$NS_S" postconf -c "$SRV/etc" -e message_size_limit=10240000
+    nsx "$NS_S" postfix -c "$SRV/etc" reload >/dev/null 2>&1; sleep 1.5
+}
+scenario_snaplen_cut() {
+    local name=snaplen-cut; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    CAP_SNAPLEN=200 cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks.txt" --server $S_IP --port 25 \
+        --from alice@example.net --to bob@example.org --data "@$MSG/snaplen.eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version); tcpdump -s 200 on the client's interface (each packet cut to 200 bytes)",
+ "scenario": "An ordinary delivery captured with a short snapshot length: the commands and replies fit in 200 bytes, the message's full-size segments do not, so most of the message is missing from the capture.",
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/snaplen.eml"]}]}
+EOT
 }
 scenario_typed_session() {
     scenario_raw typed-session typed \

@@ -41,7 +41,20 @@ public final class PcapFile {
         self.path = path
         self.index = index
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        guard let h = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+        let opened: OpaquePointer?
+        if path == "-" {
+            opened = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        } else {
+            // Our own FILE with a 1 MiB buffer: stdio's default (the block size, 4 KiB) costs a
+            // read(2) per few packets. libpcap closes the FILE with the handle.
+            guard let file = fopen(path, "rb") else {
+                throw CaptureError.fromLibpcap(file: path, String(cString: strerror(errno)))
+            }
+            setvbuf(file, nil, _IOFBF, 1 << 20)
+            opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+            if opened == nil { fclose(file) }
+        }
+        guard let h = opened else {
             throw CaptureError.fromLibpcap(file: path, Self.cString(errbuf))
         }
         handle = h

@@ -40,7 +40,7 @@ public final class InterceptFinder {
     /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
     public var maxSessions = 20_000
 
-    public init(mode: Mode = .auto, window: Double = 1800) {
+    public init(mode: Mode = .auto, window: Double = 1800) {  // Pairer.maxClockOffset
         self.mode = mode
         self.window = window
     }

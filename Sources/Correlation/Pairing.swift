@@ -80,6 +80,9 @@ enum Pairer {
 
     /// Tries `client` as the client leg and `server` as the server leg. Nil when the timing
     /// contradicts that reading or nothing ties them.
+    /// Two captures whose clocks differ by more than this are not paired (the finder's window).
+    static let maxClockOffset = 1800.0
+
     static func evaluate(client: Leg, server: Leg, sameClock: Bool) -> Pairing? {
         let aligned = align(client.commands, server.commands)
         let identical = aligned.filter { $0.2 == .identical }
@@ -118,6 +121,7 @@ enum Pairer {
             let hi = lower.last ?? (lo - 3600)
             guard hi <= lo else { return nil }
             offset = (hi + lo) / 2
+            guard abs(offset) <= maxClockOffset else { return nil }
             uncertainty = (lo - hi) / 2
             margin = lo - hi
         }
@@ -126,13 +130,20 @@ enum Pairer {
         guard margin > 0.000002 || lower.isEmpty else { return nil }
         if !sameClock, lower.isEmpty, upper.count > 1, upper.last! - upper.first! < 0.000002 { return nil }
 
+        // A distinctive line (EHLO name, MAIL, RCPT) that the server leg carried only before the
+        // client sent it cannot have been relayed: the legs are two dialogues that look alike.
+        let distinctive = client.distinctiveLines.intersection(server.distinctiveLines)
+        for c in client.commands where distinctive.contains(c.text) {
+            let copies = server.commands.lazy.filter { $0.text == c.text }
+            if !copies.contains(where: { $0.time.adding(seconds: -offset).seconds(since: c.time) >= -tolerance }) { return nil }
+        }
+
         // Messages that both legs carry must be the same ones: a middlebox keeps the Message-ID.
         let clientIDs = client.messageIDs, serverIDs = server.messageIDs
         if !clientIDs.isEmpty, !serverIDs.isEmpty, clientIDs.isDisjoint(with: serverIDs) { return nil }
 
         var score = 0
         var evidence: [String] = []
-        let distinctive = client.distinctiveLines.intersection(server.distinctiveLines)
         let shared = client.commands.filter { distinctive.contains($0.text) }
         if let helo = shared.first(where: { $0.verb == .helo || $0.verb == .ehlo }) {
             score += 2
@@ -170,6 +181,13 @@ enum Pairer {
         let matches = aligned.filter { i, j, _ in
             guard let r = client.replies[client.commands[i].index] else { return true }
             return r.time.seconds(since: server.commands[j].time.adding(seconds: -offset)) >= -tolerance
+        }
+        // The client's greeting, word for word on the server leg, must have been passed on: a
+        // middlebox that answers the greeting itself speaks with its own name. Answered here and
+        // then sent there too, it belongs to two dialogues that look alike.
+        let relayed = Set(matches.lazy.filter { $0.2 == .identical }.map(\.0))
+        for (i, c) in client.commands.enumerated() where (c.verb == .ehlo || c.verb == .helo) && distinctive.contains(c.text) && !relayed.contains(i) {
+            return nil
         }
         return Pairing(client: client, server: server, score: score, evidence: evidence,
                        clock: Intercept.ClockOffset(seconds: offset, uncertainty: uncertainty, sameClock: sameClock), matches: matches, margin: margin)

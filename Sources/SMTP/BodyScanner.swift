@@ -126,6 +126,9 @@ struct BodyScanner {
     mutating func skip(_ length: Int) {
         size += length
         state = .inLine
-        if inHeaders { inHeaders = false }
+        if inHeaders {
+            inHeaders = false
+            headers.cutByGap = true
+        }
     }
 }

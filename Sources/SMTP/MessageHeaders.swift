@@ -28,6 +28,8 @@ struct HeaderCollector {
     var buffer: [UInt8] = []
     var limit: Int
     var overflow = false
+    /// A gap interrupted the header block: its last, unfinished line is not to be trusted.
+    var cutByGap = false
 
     init(limit: Int) { self.limit = limit }
 
@@ -62,7 +64,9 @@ struct HeaderCollector {
             }
             if let key = field.key { h.extra[key, default: []].append(RFC2047.decode(value)) }
         }
-        buffer.withUnsafeBufferPointer { b in
+        var complete = buffer[...]
+        if cutByGap { complete = complete[..<(complete.lastIndex(of: 0x0a).map { $0 + 1 } ?? 0)] }
+        complete.withUnsafeBufferPointer { b in
             var i = 0
             while i < b.count {
                 // One physical line: [i, end) without its CR LF.

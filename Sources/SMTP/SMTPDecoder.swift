@@ -138,7 +138,10 @@ public final class SMTPDecoder {
                 return
             }
             serverLine.removeAll(keepingCapacity: true)
-            replyLines.removeAll()
+            // A multi-line reply in progress: its end was in the gap (captures lose whole segments
+            // or their tails, and a reply ends at a segment's end), so it answers its command with
+            // the lines seen. Dropping it would shift every later reply onto the wrong command.
+            if !replyLines.isEmpty { completeReply(time) }
             serverDiscarding = true
             serverAfterGap = true
             serverResync = true

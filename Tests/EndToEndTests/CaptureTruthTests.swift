@@ -48,8 +48,11 @@ let truthFiles: [String] = ((try? FileManager.default.contentsOfDirectory(atPath
                 #expect(t.rcptRejected == rejected, "\(where_): rcpt_rejected")
                 #expect(t.outcome.rawValue == e["outcome"] as? String, "\(where_): outcome")
                 if let q = e["queue_id"] as? String { #expect(t.queueID == q, "\(where_): queue_id") }
-                if let subject = e["subject"] as? String { #expect(t.headers?.subject == subject, "\(where_): subject") }
-                if let id = e["message_id"] as? String { #expect(t.headers?.messageID == id, "\(where_): message_id") }
+                // A message partly missing from the capture may lack the headers that were in the
+                // gap; what it does report must still be right.
+                let partial = !t.messageComplete
+                if let subject = e["subject"] as? String, !(partial && t.headers?.subject == nil) { #expect(t.headers?.subject == subject, "\(where_): subject") }
+                if let id = e["message_id"] as? String, !(partial && t.headers?.messageID == nil) { #expect(t.headers?.messageID == id, "\(where_): message_id") }
             }
         }
     }
