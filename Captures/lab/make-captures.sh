@@ -445,6 +445,7 @@ ALL_SCENARIOS=(
     middlebox-store-and-forward middlebox-inline-rewriter middlebox-starttls-answered
     middlebox-plain-relay two-clients-same-message two-clients-same-message-sequential
     middlebox-reconnect middlebox-divergent careless-client oversize-message snaplen-cut
+    starttls-refused long-silence
 )
 
 main() {

@@ -14,6 +14,9 @@ Scripts (--script):
                     8-bit message without BODY=8BITMIME; then a second session
                     aborted with RST after RCPT
   oversize          a message larger than the SIZE the server offered (552)
+  pause             EHLO, MAIL, RCPT, --pause seconds of silence (330), then DATA
+  starttls-refused  STARTTLS to a server that does not offer it (502), then a
+                    message in the clear
   message           EHLO, MAIL, RCPT, DATA, the message in --message (an .eml
                     file), QUIT; --source picks the client address, --start-at
                     an absolute start time and --pace a pause before each
@@ -271,9 +274,46 @@ def script_oversize(a, log):
     c.close()
 
 
+def script_pause(a, log):
+    """EHLO, MAIL, RCPT, then 330 seconds of silence (longer than RFC 5321's five-minute
+    timeouts), then DATA and the message: a client stuck while the server waits on."""
+    c = Client(a.server, a.port, log, 1)
+    c.sock.settimeout(400)
+    c.reply()
+    for cmd in (f"EHLO {a.helo}\r\n", "MAIL FROM:<alice@example.net>\r\n", "RCPT TO:<bob@example.org>\r\n"):
+        c.send(cmd)
+        c.reply()
+    time.sleep(a.pause)
+    c.send("DATA\r\n")
+    c.reply()
+    c.send(msg("After a long pause", "20260302095500.1054@ws01.example.net", "Sent after five and a half minutes of silence.\r\n") + ".\r\n")
+    c.reply()
+    c.send("QUIT\r\n")
+    c.reply()
+    c.close()
+
+
+def script_starttls_refused(a, log):
+    """EHLO, then STARTTLS although the server did not offer it: refused; the client goes on in
+    the clear with a message."""
+    c = Client(a.server, a.port, log, 1)
+    c.reply()
+    c.send(f"EHLO {a.helo}\r\n")
+    c.reply()
+    c.send("STARTTLS\r\n")
+    c.reply()
+    for cmd in ("MAIL FROM:<alice@example.net>\r\n", "RCPT TO:<bob@example.org>\r\n", "DATA\r\n",
+                msg("Sent in the clear", "20260302095600.1055@ws01.example.net", "STARTTLS was refused.\r\n") + ".\r\n",
+                "QUIT\r\n"):
+        c.send(cmd)
+        c.reply()
+    c.close()
+
+
 SCRIPTS = {"helo-no-hostname": script_helo_no_hostname, "typed": script_typed,
            "bdat": script_bdat, "vrfy": script_vrfy, "message": script_message,
-           "careless": script_careless, "oversize": script_oversize}
+           "careless": script_careless, "oversize": script_oversize, "pause": script_pause,
+           "starttls-refused": script_starttls_refused}
 
 
 def main():
@@ -288,6 +328,7 @@ def main():
     p.add_argument("--mail-from", default="alice@example.net", help="message: envelope sender")
     p.add_argument("--rcpt-to", default="bob@example.org", help="message: envelope recipient")
     p.add_argument("--pace", type=float, default=0.0, help="message: seconds to wait before each command")
+    p.add_argument("--pause", type=float, default=330.0, help="pause: seconds of silence before DATA")
     p.add_argument("--start-at", type=float, default=0.0, help="message: epoch time to connect at")
     a = p.parse_args()
     with open(a.log, "w") as log:

@@ -178,12 +178,31 @@ scenario_careless_client() {
 }
 scenario_oversize_message() {
     # A small limit for this one scenario, so that the capture stays small.
-    nsx "$NS_S" postconf -c "$SRV/etc" -e message_size_limit=100000
-    nsx "$NS_S" postfix -c "$SRV/etc" reload >/dev/null 2>&1; sleep 1.5
+    server_setting message_size_limit=100000
     scenario_raw oversize-message oversize \
         "A message larger than the SIZE the server offered in its EHLO reply (100000 octets here), sent without a SIZE parameter on MAIL: the server reads it to the end and refuses it with 552."
-    nsx "$NS_S" postconf -c "$SRV/etc" -e message_size_limit=10240000
-    nsx "$NS_S" postfix -c "$SRV/etc" reload >/dev/null 2>&1; sleep 1.5
+    server_setting message_size_limit=10240000
+}
+# server_setting NAME=VALUE... : change the server Postfix's main.cf and reload it
+server_setting() {
+    local kv
+    for kv in "$@"; do nsx "$NS_S" postconf -c "$SRV/etc" -e "$kv"; done
+    nsx "$NS_S" postfix -c "$SRV/etc" reload >/dev/null 2>&1
+    sleep 1.5
+}
+scenario_long_silence() {
+    # The server waits ten minutes (the lab's default is one); the client pauses five and a half.
+    server_setting smtpd_timeout=600s
+    scenario_raw long-silence pause \
+        "EHLO, MAIL and RCPT, then 330 seconds of silence from the client (RFC 5321 §4.5.3.2 sets five minutes for these waits; this server allows ten), then DATA and a message that is queued."
+    server_setting smtpd_timeout=60s
+}
+scenario_starttls_refused() {
+    # TLS switched off for this one scenario: the server neither offers nor accepts STARTTLS.
+    server_setting smtpd_tls_security_level=none
+    scenario_raw starttls-refused starttls-refused \
+        "A client sends STARTTLS to a server that did not offer it; the server answers 502, and the client sends its message in the clear."
+    server_setting smtpd_tls_security_level=may
 }
 scenario_snaplen_cut() {
     local name=snaplen-cut; local t=$WORK/$name

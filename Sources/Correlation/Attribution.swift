@@ -45,19 +45,19 @@ enum Attribution {
             if c.verb != .endOfData {
                 add(s == .identical ? .relayed : .rewritten, .client, c.time, c.text, counterpart: sv.text, delay: delay, reply: false)
             }
-            compareReplies(client.replies[c.index], server.replies[sv.index])
+            compareReplies(c.reply, sv.reply)
         }
         for (i, c) in client.commands.enumerated() where !matchedClient.contains(i) {
             // The end of data is shown with the message it ends.
             if c.verb != .endOfData { add(.withheld, .client, c.time, c.text, reply: false) }
-            if let r = client.replies[c.index] {
+            if let r = c.reply {
                 add(.synthesized, .client, r.time, r.text, reply: true)
             }
         }
         let clientTexts = Set(client.commands.map(\.text))
         for (j, c) in server.commands.enumerated() where !matchedServer.contains(j) && c.verb != .endOfData {
             let replay = clientTexts.contains(c.text) && [.mail, .rcpt, .data, .bdat, .endOfData, .quit].contains(c.verb)
-            add(.injected, .server, c.time, c.text, counterpart: server.replies[c.index]?.text,
+            add(.injected, .server, c.time, c.text, counterpart: c.reply?.text,
                 note: replay ? "replay of the client's command" : nil, reply: false)
         }
 

@@ -61,11 +61,17 @@ public final class InterceptFinder {
     /// (the others are found again later, with more of their legs present), and drops those sessions.
     private func flush(final: Bool) {
         let cutoff = newest.adding(seconds: -window)
+        // Sessions leaving: those older than the window, and — when the window holds more
+        // sessions than it may — the oldest beyond the bound, which later sessions cannot pair with.
+        var leaving = Set(legs.lazy.filter { $0.end < cutoff }.map(\.id))
+        let excess = legs.count - legs.count(where: { leaving.contains($0.id) }) - maxSessions / 2
+        if legs.count > maxSessions * 3 / 4, excess > 0 {
+            leaving.formUnion(legs.lazy.filter { !leaving.contains($0.id) }.prefix(excess).map(\.id))
+        }
         var done = Set<Int>()
         for x in pairAll() {
             let ids = [x.clientLeg] + x.serverLegs
-            let old = legs.contains { ids.contains($0.id) && $0.end < cutoff }
-            if final || old {
+            if final || ids.contains(where: leaving.contains) {
                 found.append(x)
                 done.formUnion(ids)
             }
@@ -74,11 +80,7 @@ public final class InterceptFinder {
             legs = []
             return
         }
-        legs.removeAll { done.contains($0.id) || $0.end < cutoff }
-        if legs.count > maxSessions * 3 / 4 {
-            // More sessions in the window than it can hold: the oldest go unpaired.
-            legs.removeFirst(legs.count - maxSessions / 2)
-        }
+        legs.removeAll { done.contains($0.id) || leaving.contains($0.id) }
         let kept = Set(legs.map(\.id))
         valid = valid.filter { kept.contains($0.key.a) && kept.contains($0.key.b) }
         rejected = rejected.filter { kept.contains($0.a) && kept.contains($0.b) }
@@ -240,7 +242,6 @@ extension Leg {
                 c.transaction = c.transaction.map { $0 + shift }
                 commands.append(c)
             }
-            for (i, r) in other.replies { replies[i + shift] = r }
             for var m in other.messages {
                 m.transaction += shift
                 messages.append(m)

@@ -11,6 +11,8 @@ struct Leg {
         var verb: Verb
         var text: [UInt8]
         var transaction: Int?
+        /// The first reply that answered it.
+        var reply: ReplyLine?
     }
 
     struct ReplyLine {
@@ -36,7 +38,6 @@ struct Leg {
     let start: Timestamp
     let end: Timestamp
     var commands: [Line] = []
-    var replies: [Int: ReplyLine] = [:]
     var banner: ReplyLine?
     var messages: [Message] = []
     /// Lines that identify a dialogue rather than being common to every dialogue.
@@ -51,14 +52,16 @@ struct Leg {
         start = session.start
         end = session.end
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        var position: [Int: Int] = [:]  // command index -> place in `commands`
         for e in session.timeline {
             switch e.kind {
             case .command(let index, let verb, _):
+                position[index] = commands.count
                 commands.append(Line(index: index, time: e.time, verb: verb, text: e.line, transaction: e.transaction))
             case .reply(let code, let answering):
                 let r = ReplyLine(time: e.time, code: code, text: e.line)
                 if let answering {
-                    if replies[answering] == nil { replies[answering] = r }
+                    if let k = position[answering], commands[k].reply == nil { commands[k].reply = r }
                 } else if banner == nil {
                     banner = r
                 }

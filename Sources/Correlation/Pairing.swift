@@ -94,7 +94,7 @@ enum Pairer {
         var upper: [Double] = identical.map { server.commands[$0.1].time.seconds(since: client.commands[$0.0].time) }
         var lower: [Double] = []
         for (i, j, s) in identical where s == .identical {
-            guard let rc = client.replies[client.commands[i].index], let rs = server.replies[server.commands[j].index], rc.text == rs.text else { continue }
+            guard let rc = client.commands[i].reply, let rs = server.commands[j].reply, rc.text == rs.text else { continue }
             lower.append(rs.time.seconds(since: rc.time))
         }
         if let bc = client.banner, let bs = server.banner, bc.text == bs.text { lower.append(bs.time.seconds(since: bc.time)) }
@@ -179,7 +179,7 @@ enum Pairer {
         // A client command answered on the client leg before the server leg even carried it was
         // answered by the middlebox; the later server-leg copy is the middlebox's own (a replay).
         let matches = aligned.filter { i, j, _ in
-            guard let r = client.replies[client.commands[i].index] else { return true }
+            guard let r = client.commands[i].reply else { return true }
             return r.time.seconds(since: server.commands[j].time.adding(seconds: -offset)) >= -tolerance
         }
         // The client's greeting, word for word on the server leg, must have been passed on: a

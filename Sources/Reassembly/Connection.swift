@@ -177,7 +177,18 @@ struct History {
 
     mutating func append(_ bytes: UnsafeRawBufferPointer, endingAt position: Int64, capacity: Int) {
         guard capacity > 0 else { return }
-        if ring.count != capacity { ring = [UInt8](repeating: 0, count: capacity); write = 0; count = 0 }
+        if ring.count < capacity, count + bytes.count > ring.count {
+            // Grown as bytes arrive (to at most `capacity`): most server sides of an SMTP session
+            // send a few hundred bytes in all, and memory follows the open connections.
+            var size = max(256, ring.count)
+            while size < count + bytes.count, size < capacity { size *= 2 }
+            size = min(size, capacity)
+            var grown = [UInt8](repeating: 0, count: size)
+            for k in 0..<count { grown[k] = byte(at: end - Int64(count - k)) }
+            ring = grown
+            write = count % size
+        }
+        let capacity = ring.count
         let take = bytes.suffix(capacity)
         ring.withUnsafeMutableBytes { r in
             var src = take.startIndex

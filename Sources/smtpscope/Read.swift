@@ -69,7 +69,9 @@ struct Read: ParsableCommand {
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
         let sink = ReportSink(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names, pairing: pairing)
-        let analyzer = Analyzer(options: options, sink: sink)
+        // Judging and writing finished sessions runs beside the packet analysis, on a second core.
+        let background = BackgroundSink(sink)
+        let analyzer = Analyzer(options: options, sink: background)
         // Indexed by file number: looked up for every packet.
         var linkTypes = [LinkType?](repeating: nil, count: files.count)
         var skip = Set<Int>()
@@ -88,6 +90,7 @@ struct Read: ParsableCommand {
         // Errors met while reading (a file cut short) come after what was read before them.
         for e in captures.errors.dropFirst(openErrors) { report(e) }
         analyzer.finish()
+        background.drain()
         sink.finish(packets: analyzer.packetStats.packets)
         out.flush()
         if !captures.errors.isEmpty || !skip.isEmpty { throw ExitCode(1) }
