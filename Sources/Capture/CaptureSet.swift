@@ -35,7 +35,16 @@ public final class CaptureSet {
     }
 
     /// Calls `body` for every packet of every file in timestamp order (ties: file order).
-    public func forEach(_ body: (RawPacket, PcapFile) -> Void) {
+    ///
+    /// With `prefetch`, a second thread reads the files (the system calls, libpcap's parsing, the
+    /// merge) into a few recycled blocks while `body` runs on the calling thread; packets arrive
+    /// in the same order either way.
+    public func forEach(prefetch: Bool = false, _ body: (RawPacket, PcapFile) -> Void) {
+        if prefetch, let done = forEachPrefetched(body) { return done }
+        forEachDirect(body)
+    }
+
+    private func forEachDirect(_ body: (RawPacket, PcapFile) -> Void) {
         if files.count == 1 {
             while let p = heads[0] {
                 body(p, files[0])
@@ -54,5 +63,58 @@ public final class CaptureSet {
             // Reading on from this file invalidates only its own buffer.
             advance(best)
         }
+    }
+
+    /// Packets copied out of libpcap's buffers, to cross from the reading thread.
+    private final class Block {
+        static let size = 1 << 20
+        var bytes: [UInt8] = []
+        var packets: [(offset: Int, length: Int, wireLength: Int, time: Timestamp, vantage: Vantage, file: Int)] = []
+        init() { bytes.reserveCapacity(Self.size) }
+    }
+
+    private func forEachPrefetched(_ body: (RawPacket, PcapFile) -> Void) -> Void? {
+        let full = Handoff<Block>(capacity: 4)
+        let free = Handoff<Block>(capacity: 8)
+        for _ in 0..<6 { free.put(Block()) }
+        let files = self.files
+        let reader = WorkerThread { [self] in
+            var spare: [Block] = []
+            func nextFree() -> Block? {
+                if spare.isEmpty { guard free.take(into: &spare) else { return nil } }
+                return spare.popLast()
+            }
+            guard var block = nextFree() else { return }
+            self.forEachDirect { p, f in
+                if block.bytes.count + p.bytes.count > Block.size || block.packets.count >= 8192, !block.packets.isEmpty {
+                    full.put(block)
+                    guard let b = nextFree() else { return }
+                    block = b
+                }
+                let position = files.firstIndex { $0 === f } ?? 0
+                block.packets.append((block.bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage, position))
+                block.bytes.append(contentsOf: p.bytes)
+            }
+            if !block.packets.isEmpty { full.put(block) }
+            full.close()
+        }
+        guard let reader else { return nil }
+        var ready: [Block] = []
+        while full.take(into: &ready) {
+            for block in ready {
+                block.bytes.withUnsafeBytes { raw in
+                    for p in block.packets {
+                        let bytes = UnsafeRawBufferPointer(rebasing: raw[p.offset..<(p.offset + p.length)])
+                        body(RawPacket(time: p.time, bytes: bytes, wireLength: p.wireLength, vantage: p.vantage), files[p.file])
+                    }
+                }
+                block.bytes.removeAll(keepingCapacity: true)
+                block.packets.removeAll(keepingCapacity: true)
+                free.put(block)
+            }
+            ready.removeAll(keepingCapacity: true)
+        }
+        reader.join()
+        return ()
     }
 }

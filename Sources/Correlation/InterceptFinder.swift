@@ -156,7 +156,7 @@ public final class InterceptFinder {
         }
         // Strongest first; a session is a client leg or a server leg, not both. One client leg may
         // have several server legs (a scanner that reconnects).
-        pairings.sort { (rank($0), $1.client.id) > (rank($1), $0.client.id) }
+        pairings.sort { (rank($0), $1.client.id, $1.server.id) > (rank($1), $0.client.id, $0.server.id) }
         var role: [Int: Bool] = [:]  // session id -> is client leg
         var groups: [Int: [Pairing]] = [:]
         for p in pairings {
@@ -167,7 +167,7 @@ public final class InterceptFinder {
         }
         var out: [Intercept] = []
         let index = Dictionary(legs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        for (_, group) in groups {
+        for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
             var servers = group.sorted { $0.server.start < $1.server.start }.map(\.server)
             var p = group.max { rank($0) < rank($1) }!
             // A scanner that reconnects delivers on a second server connection: another session on
@@ -176,7 +176,7 @@ public final class InterceptFinder {
                 let extras = (neighbours[ci] ?? []).map { legs[$0] }.filter {
                     role[$0.id] == nil && $0.vantage.file == p.server.vantage.file
                         && $0.start >= p.client.start
-                }.sorted { $0.start < $1.start }
+                }.sorted { ($0.start, $0.id) < ($1.start, $1.id) }
                 for extra in extras where !servers.contains(where: { $0.id == extra.id }) {
                     let merged = Leg(merging: servers + [extra])
                     if let q = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock), q.score >= p.score {

@@ -83,7 +83,7 @@ struct Read: ParsableCommand {
                 report(CaptureError(file: f.path, problem: "link type \(f.dlt) (\(f.dltName)) is not supported; supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback (NULL, LOOP), raw IP"))
             }
         }
-        captures.forEach { packet, file in
+        captures.forEach(prefetch: true) { packet, file in
             guard let lt = linkTypes[file.index] else { return }
             analyzer.packet(packet, linkType: lt)
         }

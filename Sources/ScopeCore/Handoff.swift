@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A bounded first-in first-out queue between one producing and one consuming thread. The
+/// consumer takes elements in batches, so that neither side wakes the other for every element;
+/// the producer waits while `capacity` elements are pending, so memory stays bounded.
+public final class Handoff<Element>: @unchecked Sendable {
+    private let capacity: Int
+    private let batch: Int
+    // Guarded by `lock`.
+    private var pending: [Element] = []
+    private var closed = false
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    /// `batch`: how many pending elements wake the consumer (fewer wake it only at `close`).
+    public init(capacity: Int, batch: Int = 1) {
+        self.capacity = max(1, capacity)
+        self.batch = min(max(1, batch), self.capacity)
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(lock)
+        changed.deallocate()
+        lock.deallocate()
+    }
+
+    /// Adds an element, waiting while the queue is full.
+    public func put(_ e: Element) {
+        pthread_mutex_lock(lock)
+        while pending.count >= capacity { pthread_cond_wait(changed, lock) }
+        pending.append(e)
+        if pending.count == batch { pthread_cond_broadcast(changed) }
+        pthread_mutex_unlock(lock)
+    }
+
+    /// No more elements will be put.
+    public func close() {
+        pthread_mutex_lock(lock)
+        closed = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(lock)
+    }
+
+    /// Waits for a batch (or the close), then moves every pending element into `out` (which
+    /// should be empty). Returns false once the queue is closed and empty.
+    public func take(into out: inout [Element]) -> Bool {
+        pthread_mutex_lock(lock)
+        while pending.count < batch && !closed { pthread_cond_wait(changed, lock) }
+        swap(&out, &pending)
+        let more = !out.isEmpty || !closed
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(lock)
+        return more
+    }
+}
+
+/// A thread running `body` once; `join()` waits for it to end.
+public final class WorkerThread: @unchecked Sendable {
+    private final class Body: @unchecked Sendable {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    #if canImport(Glibc)
+    private var thread = pthread_t()
+    #else
+    private var thread: pthread_t?
+    #endif
+    private var joined = false
+
+    /// Starts the thread; nil when the system would not create one (then run `body` yourself).
+    public init?(_ body: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Body(body)).toOpaque()
+        let rc = pthread_create(&thread, nil, { arg in
+            Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
+            return nil
+        }, box)
+        if rc != 0 {
+            Unmanaged<Body>.fromOpaque(box).release()
+            return nil
+        }
+    }
+
+    public func join() {
+        guard !joined else { return }
+        joined = true
+        #if canImport(Glibc)
+        pthread_join(thread, nil)
+        #else
+        if let t = thread { pthread_join(t, nil) }
+        #endif
+    }
+}
