@@ -537,8 +537,8 @@ EOT
 
 scenario_middlebox_store_and_forward() {
     scenario_middlebox middlebox-store-and-forward store-and-forward client swaks:middlebox-store-and-forward \
-        "A store-and-forward anti-virus scanner on the client host (server leg uses the client's address, new port): the client's MAIL and RCPT are relayed; its DATA is answered by the proxy's own 354, the message is held, the proxy answers 250 and 221 itself; the server leg gets RSET instead of DATA, a second RSET and NOOP keep-alives, and 4 s later the replayed MAIL, RCPT, DATA and message, then QUIT. The client's transcript never shows RSET." \
-        "modelled on a store-and-forward outgoing-mail scanner" --hold 4 --keepalive 1
+        "A store-and-forward anti-virus scanner on the client host (server leg uses the client's address, new port): the client's MAIL and RCPT are relayed; its DATA is answered by the proxy's own 354, the message is held, the proxy answers 250 and 221 itself; the server leg gets RSET instead of DATA, a second RSET and NOOP keep-alives, and 4 s later the replayed MAIL, RCPT, DATA and message, then QUIT. The client's transcript never shows RSET. The server is 20 ms away (the proxy waits 20 ms before each line it sends there), so the replies the proxy relays take at least that long while its own 354 comes back at once." \
+        "modelled on a store-and-forward outgoing-mail scanner" --hold 4 --keepalive 1 --server-delay 0.02
 }
 scenario_middlebox_inline_rewriter() {
     scenario_middlebox middlebox-inline-rewriter inline-rewriter client-port raw:vrfy \

@@ -57,6 +57,7 @@ import sys
 import time
 
 SO_ORIGINAL_DST = 80
+SERVER_DELAY = 0.0
 IP_TRANSPARENT = 19
 
 # commands an SMTP-inspecting firewall lets through in its default policy
@@ -112,6 +113,8 @@ class Conn:
         self.rec("to_client", line, action, **extra)
 
     async def to_server(self, line, action, **extra):
+        if SERVER_DELAY:
+            await asyncio.sleep(SERVER_DELAY)   # the server is far away (--server-delay)
         self.sw.write(line.encode() + b"\r\n")
         await self.sw.drain()
         self.rec("to_server", line, action, **extra)
@@ -547,9 +550,14 @@ def main():
     p.add_argument("--keepalive", type=float, default=1.0, help="store-and-forward: seconds between keep-alives")
     p.add_argument("--retry-delay", type=float, default=1.0,
                    help="reconnect: seconds between closing the first server connection and opening the second")
+    p.add_argument("--server-delay", type=float, default=0.0,
+                   help="seconds to wait before each line the proxy itself sends to the server, as if the "
+                        "server were across a WAN (the proxy sits on the client host)")
     p.add_argument("--log", required=True)
     args = p.parse_args()
     LOG = open(args.log, "w")
+    global SERVER_DELAY
+    SERVER_DELAY = args.server_delay
     try:
         asyncio.run(main_async(args))
     except KeyboardInterrupt:

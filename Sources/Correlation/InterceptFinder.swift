@@ -4,16 +4,16 @@ import Sessions
 
 /// Finds the legs of intercepted connections among finished sessions and explains each pair.
 ///
-/// Sessions are kept in a window of capture time (`window`, 30 minutes: legs from two captures
-/// whose clocks differ by more cannot be paired); when the window is full, the sessions that
-/// left it are paired with everything in it and dropped, so memory follows the rate of sessions,
-/// not the length of the capture. Candidate pairs
-/// share a Message-ID, a rare distinctive line (EHLO name, MAIL/RCPT line shared by at most
+/// Each finished session is judged as it arrives against the sessions held that share its content
+/// — a Message-ID, a rare distinctive line (EHLO name, MAIL/RCPT line shared by at most
 /// `rareSharing` sessions) or two commoner ones; lines shared by more than `maxSharing` sessions
-/// are too common to point at anything. Each candidate is tried both ways
-/// round, and must fit causality: commands reach the server leg after the client sent them,
-/// replies reach the client after the server sent them — on one clock when both legs come from
-/// the same capture, on a clock offset derived from the same constraints otherwise.
+/// are too common to point at anything. Each candidate is tried both ways round, and must fit
+/// causality: commands reach the server leg after the client sent them, replies reach the client
+/// after the server sent them — on one clock when both legs come from the same capture, on a
+/// clock offset derived from the same constraints otherwise. Sessions are held for a window of
+/// capture time (`window`, 30 minutes: legs from two captures whose clocks differ by more cannot
+/// be paired) and at most `maxSessions` of them, so memory follows the rate of sessions, not the
+/// length of the capture.
 public final class InterceptFinder {
     public enum Mode: String, Sendable, CaseIterable {
         /// Pair when the evidence is strong.
@@ -30,13 +30,18 @@ public final class InterceptFinder {
     static let maxSharing = 64
     /// A line shared by at most this many sessions ties them on its own.
     static let rareSharing = 8
-    private var legs: [Leg] = []
+    /// Sessions held, by id, and their ids in the order they finished.
+    private var legs: [Int: Leg] = [:]
+    private var arrival: [Int] = []
     private var found: [Intercept] = []
     private var newest = Timestamp.zero
     private var flushAt = 4096
-    /// Pairs already judged (by session ids): those that pair, and those that do not.
+    /// Sessions held, by the distinctive lines and Message-IDs they carry (at most `maxSharing`).
+    private var byKey: [[UInt8]: [Int]] = [:]
+    private var byMessageID: [String: [Int]] = [:]
+    /// Sessions each session was judged against (candidates), and the pairs that pair.
+    private var neighbours: [Int: Set<Int>] = [:]
     private var valid: [Pair: Pairing] = [:]
-    private var rejected = Set<Pair>()
     /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
     public var maxSessions = 20_000
 
@@ -47,26 +52,58 @@ public final class InterceptFinder {
 
     var threshold: Int { mode == .always ? 1 : 6 }
 
+    /// Takes a finished session and judges it at once against the sessions held that share its
+    /// content (both are complete): a shared Message-ID or a line that few sessions share ties a
+    /// pair on its own; lines that many share (a busy sender, a popular recipient) tie it only
+    /// together; lines shared by more than `maxSharing` sessions tie nothing.
     public func add(_ session: Session, transactions: [Transaction]) {
         guard mode != .never, !session.timeline.isEmpty else { return }
         let leg = Leg(session: session, transactions: transactions)
         // A session with nothing distinctive cannot be shown to be anything's leg.
         guard !leg.distinctiveLines.isEmpty || !leg.messageIDs.isEmpty else { return }
-        legs.append(leg)
+        var ties: [Int: Int] = [:]
+        func tie(_ list: inout [Int], rare: Bool) {
+            guard list.count < Self.maxSharing else { return }
+            let weight = rare || list.count < Self.rareSharing ? 2 : 1
+            for other in list { ties[other, default: 0] += weight }
+            list.append(leg.id)
+        }
+        for id in leg.messageIDs { tie(&byMessageID[id, default: []], rare: true) }
+        for k in leg.distinctiveLines { tie(&byKey[k, default: []], rare: false) }
+        legs[leg.id] = leg
+        arrival.append(leg.id)
         newest = max(newest, session.end)
+        for (other, weight) in ties.sorted(by: { $0.key < $1.key }) where weight >= 2 || mode == .always {
+            guard let b = legs[other] else { continue }
+            neighbours[leg.id, default: []].insert(other)
+            neighbours[other, default: []].insert(leg.id)
+            if let p = judge(b, leg) { valid[Pair(other, leg.id)] = p }
+        }
         if legs.count >= flushAt { flush(final: false) }
     }
 
-    /// Pairs what is held; keeps only the intercepts that involve a session leaving the window
-    /// (the others are found again later, with more of their legs present), and drops those sessions.
+    /// Whether two sessions are the legs of one intercepted connection, and how.
+    private func judge(_ a: Leg, _ b: Leg) -> Pairing? {
+        if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { return nil }
+        let sameClock = a.vantage.file == b.vantage.file
+        if sameClock, !overlap(a, b) { return nil }
+        let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock), Pairer.evaluate(client: b, server: a, sameClock: sameClock)].compactMap { $0 }
+        // Both readings may fit within the tolerance: the one causality favours more wins.
+        guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }), best.score >= threshold else { return nil }
+        return best
+    }
+
+    /// Groups the pairs found into intercepts; keeps only those that involve a session leaving
+    /// the window (the others are found again later, with more of their legs present), and drops
+    /// those sessions.
     private func flush(final: Bool) {
         let cutoff = newest.adding(seconds: -window)
         // Sessions leaving: those older than the window, and — when the window holds more
         // sessions than it may — the oldest beyond the bound, which later sessions cannot pair with.
-        var leaving = Set(legs.lazy.filter { $0.end < cutoff }.map(\.id))
-        let excess = legs.count - legs.count(where: { leaving.contains($0.id) }) - maxSessions / 2
-        if legs.count > maxSessions * 3 / 4, excess > 0 {
-            leaving.formUnion(legs.lazy.filter { !leaving.contains($0.id) }.prefix(excess).map(\.id))
+        var leaving = Set(arrival.lazy.filter { self.legs[$0]!.end < cutoff })
+        let excess = arrival.count - leaving.count - maxSessions / 2
+        if arrival.count > maxSessions * 3 / 4, excess > 0 {
+            leaving.formUnion(arrival.lazy.filter { !leaving.contains($0) }.prefix(excess))
         }
         var done = Set<Int>()
         for x in pairAll() {
@@ -77,14 +114,31 @@ public final class InterceptFinder {
             }
         }
         if final {
-            legs = []
+            legs = [:]
+            arrival = []
             return
         }
-        legs.removeAll { done.contains($0.id) || leaving.contains($0.id) }
-        let kept = Set(legs.map(\.id))
-        valid = valid.filter { kept.contains($0.key.a) && kept.contains($0.key.b) }
-        rejected = rejected.filter { kept.contains($0.a) && kept.contains($0.b) }
+        forget(leaving.union(done))
         flushAt = min(maxSessions, max(4096, legs.count * 2))
+    }
+
+    /// Drops sessions and everything that refers to them.
+    private func forget(_ gone: Set<Int>) {
+        guard !gone.isEmpty else { return }
+        for id in gone {
+            guard let leg = legs.removeValue(forKey: id) else { continue }
+            for k in leg.distinctiveLines {
+                byKey[k]?.removeAll { $0 == id }
+                if byKey[k]?.isEmpty == true { byKey[k] = nil }
+            }
+            for m in leg.messageIDs {
+                byMessageID[m]?.removeAll { $0 == id }
+                if byMessageID[m]?.isEmpty == true { byMessageID[m] = nil }
+            }
+            for other in neighbours.removeValue(forKey: id) ?? [] { neighbours[other]?.remove(id) }
+        }
+        arrival.removeAll { gone.contains($0) }
+        valid = valid.filter { !gone.contains($0.key.a) && !gone.contains($0.key.b) }
     }
 
     /// Pairs the sessions seen; intercepts ordered by the client leg's start.
@@ -99,61 +153,7 @@ public final class InterceptFinder {
 
     /// Every intercept among the sessions held.
     private func pairAll() -> [Intercept] {
-        guard legs.count >= 2 else { return [] }
-        // Candidates by shared distinctive content.
-        var byKey: [[UInt8]: [Int]] = [:]
-        var byMessageID: [String: [Int]] = [:]
-        for (i, leg) in legs.enumerated() {
-            for k in leg.distinctiveLines { byKey[k, default: []].append(i) }
-            for id in leg.messageIDs { byMessageID[id, default: []].append(i) }
-        }
-        // How strongly each pair is tied: a shared Message-ID or a rare line ties it at once; lines
-        // that many sessions share (a busy sender, a popular recipient) tie it only together.
-        var ties: [Pair: Int] = [:]
-        func tie(_ list: [Int], _ weight: Int) {
-            guard list.count > 1, list.count <= Self.maxSharing else { return }
-            for a in 0..<list.count {
-                for b in (a + 1)..<list.count { ties[Pair(list[a], list[b]), default: 0] += weight }
-            }
-        }
-        for (_, list) in byMessageID { tie(list, 2) }
-        for (_, list) in byKey { tie(list, list.count <= Self.rareSharing ? 2 : 1) }
-        var candidates: [Pair] = []
-        var neighbours: [Int: Set<Int>] = [:]
-        for (pair, weight) in ties where weight >= 2 || mode == .always {
-            candidates.append(pair)
-            neighbours[pair.a, default: []].insert(pair.b)
-            neighbours[pair.b, default: []].insert(pair.a)
-        }
-        candidates.sort { ($0.a, $0.b) < ($1.a, $1.b) }
-        var pairings: [Pairing] = []
-        for c in candidates {
-            let a = legs[c.a], b = legs[c.b]
-            if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { continue }
-            let sameClock = a.vantage.file == b.vantage.file
-            if sameClock, !overlap(a, b) { continue }
-            // Each pair is judged once, however many times the window is paired.
-            let ids = Pair(a.id, b.id)
-            if let p = valid[ids] {
-                pairings.append(p)
-                continue
-            }
-            guard rejected.insert(ids).inserted else { continue }
-            var verdict: Pairing?
-            defer {
-                if let verdict {
-                    valid[ids] = verdict
-                    rejected.remove(ids)
-                }
-            }
-            let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock), Pairer.evaluate(client: b, server: a, sameClock: sameClock)].compactMap { $0 }
-            // Both readings may fit within the tolerance: the one causality favours more wins.
-            guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }) else { continue }
-            if best.score >= threshold {
-                pairings.append(best)
-                verdict = best
-            }
-        }
+        var pairings = Array(valid.values)
         // Strongest first; a session is a client leg or a server leg, not both. One client leg may
         // have several server legs (a scanner that reconnects).
         pairings.sort { (rank($0), $1.client.id, $1.server.id) > (rank($1), $0.client.id, $0.server.id) }
@@ -166,14 +166,13 @@ public final class InterceptFinder {
             groups[p.client.id, default: []].append(p)
         }
         var out: [Intercept] = []
-        let index = Dictionary(legs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
             var servers = group.sorted { $0.server.start < $1.server.start }.map(\.server)
             var p = group.max { rank($0) < rank($1) }!
             // A scanner that reconnects delivers on a second server connection: another session on
             // the server leg's capture that shares the client's content and fits, merged with the first.
-            if let ci = index[p.client.id] {
-                let extras = (neighbours[ci] ?? []).map { legs[$0] }.filter {
+            do {
+                let extras = (neighbours[p.client.id] ?? []).compactMap { legs[$0] }.filter {
                     role[$0.id] == nil && $0.vantage.file == p.server.vantage.file
                         && $0.start >= p.client.start
                 }.sorted { ($0.start, $0.id) < ($1.start, $1.id) }
