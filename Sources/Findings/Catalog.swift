@@ -45,7 +45,7 @@ public enum Catalog {
               reference: "RFC 5321 §4.1.1.9; documented scanner behaviour"),
         // Answers from somewhere else
         Entry(id: "fast-reply", severity: .warning, title: "A reply came faster than the server answers",
-              explanation: "The reply to DATA or to the end of the message arrived far faster than a round trip to the server takes — measured at the capture point on the TCP handshake and on the replies to EHLO, MAIL and RCPT, which the server writes itself. The server cannot have written it: something nearer did — a proxy that answers DATA itself and holds the message. Capture on the server side too, and run smtpscope on both captures to see what the proxy did.",
+              explanation: "The reply to DATA or to the end of the message arrived far faster than a round trip to the server takes — measured at the capture point on the replies to EHLO, MAIL and RCPT, which the server writes itself (the TCP handshake is no measure: a proxy that answers DATA answers the handshake too). The server cannot have written it: something nearer did — a proxy that answers DATA itself and holds the message. Capture on the server side too, and run smtpscope on both captures to see what the proxy did.",
               reference: "documented scanner behaviour (serverfault.com question 695335; Broadcom KB 177773)"),
         Entry(id: "ttl-mismatch", severity: .warning, title: "Replies from another host",
               explanation: "Some of the server's replies arrived with a different IP TTL (hop limit) than its banner: another host wrote them into the connection.",

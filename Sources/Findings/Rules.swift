@@ -154,16 +154,16 @@ struct Rules {
         func latency(_ c: (pos: Int, index: Int, verb: Verb, line: [UInt8])) -> Double? {
             reply(c).map { $0.time.seconds(since: s.timeline[c.pos].time) }
         }
-        // No reply from the server can come back faster than a round trip to it. The handshake
-        // measured one at the capture point, and so does every reply the server must write itself
-        // (to EHLO, MAIL, RCPT: a relaying middlebox passes those on). A reply to DATA or to the
-        // end of the message that beats the fastest of them by far was written by something nearer.
+        // No reply from the server can come back faster than a round trip to it, and every reply
+        // the server must write itself (to EHLO, MAIL, RCPT: a relaying middlebox passes those on)
+        // measures one at the capture point. A reply to DATA or to the end of the message that
+        // beats the fastest of them by far was written by something nearer. (The TCP handshake is
+        // no measure here: a proxy that answers DATA itself answers the handshake itself too.)
         let relayed = commands.filter { [.helo, .ehlo, .mail, .rcpt].contains($0.verb) }.compactMap(latency)
-        let roundTrip = ([s.handshakeRTT].compactMap { $0 } + relayed).min()
-        if let rtt = roundTrip, rtt > 0.001, !relayed.isEmpty {
+        if let rtt = relayed.min() ?? s.handshakeRTT, rtt > 0.001 {
             for c in commands where c.verb == .data || c.verb == .endOfData {
                 guard let l = latency(c), let r = reply(c), l < rtt / 4 else { continue }
-                add("fast-reply", "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), while the server took at least \(ms(rtt)) for every other reply and round trip: something nearer answered", at: replyTo[c.index])
+                add("fast-reply", "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), while the server took at least \(ms(rtt)) to answer anything else: something nearer answered", at: replyTo[c.index])
             }
         }
         ipIDSequence()

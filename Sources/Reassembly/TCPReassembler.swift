@@ -54,6 +54,8 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     public var speaksFirst: ((UnsafeRawBufferPointer) -> Bool?)?
 
     private var table: [FlowKey: Connection] = [:]
+    /// The last successful lookup; cleared whenever the table loses an entry.
+    private var lastLookup: (key: FlowKey, connection: Connection)?
     private var nextID = 1
     private var lastSweep: Timestamp?
     public private(set) var connectionsSeen = 0
@@ -94,13 +96,21 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         let key = FlowKey(vantage, seg.source, seg.destination)
         let isSyn = seg.flags.contains(.syn)
         let isAck = seg.flags.contains(.ack)
-        var conn = table[key]
+        // Segments of one connection often come in runs: the last lookup is tried first.
+        var conn: Connection?
+        if let last = lastLookup, last.key == key {
+            conn = last.connection
+        } else {
+            conn = table[key]
+            lastLookup = conn.map { (key, $0) }
+        }
 
         if let c = conn, isSyn, !isAck {
             // A SYN on a known 4-tuple: a retransmitted SYN, or the port reused by a new connection.
             let sameSyn = seg.source == c.client && c.clientISN == seg.seq
             if !sameSyn || c.isClosed {
                 if !c.isClosed { close(c, .portReuse) }
+                lastLookup = nil
                 table.removeValue(forKey: key)
                 conn = nil
             }
@@ -402,6 +412,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
         expired.sort { table[$0]!.id < table[$1]!.id }
         for key in expired {
+            lastLookup = nil
             guard let c = table.removeValue(forKey: key) else { continue }
             if !c.isClosed { finish(c, .idle, now) }
         }
@@ -416,6 +427,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         // Evict a batch so that a flood costs O(n log n) per n/8 new connections, not O(n) each.
         let victims = table.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, limits.maxConnections / 8))
         for (key, c) in victims {
+            lastLookup = nil
             table.removeValue(forKey: key)
             if !c.isClosed {
                 evicted += 1
@@ -430,6 +442,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         let open = table.values.filter { !$0.isClosed }.sorted { $0.id < $1.id }
         for c in open { finish(c, .captureEnd, now) }
         table.removeAll()
+        lastLookup = nil
     }
 }
 
