@@ -98,6 +98,8 @@ let mailTo: [(Double, Side, String)] = [(0.03, C, "MAIL FROM:<a@x>\r\n"), (0.04,
         ("suricata/smtp-pipelined-rset-after-complete/input.pcap", ["rset-connection-reuse"]),
         ("zeek/smtp_smtp-bdat-cmd-invalid/smtp-bdat-cmd-invalid.pcapng", ["bdat-invalid"]),
         ("arkime/smtp-nospaces/smtp-nospaces.pcap", ["helo-without-hostname"]),
+        // The 221 arrives with TTL 56, the banner and every other reply with 57.
+        ("suricata/smtp-bug-5981/input.pcap", ["ttl-mismatch"]),
     ] as [(String, [String])])
     func firesOnPeerCaptures(capture: String, expected: [String]) {
         let (x, found) = intercepts([peerDir.appendingPathComponent(capture).path])
