@@ -13,8 +13,8 @@
 #
 # Debian packages it needs (installed with apt-get if missing):
 DEB_PACKAGES=(postfix dovecot-core swaks libnet-ssleay-perl msmtp tcpdump tshark wireshark-common
-              openssl nftables iproute2 ethtool python3 procps)
-# PyPI packages it needs: none (the Python helpers use the standard library).
+              openssl nftables iproute2 ethtool python3 python3-aiosmtpd procps)
+# PyPI packages it needs: none (aiosmtpd comes from Debian; the other helpers use the standard library).
 #
 # Set KEEP_WORK=1 to keep the temporary work directory (configs, logs,
 # transcripts) for inspection.
@@ -445,7 +445,7 @@ ALL_SCENARIOS=(
     middlebox-store-and-forward middlebox-inline-rewriter middlebox-starttls-answered
     middlebox-plain-relay two-clients-same-message two-clients-same-message-sequential
     middlebox-reconnect middlebox-divergent careless-client oversize-message snaplen-cut
-    starttls-refused long-silence
+    starttls-refused long-silence ehlo-refused
 )
 
 main() {

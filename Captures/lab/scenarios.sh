@@ -204,6 +204,26 @@ scenario_starttls_refused() {
         "A client sends STARTTLS to a server that did not offer it; the server answers 502, and the client sends its message in the clear."
     server_setting smtpd_tls_security_level=may
 }
+scenario_ehlo_refused() {
+    # aiosmtpd (refusing EHLO through its handle_EHLO hook) on port 2525 of the server host;
+    # Python smtplib calls ehlo() itself and then sendmail(), which never falls back to HELO.
+    local name=ehlo-refused; local t=$WORK/$name
+    mkdir -p "$t"
+    bg "$NS_S" $PY "$LAB_DIR/aiosmtpd_server.py" --host $S_IP --port 2525 --refuse-ehlo
+    local server=$LAST_PID
+    wait_for_port "$NS_S" $S_IP 2525
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap" "tcp port 2525"
+    nsx "$NS_C" $PY "$LAB_DIR/smtplib_client.py" --server $S_IP --port 2525 --helo "$HELO" --messages 1 > "$t/smtplib.txt" 2>&1 || true
+    cap_stop
+    stop_pid "$server"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "Python $(python_version) smtplib -> aiosmtpd $($PY -c 'import aiosmtpd; print(aiosmtpd.__version__)') answering EHLO with 502 (handle_EHLO hook); tcpdump on the client's interface",
+ "scenario": "A server that refuses EHLO (502), as old SMTP-only servers do, and a client script that called smtplib's ehlo() itself before sendmail(): smtplib then never tries HELO, the server answers MAIL with 503 (send HELO first), and the client gives up.",
+ "sessions": [{"format": "smtplib", "transcript": "$t/smtplib.txt", "leg": "direct", "server": "$S_IP:2525"}]}
+EOT
+}
 scenario_snaplen_cut() {
     local name=snaplen-cut; local t=$WORK/$name
     mkdir -p "$t"
