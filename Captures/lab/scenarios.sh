@@ -16,44 +16,31 @@ run_swaks() {  # run_swaks TRANSCRIPT ARGS...
     nsx "$NS_C" swaks --helo "$HELO" "$@" >"$out" 2>&1 || true
 }
 
-scenario_plain_delivery() {
-    local name=plain-delivery; local t=$WORK/$name
+# swaks_delivery NAME IFACE MESSAGE CAPTURED_HOW WHAT : one message from alice@example.net to
+# bob@example.org with swaks over plain SMTP, captured in the client's namespace on IFACE
+# (CAP_SNAPLEN=n cuts each packet to n bytes)
+swaks_delivery() {
+    local name=$1 iface=$2 eml=$3 how=$4 what=$5; local t=$WORK/$name
     mkdir -p "$t"
     log_mark
-    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    cap_start "$NS_C" "$iface" "$OUT_DIR/$name.pcap"
     run_swaks "$t/swaks.txt" --server $S_IP --port 25 \
-        --from alice@example.net --to bob@example.org --data "@$MSG/plain.eml"
-    cap_stop
-    log_slice "$t/server.log"
-    finalize_pcap "$OUT_DIR/$name.pcap"
-    truth <<EOF
-{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
- "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version); tcpdump on the client's interface",
- "scenario": "One message from alice@example.net to bob@example.org, delivered with swaks over plain SMTP (EHLO, MAIL, RCPT, DATA, QUIT).",
- "server_log": "$t/server.log",
- "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
-               "messages": ["$MSG/plain.eml"]}]}
-EOF
-}
-
-scenario_msmtp_delivery() {
-    local name=msmtp-delivery; local t=$WORK/$name
-    mkdir -p "$t"
-    log_mark
-    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
-    nsx "$NS_C" msmtp --debug --host=$S_IP --port=25 --domain="$HELO" --auth=off --tls=off \
-        --from=alice@example.net bob@example.org < "$MSG/msmtp.eml" > "$t/msmtp.txt" 2>&1 || true
+        --from alice@example.net --to bob@example.org --data "@$MSG/$eml"
     cap_stop
     log_slice "$t/server.log"
     finalize_pcap "$OUT_DIR/$name.pcap"
     truth <<EOT
 {"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
- "made_with": "msmtp $(msmtp_version) -> Postfix $(postfix_version); tcpdump on the client's interface",
- "scenario": "One message delivered with msmtp; the server offers PIPELINING, so msmtp sends RCPT and DATA together in one segment and the 250 and 354 come back together.",
+ "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version); $how",
+ "scenario": "$what",
  "server_log": "$t/server.log",
- "sessions": [{"format": "msmtp", "transcript": "$t/msmtp.txt", "leg": "direct", "server": "$S_IP:25",
-               "messages": ["$MSG/msmtp.eml"]}]}
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/$eml"]}]}
 EOT
+}
+scenario_plain_delivery() {
+    swaks_delivery plain-delivery c0 plain.eml "tcpdump on the client's interface" \
+        "One message from alice@example.net to bob@example.org, delivered with swaks over plain SMTP (EHLO, MAIL, RCPT, DATA, QUIT)."
 }
 
 scenario_smtplib_delivery() {
@@ -225,23 +212,8 @@ scenario_ehlo_refused() {
 EOT
 }
 scenario_snaplen_cut() {
-    local name=snaplen-cut; local t=$WORK/$name
-    mkdir -p "$t"
-    log_mark
-    CAP_SNAPLEN=200 cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
-    run_swaks "$t/swaks.txt" --server $S_IP --port 25 \
-        --from alice@example.net --to bob@example.org --data "@$MSG/snaplen.eml"
-    cap_stop
-    log_slice "$t/server.log"
-    finalize_pcap "$OUT_DIR/$name.pcap"
-    truth <<EOT
-{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
- "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version); tcpdump -s 200 on the client's interface (each packet cut to 200 bytes)",
- "scenario": "An ordinary delivery captured with a short snapshot length: the commands and replies fit in 200 bytes, the message's full-size segments do not, so most of the message is missing from the capture.",
- "server_log": "$t/server.log",
- "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
-               "messages": ["$MSG/snaplen.eml"]}]}
-EOT
+    CAP_SNAPLEN=200 swaks_delivery snaplen-cut c0 snaplen.eml "tcpdump -s 200 on the client's interface (each packet cut to 200 bytes)" \
+        "An ordinary delivery captured with a short snapshot length: the commands and replies fit in 200 bytes, the message's full-size segments do not, so most of the message is missing from the capture."
 }
 scenario_typed_session() {
     scenario_raw typed-session typed \
@@ -253,23 +225,8 @@ scenario_bdat_chunking() {
 }
 
 scenario_cooked_any() {
-    local name=cooked-any; local t=$WORK/$name
-    mkdir -p "$t"
-    log_mark
-    cap_start "$NS_C" any "$OUT_DIR/$name.pcap"
-    run_swaks "$t/swaks.txt" --server $S_IP --port 25 \
-        --from alice@example.net --to bob@example.org --data "@$MSG/cooked.eml"
-    cap_stop
-    log_slice "$t/server.log"
-    finalize_pcap "$OUT_DIR/$name.pcap"
-    truth <<EOT
-{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
- "made_with": "swaks $(swaks_version) -> Postfix $(postfix_version); tcpdump -i any (link type LINUX_SLL2) in the client's namespace",
- "scenario": "An ordinary delivery captured on the 'any' pseudo-interface: Linux cooked capture v2 frames instead of Ethernet.",
- "server_log": "$t/server.log",
- "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
-               "messages": ["$MSG/cooked.eml"]}]}
-EOT
+    swaks_delivery cooked-any any cooked.eml "tcpdump -i any (link type LINUX_SLL2) in the client's namespace" \
+        "An ordinary delivery captured on the 'any' pseudo-interface: Linux cooked capture v2 frames instead of Ethernet."
 }
 
 scenario_ipv6_delivery() {
