@@ -148,6 +148,7 @@ public final class Analyzer: ReassemblyDelegate {
         emit(builder)
         s.rolesFromHandshake = c.rolesFromHandshake
         s.handshakeRTT = c.handshakeRTT
+        s.handshakeHalves = c.handshakeHalves
         s.tcp = c.stats.map { d in
             var t = TCPSide()
             t.packets = d.packets

@@ -103,7 +103,7 @@ public enum Catalog {
               explanation: "A command carries non-ASCII bytes (an internationalised address, say) but the transaction did not ask for SMTPUTF8.",
               reference: "RFC 6531 §3.3"),
         Entry(id: "eight-bit-without-8bitmime", severity: .warning, title: "8-bit message without BODY=8BITMIME",
-              explanation: "The message content has bytes above 127 (raw UTF-8 or Latin-1 text, an unencoded attachment), but MAIL FROM did not declare BODY=8BITMIME, so it claims to be 7-bit. Servers may refuse it, strip the high bit, or re-encode it and break signatures (DKIM). Make the client declare BODY=8BITMIME when the server offers 8BITMIME, or encode the content as quoted-printable or base64.",
+              explanation: "The message content has bytes above 127 (raw UTF-8 or Latin-1 text, an unencoded attachment), but MAIL FROM did not declare BODY=8BITMIME, so it claims to be 7-bit. Servers may refuse it, strip the high bit, or re-encode it and break signatures (DKIM). Where the server offered 8BITMIME it usually takes the message anyway, and this is reported as information; where it did not, as a warning. Make the client declare BODY=8BITMIME when the server offers 8BITMIME, or encode the content as quoted-printable or base64.",
               reference: "RFC 6152 §3; RFC 5321 §2.4"),
         Entry(id: "bdat-invalid", severity: .warning, title: "Invalid BDAT",
               explanation: "A BDAT command has no valid chunk size, so its data cannot be delimited.",

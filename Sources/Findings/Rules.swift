@@ -72,9 +72,9 @@ struct Rules {
         }
     }
 
-    mutating func add(_ id: String, _ message: String, at pos: Int? = nil, transaction: Int? = nil) {
+    mutating func add(_ id: String, _ message: String, at pos: Int? = nil, transaction: Int? = nil, severity: Severity? = nil) {
         let entry = pos.map { s.timeline[$0] }
-        out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: entry?.time ?? s.start,
+        out.append(Finding(id: id, severity: severity ?? Catalog.entry(id)?.severity ?? .warning, time: entry?.time ?? s.start,
                            message: message, session: s.id, transaction: transaction ?? entry?.transaction, timelineIndex: pos))
     }
 
@@ -159,8 +159,13 @@ struct Rules {
         // measures one at the capture point. A reply to DATA or to the end of the message that
         // beats the fastest of them by far was written by something nearer. (The TCP handshake is
         // no measure here: a proxy that answers DATA itself answers the handshake itself too.)
+        // This holds only where the capture sees the round trip: not beside the server, where
+        // every reply takes only the server's own time (a 354 is quicker to write than an EHLO
+        // reply). The handshake tells: beside the server the SYN-ACK leaves at once and the ACK
+        // comes a round trip later.
         let relayed = commands.filter { [.helo, .ehlo, .mail, .rcpt].contains($0.verb) }.compactMap(latency)
-        if let rtt = relayed.min() ?? s.handshakeRTT, rtt > 0.001 {
+        let besideServer = s.handshakeHalves.map { $0.client > 0.001 && $0.client > 4 * $0.server } ?? true
+        if !besideServer, let rtt = relayed.min(), rtt > 0.001 {
             for c in commands where c.verb == .data || c.verb == .endOfData {
                 guard let l = latency(c), let r = reply(c), l < rtt / 4 else { continue }
                 add("fast-reply", "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), while the server took at least \(ms(rtt)) to answer anything else: something nearer answered", at: replyTo[c.index])
@@ -288,8 +293,11 @@ struct Rules {
         for t in txns where t.eightBitContent && !t.tls {
             let body = t.mailParameters.first { $0.key == "BODY" }?.value?.uppercased()
             guard body != "8BITMIME", body != "BINARYMIME" else { continue }
+            // A server that offers 8BITMIME takes 8-bit content in practice (information); one that
+            // does not may refuse it or strip the high bit (a warning).
             let offered = s.extensions.contains { $0.uppercased().hasPrefix("8BITMIME") }
-            add("eight-bit-without-8bitmime", "transaction \(t.index): the message has 8-bit bytes but MAIL did not say BODY=8BITMIME" + (offered ? "" : ", and the server did not offer 8BITMIME"), transaction: t.index)
+            add("eight-bit-without-8bitmime", "transaction \(t.index): the message has 8-bit bytes but MAIL did not say BODY=8BITMIME" + (offered ? "" : ", and the server did not offer 8BITMIME"),
+                transaction: t.index, severity: offered ? .info : .warning)
         }
     }
 

@@ -80,6 +80,12 @@ public final class Connection {
     }
 
     /// SYN to SYN-ACK to ACK: the round trip seen from the capture point, when the handshake was seen.
+    /// SYN to SYN-ACK and SYN-ACK to ACK, when the whole handshake was seen.
+    public var handshakeHalves: (server: Double, client: Double)? {
+        guard let syn = synTime, let synAck = synAckTime, let ack = handshakeAckTime else { return nil }
+        return (synAck.seconds(since: syn), ack.seconds(since: synAck))
+    }
+
     public var handshakeRTT: Double? {
         guard let syn = synTime, let ack = handshakeAckTime else { return nil }
         return ack.seconds(since: syn)
@@ -184,7 +190,17 @@ struct History {
             while size < count + bytes.count, size < capacity { size *= 2 }
             size = min(size, capacity)
             var grown = [UInt8](repeating: 0, count: size)
-            for k in 0..<count { grown[k] = byte(at: end - Int64(count - k)) }
+            if count > 0 {
+                // Oldest to newest, in at most two copies.
+                let oldest = (write - count + ring.count) % ring.count
+                let first = min(count, ring.count - oldest)
+                ring.withUnsafeBytes { r in
+                    grown.withUnsafeMutableBytes { g in
+                        g.baseAddress!.copyMemory(from: r.baseAddress! + oldest, byteCount: first)
+                        if count > first { (g.baseAddress! + first).copyMemory(from: r.baseAddress!, byteCount: count - first) }
+                    }
+                }
+            }
             ring = grown
             write = count % size
         }

@@ -89,11 +89,19 @@ struct BodyScanner {
         return nil
     }
 
-    /// Whether any byte has its high bit set, eight bytes at a time (checked only until the first
+    /// Whether any byte has its high bit set, 32 bytes at a time (checked only until the first
     /// 8-bit byte of a message is found).
     static func hasHighBit(_ chunk: UnsafeRawBufferPointer) -> Bool {
         var i = 0
-        var acc: UInt64 = 0
+        var a0: UInt64 = 0, a1: UInt64 = 0, a2: UInt64 = 0, a3: UInt64 = 0
+        while i + 32 <= chunk.count {
+            a0 |= chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            a1 |= chunk.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+            a2 |= chunk.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+            a3 |= chunk.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+            i += 32
+        }
+        var acc = a0 | a1 | a2 | a3
         while i + 8 <= chunk.count {
             acc |= chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             i += 8

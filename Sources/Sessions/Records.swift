@@ -179,6 +179,10 @@ public struct Session: Sendable {
     public var timelineDropped = 0
     /// The handshake round trip seen at the capture point, when the handshake was captured.
     public var handshakeRTT: Double?
+    /// The handshake's two halves at the capture point: SYN to SYN-ACK (the server's side of the
+    /// round trip) and SYN-ACK to ACK (the client's side). Near the server the second is the
+    /// long one; near the client, the first.
+    public var handshakeHalves: (server: Double, client: Double)?
     /// TCP facts about each side [client, server], from the reassembler.
     public var tcp: [TCPSide] = [TCPSide(), TCPSide()]
 
