@@ -41,13 +41,14 @@ public final class CaptureSet {
     /// in the same order either way.
     public func forEach(prefetch: Bool = false, _ body: (RawPacket, PcapFile) -> Void) {
         if prefetch, let done = forEachPrefetched(body) { return done }
-        forEachDirect(body)
+        forEachDirect { p, i in body(p, files[i]) }
     }
 
-    private func forEachDirect(_ body: (RawPacket, PcapFile) -> Void) {
+    /// The merge: `body` gets each packet and its file's place in `files`.
+    private func forEachDirect(_ body: (RawPacket, Int) -> Void) {
         if files.count == 1 {
             while let p = heads[0] {
-                body(p, files[0])
+                body(p, 0)
                 advance(0)
             }
             return
@@ -59,7 +60,7 @@ public final class CaptureSet {
                 if best < 0 || h.time < heads[best]!.time { best = i }
             }
             guard best >= 0, let p = heads[best] else { return }
-            body(p, files[best])
+            body(p, best)
             // Reading on from this file invalidates only its own buffer.
             advance(best)
         }
@@ -85,14 +86,13 @@ public final class CaptureSet {
                 return spare.popLast()
             }
             guard var block = nextFree() else { return }
-            self.forEachDirect { p, f in
+            self.forEachDirect { p, file in
                 if block.bytes.count + p.bytes.count > Block.size || block.packets.count >= 8192, !block.packets.isEmpty {
                     full.put(block)
                     guard let b = nextFree() else { return }
                     block = b
                 }
-                let position = files.firstIndex { $0 === f } ?? 0
-                block.packets.append((block.bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage, position))
+                block.packets.append((block.bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage, file))
                 block.bytes.append(contentsOf: p.bytes)
             }
             if !block.packets.isEmpty { full.put(block) }

@@ -45,7 +45,7 @@ public final class InterceptFinder {
     /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
     public var maxSessions = 20_000
 
-    public init(mode: Mode = .auto, window: Double = 1800) {  // Pairer.maxClockOffset
+    public init(mode: Mode = .auto, window: Double = 1800) {
         self.mode = mode
         self.window = window
     }
@@ -87,7 +87,7 @@ public final class InterceptFinder {
         if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { return nil }
         let sameClock = a.vantage.file == b.vantage.file
         if sameClock, !overlap(a, b) { return nil }
-        let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock), Pairer.evaluate(client: b, server: a, sameClock: sameClock)].compactMap { $0 }
+        let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock, maxClockOffset: window), Pairer.evaluate(client: b, server: a, sameClock: sameClock, maxClockOffset: window)].compactMap { $0 }
         // Both readings may fit within the tolerance: the one causality favours more wins.
         guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }), best.score >= threshold else { return nil }
         return best
@@ -178,7 +178,7 @@ public final class InterceptFinder {
                 }.sorted { ($0.start, $0.id) < ($1.start, $1.id) }
                 for extra in extras where !servers.contains(where: { $0.id == extra.id }) {
                     let merged = Leg(merging: servers + [extra])
-                    if let q = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock), q.score >= p.score {
+                    if let q = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock, maxClockOffset: window), q.score >= p.score {
                         servers.append(extra)
                         role[extra.id] = false
                     }
@@ -187,7 +187,7 @@ public final class InterceptFinder {
             if servers.count > 1 {
                 let merged = Leg(merging: servers)
                 let score = p.score
-                p = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock) ?? p
+                p = Pairer.evaluate(client: p.client, server: merged, sameClock: p.clock.sameClock, maxClockOffset: window) ?? p
                 p.score = max(score, p.score)
                 p.evidence.append("\(servers.count) server legs for one client leg")
             }

@@ -79,11 +79,9 @@ enum Pairer {
     }
 
     /// Tries `client` as the client leg and `server` as the server leg. Nil when the timing
-    /// contradicts that reading or nothing ties them.
-    /// Two captures whose clocks differ by more than this are not paired (the finder's window).
-    static let maxClockOffset = 1800.0
-
-    static func evaluate(client: Leg, server: Leg, sameClock: Bool) -> Pairing? {
+    /// contradicts that reading or nothing ties them. Legs from two captures are not paired when
+    /// their clocks would differ by more than `maxClockOffset` seconds (the finder's window).
+    static func evaluate(client: Leg, server: Leg, sameClock: Bool, maxClockOffset: Double) -> Pairing? {
         let aligned = align(client.commands, server.commands)
         let identical = aligned.filter { $0.2 == .identical }
         guard !identical.isEmpty else { return nil }

@@ -136,8 +136,14 @@ public final class Analyzer: ReassemblyDelegate {
     }
 
     public func gap(_ c: Connection, _ direction: Direction, length: Int, at time: Timestamp) {
-        let context = c.context.map { unsafeDowncast($0, to: Context.self) }
-        guard let builder = context.map({ ctx -> SessionBuilder? in if case .smtp(let b) = ctx.state { return b } else { return nil } }) ?? portSession(c) else { return }
+        let builder: SessionBuilder
+        switch c.context.map({ unsafeDowncast($0, to: Context.self).state }) {
+        case .smtp(let b)?: builder = b
+        case .candidate?: return
+        case nil:
+            guard let b = portSession(c) else { return }
+            builder = b
+        }
         builder.gap(direction, length: length, at: time)
         emit(builder)
     }

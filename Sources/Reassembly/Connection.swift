@@ -79,13 +79,13 @@ public final class Connection {
         self.lastSeen = time
     }
 
-    /// SYN to SYN-ACK to ACK: the round trip seen from the capture point, when the handshake was seen.
     /// SYN to SYN-ACK and SYN-ACK to ACK, when the whole handshake was seen.
     public var handshakeHalves: (server: Double, client: Double)? {
         guard let syn = synTime, let synAck = synAckTime, let ack = handshakeAckTime else { return nil }
         return (synAck.seconds(since: syn), ack.seconds(since: synAck))
     }
 
+    /// SYN to SYN-ACK to ACK: the round trip seen from the capture point, when the handshake was seen.
     public var handshakeRTT: Double? {
         guard let syn = synTime, let ack = handshakeAckTime else { return nil }
         return ack.seconds(since: syn)

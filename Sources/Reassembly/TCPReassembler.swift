@@ -110,8 +110,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
             let sameSyn = seg.source == c.client && c.clientISN == seg.seq
             if !sameSyn || c.isClosed {
                 if !c.isClosed { close(c, .portReuse) }
-                lastLookup = nil
-                table.removeValue(forKey: key)
+                forget(key)
                 conn = nil
             }
         }
@@ -412,10 +411,16 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
         expired.sort { table[$0]!.id < table[$1]!.id }
         for key in expired {
-            lastLookup = nil
-            guard let c = table.removeValue(forKey: key) else { continue }
+            guard let c = forget(key) else { continue }
             if !c.isClosed { finish(c, .idle, now) }
         }
+    }
+
+    /// Removes a flow from the table (and from the last-lookup cache).
+    @discardableResult
+    private func forget(_ key: FlowKey) -> Connection? {
+        lastLookup = nil
+        return table.removeValue(forKey: key)
     }
 
     private func finish(_ c: Connection, _ reason: CloseReason, _ now: Timestamp) {
@@ -427,8 +432,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         // Evict a batch so that a flood costs O(n log n) per n/8 new connections, not O(n) each.
         let victims = table.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, limits.maxConnections / 8))
         for (key, c) in victims {
-            lastLookup = nil
-            table.removeValue(forKey: key)
+            forget(key)
             if !c.isClosed {
                 evicted += 1
                 c.anomalies.append(Anomaly("tcp-connection-table-full", "closed early: more than \(limits.maxConnections) connections open at once", at: c.lastSeen))
