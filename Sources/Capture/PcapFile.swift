@@ -36,6 +36,9 @@ public final class PcapFile {
     public let dltName: String
     private let handle: OpaquePointer
     private var interfaces: PcapngInterfaceWalker?
+    private static let readBufferSize = 1 << 20
+    /// stdio's buffer for the file; it must outlive the FILE, which libpcap closes.
+    private let readBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: readBufferSize)
 
     public init(path: String, index: Int) throws(CaptureError) {
         self.path = path
@@ -46,15 +49,18 @@ public final class PcapFile {
             opened = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         } else {
             // Our own FILE with a 1 MiB buffer: stdio's default (the block size, 4 KiB) costs a
-            // read(2) per few packets. libpcap closes the FILE with the handle.
+            // read(2) per few packets. glibc ignores the size unless it is given the buffer too.
+            // libpcap closes the FILE with the handle.
             guard let file = fopen(path, "rb") else {
+                readBuffer.deallocate()
                 throw CaptureError.fromLibpcap(file: path, String(cString: strerror(errno)))
             }
-            setvbuf(file, nil, _IOFBF, 1 << 20)
+            setvbuf(file, readBuffer, _IOFBF, Self.readBufferSize)
             opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
             if opened == nil { fclose(file) }
         }
         guard let h = opened else {
+            readBuffer.deallocate()
             throw CaptureError.fromLibpcap(file: path, Self.cString(errbuf))
         }
         handle = h
@@ -63,7 +69,10 @@ public final class PcapFile {
         if path != "-" { interfaces = PcapngInterfaceWalker(path: path) }
     }
 
-    deinit { pcap_close(handle) }
+    deinit {
+        pcap_close(handle)
+        readBuffer.deallocate()
+    }
 
 
     /// Reads the next packet. Returns nil at the end of the file; throws when the file is damaged

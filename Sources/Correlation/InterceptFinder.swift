@@ -37,13 +37,21 @@ public final class InterceptFinder {
     private var newest = Timestamp.zero
     private var flushAt = 4096
     /// Sessions held, by the distinctive lines and Message-IDs they carry (at most `maxSharing`).
-    private var byKey: [[UInt8]: [Int]] = [:]
+    private var byKey: [LineKey: [Int]] = [:]
     private var byMessageID: [String: [Int]] = [:]
     /// Sessions each session was judged against (candidates), and the pairs that pair.
     private var neighbours: [Int: Set<Int>] = [:]
+    private let pool = TextPool()
     private var valid: [Pair: Pairing] = [:]
     /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
     public var maxSessions = 20_000
+    /// All sessions come from one capture, on one clock. Legs of one connection then overlap in
+    /// time, so a session can go as soon as no session still open began before it ended.
+    public var oneClock = false
+    /// Every session still to come began at or after this (see `horizon(_:)`).
+    private var horizonTime = Timestamp.zero
+    /// Seconds by which one capture's timestamps may run backwards (two interfaces, two queues).
+    static let clockDisorder = 2.0
 
     public init(mode: Mode = .auto, window: Double = 1800) {
         self.mode = mode
@@ -58,7 +66,7 @@ public final class InterceptFinder {
     /// together; lines shared by more than `maxSharing` sessions tie nothing.
     public func add(_ session: Session, transactions: [Transaction]) {
         guard mode != .never, !session.timeline.isEmpty else { return }
-        let leg = Leg(session: session, transactions: transactions)
+        let leg = Leg(session: session, transactions: transactions, pool: pool)
         // A session with nothing distinctive cannot be shown to be anything's leg.
         guard !leg.distinctiveLines.isEmpty || !leg.messageIDs.isEmpty else { return }
         var ties: [Int: Int] = [:]
@@ -82,12 +90,23 @@ public final class InterceptFinder {
         if legs.count >= flushAt { flush(final: false) }
     }
 
+    /// Every session still to come began at or after `time`. On one clock, sessions that ended
+    /// before it (with a margin) cannot overlap any of them: they are paired now and let go, so
+    /// memory follows the sessions open at once, not the length of the capture.
+    public func horizon(_ time: Timestamp) {
+        guard oneClock, mode != .never, time > horizonTime else { return }
+        horizonTime = time
+        if legs.count >= 256 { flush(final: false) }
+    }
+
     /// Whether two sessions are the legs of one intercepted connection, and how.
     private func judge(_ a: Leg, _ b: Leg) -> Pairing? {
         if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { return nil }
         let sameClock = a.vantage.file == b.vantage.file
         if sameClock, !overlap(a, b) { return nil }
-        let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock, maxClockOffset: window), Pairer.evaluate(client: b, server: a, sameClock: sameClock, maxClockOffset: window)].compactMap { $0 }
+        let shared = a.distinctiveLines.intersection(b.distinctiveLines)
+        let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock, maxClockOffset: window, distinctive: shared),
+                       Pairer.evaluate(client: b, server: a, sameClock: sameClock, maxClockOffset: window, distinctive: shared)].compactMap { $0 }
         // Both readings may fit within the tolerance: the one causality favours more wins.
         guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }), best.score >= threshold else { return nil }
         return best
@@ -97,7 +116,11 @@ public final class InterceptFinder {
     /// the window (the others are found again later, with more of their legs present), and drops
     /// those sessions.
     private func flush(final: Bool) {
-        let cutoff = newest.adding(seconds: -window)
+        var cutoff = newest.adding(seconds: -window)
+        if oneClock {
+            // `overlap` allows a second between legs; the clock may run back a little.
+            cutoff = max(cutoff, horizonTime.adding(seconds: -1 - Self.clockDisorder))
+        }
         // Sessions leaving: those older than the window, and — when the window holds more
         // sessions than it may — the oldest beyond the bound, which later sessions cannot pair with.
         var leaving = Set(arrival.lazy.filter { self.legs[$0]!.end < cutoff })
@@ -227,26 +250,5 @@ public final class InterceptFinder {
     struct Pair: Hashable {
         var a: Int, b: Int
         init(_ x: Int, _ y: Int) { a = min(x, y); b = max(x, y) }
-    }
-}
-
-extension Leg {
-    /// Several server legs seen as one dialogue, in time order (they share one clock).
-    init(merging legs: [Leg]) {
-        self = legs[0]
-        for (k, other) in legs.enumerated().dropFirst() {
-            let shift = k * 1_000_000
-            for var c in other.commands {
-                c.index += shift
-                c.transaction = c.transaction.map { $0 + shift }
-                commands.append(c)
-            }
-            for var m in other.messages {
-                m.transaction += shift
-                messages.append(m)
-            }
-        }
-        commands.sort { $0.time < $1.time }
-        index()
     }
 }

@@ -3,8 +3,9 @@ import ScopeCore
 import Sessions
 
 /// One SMTP session seen as a possible leg of an intercepted connection: its commands, the reply
-/// each got, its banner and its messages, in the order they crossed the wire.
-struct Leg {
+/// each got, its banner and its messages, in the order they crossed the wire. A class: legs are
+/// held, looked up and put into pairings many times, and never change once built.
+final class Leg {
     struct Line {
         var index: Int
         var time: Timestamp
@@ -37,14 +38,27 @@ struct Leg {
     let vantage: Vantage
     let start: Timestamp
     let end: Timestamp
-    var commands: [Line] = []
-    var banner: ReplyLine?
-    var messages: [Message] = []
+    private(set) var commands: [Line] = []
+    private(set) var banner: ReplyLine?
+    private(set) var messages: [Message] = []
     /// Lines that identify a dialogue rather than being common to every dialogue.
-    private(set) var distinctiveLines: Set<[UInt8]> = []
+    private(set) var distinctiveLines: Set<LineKey> = []
     private(set) var messageIDs: Set<String> = []
 
-    init(session: Session, transactions: [Transaction]) {
+    private init(copying other: Leg) {
+        id = other.id
+        endpointClient = other.endpointClient
+        endpointServer = other.endpointServer
+        vantage = other.vantage
+        start = other.start
+        end = other.end
+        commands = other.commands
+        banner = other.banner
+        messages = other.messages
+    }
+
+    /// `pool` shares the lines many sessions carry alike (replies, DATA, QUIT) between the legs held.
+    init(session: Session, transactions: [Transaction], pool: TextPool? = nil) {
         id = session.id
         endpointClient = session.client
         endpointServer = session.server
@@ -53,13 +67,15 @@ struct Leg {
         end = session.end
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         var position: [Int: Int] = [:]  // command index -> place in `commands`
+        commands.reserveCapacity(session.timeline.count { if case .command = $0.kind { true } else { false } })
+        func shared(_ text: [UInt8]) -> [UInt8] { pool?.intern(text) ?? text }
         for e in session.timeline {
             switch e.kind {
             case .command(let index, let verb, _):
                 position[index] = commands.count
-                commands.append(Line(index: index, time: e.time, verb: verb, text: e.line, transaction: e.transaction))
+                commands.append(Line(index: index, time: e.time, verb: verb, text: shared(e.line), transaction: e.transaction))
             case .reply(let code, let answering):
-                let r = ReplyLine(time: e.time, code: code, text: e.line)
+                let r = ReplyLine(time: e.time, code: code, text: shared(e.line))
                 if let answering {
                     if let k = position[answering], commands[k].reply == nil { commands[k].reply = r }
                 } else if banner == nil {
@@ -77,9 +93,61 @@ struct Leg {
     }
 
     /// Computes the sets that candidate search and scoring look up, once.
-    mutating func index() {
-        distinctiveLines = Set(commands.lazy.filter { [.helo, .ehlo, .mail, .rcpt, .auth].contains($0.verb) }.map(\.text))
+    private func index() {
+        distinctiveLines = []
+        for c in commands {
+            switch c.verb {
+            case .helo, .ehlo, .mail, .rcpt, .auth: distinctiveLines.insert(LineKey(c.text))
+            default: break
+            }
+        }
         messageIDs = Set(messages.lazy.compactMap(\.messageID))
+    }
+}
+
+/// One copy of each line text among the legs held: most replies and many commands are the same
+/// in every session with a server. Bounded: when full it starts afresh (legs keep their copies).
+final class TextPool {
+    private var texts: [LineKey: [UInt8]] = [:]
+    let limit: Int
+    init(limit: Int = 16384) { self.limit = limit }
+
+    func intern(_ text: [UInt8]) -> [UInt8] {
+        let key = LineKey(text)
+        if let known = texts[key] { return known }
+        if texts.count >= limit { texts.removeAll(keepingCapacity: true) }
+        texts[key] = text
+        return text
+    }
+}
+
+/// A command line as a set or dictionary key: hashed in one call over its bytes (an array of bytes
+/// is hashed byte by byte).
+struct LineKey: Hashable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+}
+
+extension Leg {
+    /// Several server legs seen as one dialogue, in time order (they share one clock).
+    convenience init(merging legs: [Leg]) {
+        let first = legs[0]
+        self.init(copying: first)
+        for (k, other) in legs.enumerated().dropFirst() {
+            let shift = k * 1_000_000
+            for var c in other.commands {
+                c.index += shift
+                c.transaction = c.transaction.map { $0 + shift }
+                commands.append(c)
+            }
+            for var m in other.messages {
+                m.transaction += shift
+                messages.append(m)
+            }
+        }
+        commands.sort { $0.time < $1.time }
+        index()
     }
 }
 

@@ -27,6 +27,11 @@ enum Similarity: Int, Comparable {
     static func < (a: Similarity, b: Similarity) -> Bool { a.rawValue < b.rawValue }
 
     init(_ a: Leg.Line, _ b: Leg.Line) {
+        // Lines of different lengths are neither identical nor masked copies.
+        guard a.text.count == b.text.count else {
+            self = a.verb == b.verb && a.verb.isKnown ? .sameVerb : .none
+            return
+        }
         if a.text == b.text {
             self = .identical
         } else if b.text.isMasked(version: a.text) || a.text.isMasked(version: b.text) {
@@ -82,6 +87,27 @@ enum Pairer {
     /// contradicts that reading or nothing ties them. Legs from two captures are not paired when
     /// their clocks would differ by more than `maxClockOffset` seconds (the finder's window).
     static func evaluate(client: Leg, server: Leg, sameClock: Bool, maxClockOffset: Double) -> Pairing? {
+        evaluate(client: client, server: server, sameClock: sameClock, maxClockOffset: maxClockOffset,
+                 distinctive: client.distinctiveLines.intersection(server.distinctiveLines))
+    }
+
+    /// `distinctive`: the distinctive lines both legs carry (the same either way round).
+    static func evaluate(client: Leg, server: Leg, sameClock: Bool, maxClockOffset: Double, distinctive: Set<LineKey>) -> Pairing? {
+        // Timestamps of one clock can be a little out of order between two interfaces.
+        let tolerance = sameClock ? 0.00002 : 0.0
+        // A distinctive line (EHLO name, MAIL, RCPT) that the server leg carried only before the
+        // client sent it cannot have been relayed: the legs are two dialogues that look alike.
+        func distinctiveLinesRelayed(offset: Double) -> Bool {
+            client.commands.allSatisfy { c in
+                !distinctive.contains(LineKey(c.text)) || server.commands.contains {
+                    $0.text == c.text && $0.time.adding(seconds: -offset).seconds(since: c.time) >= -tolerance
+                }
+            }
+        }
+        // On one clock this is known before aligning (the cheap test first: most look-alike
+        // sessions fail it one way round).
+        if sameClock, !distinctiveLinesRelayed(offset: 0) { return nil }
+
         let aligned = align(client.commands, server.commands)
         let identical = aligned.filter { $0.2 == .identical }
         guard !identical.isEmpty else { return nil }
@@ -96,8 +122,6 @@ enum Pairer {
             lower.append(rs.time.seconds(since: rc.time))
         }
         if let bc = client.banner, let bs = server.banner, bc.text == bs.text { lower.append(bs.time.seconds(since: bc.time)) }
-        // Timestamps of one clock can be a little out of order between two interfaces.
-        let tolerance = sameClock ? 0.00002 : 0.0
         var offset = 0.0, uncertainty = 0.0, margin = 0.0
         upper.sort()
         lower.sort()
@@ -128,13 +152,7 @@ enum Pairer {
         guard margin > 0.000002 || lower.isEmpty else { return nil }
         if !sameClock, lower.isEmpty, upper.count > 1, upper.last! - upper.first! < 0.000002 { return nil }
 
-        // A distinctive line (EHLO name, MAIL, RCPT) that the server leg carried only before the
-        // client sent it cannot have been relayed: the legs are two dialogues that look alike.
-        let distinctive = client.distinctiveLines.intersection(server.distinctiveLines)
-        for c in client.commands where distinctive.contains(c.text) {
-            let copies = server.commands.lazy.filter { $0.text == c.text }
-            if !copies.contains(where: { $0.time.adding(seconds: -offset).seconds(since: c.time) >= -tolerance }) { return nil }
-        }
+        if !sameClock, !distinctiveLinesRelayed(offset: offset) { return nil }
 
         // Messages that both legs carry must be the same ones: a middlebox keeps the Message-ID.
         let clientIDs = client.messageIDs, serverIDs = server.messageIDs
@@ -142,12 +160,12 @@ enum Pairer {
 
         var score = 0
         var evidence: [String] = []
-        let shared = client.commands.filter { distinctive.contains($0.text) }
+        let shared = client.commands.filter { distinctive.contains(LineKey($0.text)) }
         if let helo = shared.first(where: { $0.verb == .helo || $0.verb == .ehlo }) {
             score += 2
             evidence.append("same greeting: \(Printable.short(helo.text, limit: 60))")
         }
-        let envelope = Set(shared.filter { $0.verb == .mail || $0.verb == .rcpt }.map(\.text))
+        let envelope = Set(shared.filter { $0.verb == .mail || $0.verb == .rcpt }.map { LineKey($0.text) })
         if !envelope.isEmpty {
             score += min(6, 2 * envelope.count)
             evidence.append("same envelope: \(envelope.count) MAIL/RCPT line\(envelope.count == 1 ? "" : "s")")
@@ -184,7 +202,7 @@ enum Pairer {
         // middlebox that answers the greeting itself speaks with its own name. Answered here and
         // then sent there too, it belongs to two dialogues that look alike.
         let relayed = Set(matches.lazy.filter { $0.2 == .identical }.map(\.0))
-        for (i, c) in client.commands.enumerated() where (c.verb == .ehlo || c.verb == .helo) && distinctive.contains(c.text) && !relayed.contains(i) {
+        for (i, c) in client.commands.enumerated() where (c.verb == .ehlo || c.verb == .helo) && distinctive.contains(LineKey(c.text)) && !relayed.contains(i) {
             return nil
         }
         return Pairing(client: client, server: server, score: score, evidence: evidence,

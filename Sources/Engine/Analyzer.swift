@@ -11,6 +11,13 @@ public protocol RecordSink: AnyObject {
     func transaction(_ t: Transaction, in session: Session)
     /// A session ended; its transactions were all delivered before.
     func session(_ s: Session)
+    /// Every session still to come began at or after `time` (as far as one capture's clock
+    /// tells): what needs to see later sessions can let go of those that ended well before.
+    func horizon(_ time: Timestamp)
+}
+
+extension RecordSink {
+    public func horizon(_ time: Timestamp) {}
 }
 
 /// Options of one analysis run.
@@ -34,8 +41,16 @@ public final class Analyzer: ReassemblyDelegate {
     public private(set) var lastTime = Timestamp.zero
     private unowned let sink: RecordSink
     private var reassembler: TCPReassembler<Analyzer>!
+    private var reportedHorizon = Timestamp.zero
     /// One packet decoder per input file (its fragment table and counters), indexed by file number.
-    private var decoders: [PacketDecoder?] = []
+    private var decoders: [FileDecoder?] = []
+
+    /// Holds a file's decoder so that it is used in place (an optional struct in an array is
+    /// copied to be tested).
+    private final class FileDecoder {
+        var decoder: PacketDecoder
+        init(_ linkType: LinkType) { decoder = PacketDecoder(linkType: linkType) }
+    }
 
     /// Per-connection state, kept in `Connection.context`.
     final class Context {
@@ -60,9 +75,10 @@ public final class Analyzer: ReassemblyDelegate {
         lastTime = max(lastTime, p.time)
         let file = p.vantage.file
         if file >= decoders.count { decoders += Array(repeating: nil, count: file + 1 - decoders.count) }
-        if decoders[file] == nil { decoders[file] = PacketDecoder(linkType: linkType) }
+        let d: FileDecoder
+        if let existing = decoders[file] { d = existing } else { d = FileDecoder(linkType); decoders[file] = d }
         let filterPorts = !options.detectByContent
-        decoders[file]!.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
+        d.decoder.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
             if filterPorts, !options.ports.contains(seg.source.port), !options.ports.contains(seg.destination.port) { return }
             reassembler.process(seg, time: p.time, vantage: p.vantage)
         }
@@ -71,7 +87,7 @@ public final class Analyzer: ReassemblyDelegate {
     /// The input ended: open connections are flushed and closed.
     public func finish() {
         reassembler.finishAll(at: lastTime)
-        packetStats = decoders.compactMap { $0 }.reduce(into: PacketStats()) { total, d in
+        packetStats = decoders.compactMap { $0?.decoder }.reduce(into: PacketStats()) { total, d in
             total.packets += d.stats.packets
             total.tcp += d.stats.tcp
             total.notIP += d.stats.notIP
@@ -172,6 +188,10 @@ public final class Analyzer: ReassemblyDelegate {
         }
         s.anomalies.insert(contentsOf: c.anomalies, at: 0)
         sink.session(s)
+        if reassembler.horizon.seconds(since: reportedHorizon) >= 1 {
+            reportedHorizon = reassembler.horizon
+            sink.horizon(reportedHorizon)
+        }
     }
 
     // MARK: - Helpers

@@ -13,6 +13,7 @@ public final class BackgroundSink: RecordSink, @unchecked Sendable {
     private enum Record {
         case transaction(Transaction, Session)
         case session(Session)
+        case horizon(Timestamp)
     }
 
     private let target: RecordSink
@@ -31,6 +32,7 @@ public final class BackgroundSink: RecordSink, @unchecked Sendable {
                     switch r {
                     case .transaction(let t, let s): target.transaction(t, in: s)
                     case .session(let s): target.session(s)
+                    case .horizon(let t): target.horizon(t)
                     }
                 }
                 batch.removeAll(keepingCapacity: true)
@@ -46,6 +48,11 @@ public final class BackgroundSink: RecordSink, @unchecked Sendable {
     public func session(_ s: Session) {
         guard thread != nil else { return target.session(s) }
         queue.put(.session(s))
+    }
+
+    public func horizon(_ time: Timestamp) {
+        guard thread != nil else { return target.horizon(time) }
+        queue.put(.horizon(time))
     }
 
     /// Waits until every record handed over has been passed to the target, and ends the thread.

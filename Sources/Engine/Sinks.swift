@@ -52,7 +52,11 @@ public final class ReportSink: RecordSink {
         self.format = format
         self.captureNames = captureNames
         self.finder = InterceptFinder(mode: pairing)
+        // One capture is one clock: legs of one connection overlap in time.
+        finder.oneClock = captureNames.count == 1
     }
+
+    public func horizon(_ time: Timestamp) { finder.horizon(time) }
 
     public func transaction(_ t: Transaction, in session: Session) {
         waiting[session.id, default: []].append(t)

@@ -163,7 +163,7 @@ struct Rules {
         // every reply takes only the server's own time (a 354 is quicker to write than an EHLO
         // reply). The handshake tells: beside the server the SYN-ACK leaves at once and the ACK
         // comes a round trip later.
-        let relayed = commands.filter { [.helo, .ehlo, .mail, .rcpt].contains($0.verb) }.compactMap(latency)
+        let relayed = commands.filter { $0.verb == .helo || $0.verb == .ehlo || $0.verb == .mail || $0.verb == .rcpt }.compactMap(latency)
         let besideServer = s.handshakeHalves.map { $0.client > 0.001 && $0.client > 4 * $0.server } ?? true
         if !besideServer, let rtt = relayed.min(), rtt > 0.001 {
             for c in commands where c.verb == .data || c.verb == .endOfData {
@@ -259,18 +259,20 @@ struct Rules {
 
     // MARK: From decoder anomalies
 
-    mutating func fromAnomalies() {
-        let map: [String: String] = [
+    /// Decoder anomalies that are findings in their own right, by anomaly name.
+    static let anomalyFindings: [String: String] = [
             "client-did-not-wait": "commands-after-data", "reply-without-command": "reply-without-command",
             "commands-never-answered": "commands-never-answered", "reply-malformed": "invalid-reply",
             "reply-code-invalid": "invalid-reply", "reply-code-mismatch": "invalid-reply",
             "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending", "bare-lf-in-message": "bare-line-ending",
             "command-line-too-long": "line-too-long", "reply-line-too-long": "line-too-long", "line-over-hard-limit": "line-too-long",
             "nul-byte": "nul-byte", "bdat-invalid": "bdat-invalid",
-        ]
+    ]
+
+    mutating func fromAnomalies() {
         var seen = Set<String>()
         for a in s.anomalies {
-            if let id = map[a.name], seen.insert(id).inserted {
+            if let id = Self.anomalyFindings[a.name], seen.insert(id).inserted {
                 out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: a.time, message: a.detail, session: s.id, timelineIndex: position(a.time)))
             }
         }
@@ -302,7 +304,7 @@ struct Rules {
     }
 
     mutating func sizes() {
-        guard let ext = s.extensions.first(where: { $0.uppercased().hasPrefix("SIZE ") }),
+        guard let ext = s.extensions.first(where: { $0.prefix(5).uppercased() == "SIZE " }),
             let limit = Int(ext.split(separator: " ").last ?? ""), limit > 0
         else { return }
         for t in txns {

@@ -37,6 +37,17 @@ public struct ReassemblyLimits: Sendable {
     public init() {}
 }
 
+/// A flow table key: both endpoints in a fixed order, and where they were seen.
+struct FlowKey: Equatable {
+    var vantage: Vantage
+    var low: Endpoint
+    var high: Endpoint
+    init(_ v: Vantage, _ a: Endpoint, _ b: Endpoint) {
+        vantage = v
+        if a < b { low = a; high = b } else { low = b; high = a }
+    }
+}
+
 /// TCP stream reassembly: a flow table, per-direction ordering, retransmission handling and
 /// explicit gaps. No I/O: segments in, delegate calls out.
 ///
@@ -53,33 +64,13 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     /// client command (false), or cannot tell (nil). Used only when no handshake was seen.
     public var speaksFirst: ((UnsafeRawBufferPointer) -> Bool?)?
 
-    private var table: [FlowKey: Connection] = [:]
+    private var table = FlowTable()
     /// The last successful lookup; cleared whenever the table loses an entry.
     private var lastLookup: (key: FlowKey, connection: Connection)?
     private var nextID = 1
     private var lastSweep: Timestamp?
     public private(set) var connectionsSeen = 0
     public private(set) var evicted = 0
-
-    struct FlowKey: Hashable {
-        var vantage: Vantage
-        var low: Endpoint
-        var high: Endpoint
-        init(_ v: Vantage, _ a: Endpoint, _ b: Endpoint) {
-            vantage = v
-            if a < b { low = a; high = b } else { low = b; high = a }
-        }
-
-        /// Fewer words into the hasher than the synthesized hash (which combines every field and
-        /// enum tag): the flow table is looked up for every packet. Still injective, so a crafted
-        /// capture cannot make flows collide.
-        func hash(into h: inout Hasher) {
-            h.combine(vantage.file)
-            h.combine(vantage.interface)
-            low.hashCompactly(into: &h)
-            high.hashCompactly(into: &h)
-        }
-    }
 
     public init(delegate: Delegate, limits: ReassemblyLimits = .init(), serverPorts: Set<UInt16> = [25, 465, 587, 2525]) {
         self.delegate = delegate
@@ -88,6 +79,9 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     }
 
     public var openConnections: Int { table.values.lazy.filter { !$0.isClosed }.count }
+    /// No connection still open was first seen before this, as of the last sweep (once a second of
+    /// capture time): a connection yet to end began at or after it.
+    public private(set) var horizon = Timestamp.zero
 
     // MARK: - Segments
 
@@ -401,19 +395,23 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     /// Closes connections idle for longer than the limit, and forgets closed ones.
     public func expireIdle(_ now: Timestamp) {
         let limit = limits.idleTimeout
-        var expired: [FlowKey] = []
-        for (key, c) in table where now.seconds(since: c.lastSeen) > limit {
-            expired.append(key)
+        var expired: [(key: FlowKey, id: Int)] = []
+        var oldest = now
+        table.forEach { key, c in
+            let idle = now.seconds(since: c.lastSeen)
+            // Closed connections are kept a little while to absorb stray packets, then forgotten.
+            if idle > limit || (c.isClosed && idle > 60) {
+                expired.append((key, c.id))
+            } else if !c.isClosed {
+                oldest = min(oldest, c.firstSeen)
+            }
         }
-        // Closed connections are kept a little while to absorb stray packets, then forgotten.
-        for (key, c) in table where c.isClosed && now.seconds(since: c.lastSeen) > 60 {
-            expired.append(key)
-        }
-        expired.sort { table[$0]!.id < table[$1]!.id }
-        for key in expired {
+        expired.sort { $0.id < $1.id }
+        for (key, _) in expired {
             guard let c = forget(key) else { continue }
             if !c.isClosed { finish(c, .idle, now) }
         }
+        horizon = oldest
     }
 
     /// Removes a flow from the table (and from the last-lookup cache).
@@ -430,7 +428,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
 
     private func evictOldest() {
         // Evict a batch so that a flood costs O(n log n) per n/8 new connections, not O(n) each.
-        let victims = table.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, limits.maxConnections / 8))
+        let victims = table.entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, limits.maxConnections / 8))
         for (key, c) in victims {
             forget(key)
             if !c.isClosed {

@@ -156,6 +156,20 @@ public struct JSONWriter {
         }
     }
 
+    /// `ip:port` (IPv6 as `[addr]:port`), as `Endpoint.description` writes it; IPv4 without
+    /// building a String (two per record).
+    public mutating func endpoint(_ e: Endpoint) {
+        guard case .v4(let a) = e.address else { return string(e.description) }
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+        for shift in [24, 16, 8, 0] as [UInt32] {
+            appendInteger(Int(a >> shift & 0xff))
+            bytes.append(shift == 0 ? UInt8(ascii: ":") : UInt8(ascii: "."))
+        }
+        appendInteger(Int(e.port))
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     public mutating func int(_ v: Int?) {
         if let v { int(v) } else { null() }
     }

@@ -40,7 +40,15 @@ struct BodyScanner {
     /// Consumes message bytes; returns how many were consumed when the end-of-data line was found
     /// (the terminator included), or nil when all bytes belong to the message.
     mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let consumed = lines(bytes)
+        // One pass over the message's part of the bytes, until the first 8-bit byte.
+        if !eightBit { eightBit = Self.hasHighBit(UnsafeRawBufferPointer(rebasing: bytes[..<(consumed ?? bytes.count)])) }
+        return consumed
+    }
+
+    private mutating func lines(_ bytes: UnsafeRawBufferPointer) -> Int? {
         let n = bytes.count
+        guard let base = bytes.baseAddress else { return nil }
         var i = 0
         while i < n {
             switch state {
@@ -69,14 +77,12 @@ struct BodyScanner {
                 size += 1
                 if inHeaders { headerLineLength += 1 }
                 state = .inLine
-            case .inLine:
-                let base = bytes.baseAddress! + i
-                let found = memchr(base, 0x0a, n - i)
-                let end = found.map { UnsafeRawPointer($0) - UnsafeRawPointer(bytes.baseAddress!) + 1 } ?? n
+            case .inLine where inHeaders:
+                let found = memchr(base + i, 0x0a, n - i)
+                let end = found.map { UnsafeRawPointer($0) - base + 1 } ?? n
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
                 size += chunk.count
-                if !eightBit { eightBit = Self.hasHighBit(chunk) }
-                if inHeaders { headerBytes(chunk, lineEnds: found != nil) }
+                headerBytes(chunk, lineEnds: found != nil)
                 if found != nil {
                     let crBefore = end - i >= 2 ? bytes[end - 2] == 0x0d : sawCR
                     if !crBefore { bareLineFeeds += 1 }
@@ -84,6 +90,26 @@ struct BodyScanner {
                 }
                 sawCR = chunk.last == 0x0d
                 i = end
+            case .inLine:
+                // The body, line after line, until a line starts with a dot or the bytes end.
+                let start = i
+                while true {
+                    guard let found = memchr(base + i, 0x0a, n - i) else {
+                        sawCR = bytes[n - 1] == 0x0d
+                        i = n
+                        break
+                    }
+                    let end = UnsafeRawPointer(found) - base + 1
+                    let crBefore = end - i >= 2 ? bytes[end - 2] == 0x0d : sawCR
+                    if !crBefore { bareLineFeeds += 1 }
+                    sawCR = false
+                    i = end
+                    if i == n || (bytes[i] == UInt8(ascii: ".") && dotStuffed) {
+                        state = .lineStart
+                        break
+                    }
+                }
+                size += i - start
             }
         }
         return nil

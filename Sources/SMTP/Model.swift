@@ -13,26 +13,31 @@ public enum Verb: Hashable, Sendable {
     case authResponse
 
     public init(_ word: [UInt8]) {
-        let upper = String(decoding: word.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
-        switch upper {
-        case "HELO": self = .helo
-        case "EHLO": self = .ehlo
-        case "MAIL": self = .mail
-        case "RCPT": self = .rcpt
-        case "DATA": self = .data
-        case "BDAT": self = .bdat
-        case "RSET": self = .rset
-        case "NOOP": self = .noop
-        case "QUIT": self = .quit
-        case "VRFY": self = .vrfy
-        case "EXPN": self = .expn
-        case "HELP": self = .help
-        case "STARTTLS": self = .starttls
-        case "AUTH": self = .auth
-        case "ETRN": self = .etrn
-        case "XCLIENT": self = .xclient
-        case "XFORWARD": self = .xforward
-        default: self = .other(upper)
+        // The known verbs have at most 8 letters: compared as one upper-cased big-endian integer
+        // (a word with a NUL byte is never a verb, so lengths cannot be confused).
+        var packed: UInt64 = 0
+        if word.count <= 8, !word.contains(0) {
+            for b in word { packed = packed << 8 | UInt64(b >= 97 && b <= 122 ? b - 32 : b) }
+        }
+        switch packed {
+        case 0x48454C4F: self = .helo  // HELO
+        case 0x45484C4F: self = .ehlo  // EHLO
+        case 0x4D41494C: self = .mail  // MAIL
+        case 0x52435054: self = .rcpt  // RCPT
+        case 0x44415441: self = .data  // DATA
+        case 0x42444154: self = .bdat  // BDAT
+        case 0x52534554: self = .rset  // RSET
+        case 0x4E4F4F50: self = .noop  // NOOP
+        case 0x51554954: self = .quit  // QUIT
+        case 0x56524659: self = .vrfy  // VRFY
+        case 0x4558504E: self = .expn  // EXPN
+        case 0x48454C50: self = .help  // HELP
+        case 0x5354415254544C53: self = .starttls  // STARTTLS
+        case 0x41555448: self = .auth  // AUTH
+        case 0x4554524E: self = .etrn  // ETRN
+        case 0x58434C49454E54: self = .xclient  // XCLIENT
+        case 0x58464F5257415244: self = .xforward  // XFORWARD
+        default: self = .other(String(decoding: word.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self))
         }
     }
 
@@ -121,10 +126,16 @@ public struct Reply: Sendable {
 
     /// The reply as one display line: `250 text`; a multi-line reply as `250 first · second · …`.
     public var displayLine: [UInt8] {
-        var out = Array(String(code).utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(4 + lines.reduce(0) { $0 + $1.count + 4 })
+        if (100...999).contains(code) {
+            out += [UInt8(48 + code / 100), UInt8(48 + code / 10 % 10), UInt8(48 + code % 10)]
+        } else {
+            out += String(code).utf8
+        }
         out.append(0x20)
         for (i, l) in lines.enumerated() {
-            if i > 0 { out += Array(" · ".utf8) }
+            if i > 0 { out += " · ".utf8 }
             out += l
         }
         return out

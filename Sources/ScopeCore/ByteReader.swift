@@ -8,7 +8,7 @@ public struct ByteReader {
     /// Offset of the next byte to read.
     public var offset: Int
 
-    @inlinable
+    @inlinable @inline(__always)
     public init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
@@ -16,27 +16,27 @@ public struct ByteReader {
 
     @inlinable public var remaining: Int { bytes.count - offset }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readUInt8() -> UInt8? {
         guard offset < bytes.count else { return nil }
         defer { offset += 1 }
         return bytes[offset]
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readUInt16() -> UInt16? {
         guard remaining >= 2 else { return nil }
         defer { offset += 2 }
         return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readUInt16LE() -> UInt16? {
         guard let v = readUInt16() else { return nil }
         return v.byteSwapped
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readUInt32() -> UInt32? {
         guard remaining >= 4 else { return nil }
         defer { offset += 4 }
@@ -44,20 +44,20 @@ public struct ByteReader {
             | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readUInt32LE() -> UInt32? {
         guard let v = readUInt32() else { return nil }
         return v.byteSwapped
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readUInt64() -> UInt64? {
         guard let hi = readUInt32(), let lo = readUInt32() else { return nil }
         return UInt64(hi) << 32 | UInt64(lo)
     }
 
     /// Advances by `count` bytes; fails (consuming nothing) when fewer remain.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public mutating func skip(_ count: Int) -> Bool {
         guard count >= 0, remaining >= count else { return false }
@@ -66,7 +66,7 @@ public struct ByteReader {
     }
 
     /// A view of the next `count` bytes, consumed.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readSlice(_ count: Int) -> UnsafeRawBufferPointer? {
         guard count >= 0, remaining >= count else { return nil }
         defer { offset += count }
@@ -74,14 +74,14 @@ public struct ByteReader {
     }
 
     /// Everything that is left, consumed.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readRest() -> UnsafeRawBufferPointer {
         defer { offset = bytes.count }
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<bytes.count])
     }
 
     /// Byte at `offset + ahead` without consuming it.
-    @inlinable
+    @inlinable @inline(__always)
     public func peek(_ ahead: Int = 0) -> UInt8? {
         let i = offset + ahead
         guard i >= 0, i < bytes.count else { return nil }
