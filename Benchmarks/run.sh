@@ -78,27 +78,30 @@ corpus() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# measure TOOL SIZE RUNS OUTFILE COMMAND...: median wall time (s) and peak RSS (KB) into T and R.
+# run_once TOOL SIZE OUTFILE COMMAND...: one timed run, appended to SECS/RSS[TOOL,SIZE].
 # Wall time is taken around /usr/bin/time (whose %e has only 10 ms resolution); RSS is its %M.
-declare -A T R
-measure() {
-  local tool=$1 size=$2 n=$3 out=$4 i t0 secs=() rss=()
-  shift 4
-  for ((i = 0; i < n; i++)); do
-    t0=$EPOCHREALTIME
-    if ! /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" > "$out" 2> "$work/stderr.txt"; then
-      cat "$work/stderr.txt" >&2
-      die "failed: $*"
-    fi
-    secs+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')")
-    rss+=("$(tail -n 1 "$work/time.txt" | cut -d' ' -f2)")
-  done
-  T[$tool,$size]=$(median "${secs[@]}")
-  R[$tool,$size]=$(median "${rss[@]}")
+declare -A T R SECS RSSES
+run_once() {
+  local tool=$1 size=$2 out=$3 t0
+  shift 3
+  t0=$EPOCHREALTIME
+  if ! /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" > "$out" 2> "$work/stderr.txt"; then
+    cat "$work/stderr.txt" >&2
+    die "failed: $*"
+  fi
+  SECS[$tool,$size]+=" $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')"
+  RSSES[$tool,$size]+=" $(tail -n 1 "$work/time.txt" | cut -d' ' -f2)"
+}
+# settle TOOL SIZE: medians into T and R.
+settle() {
+  # shellcheck disable=SC2086 # the lists are space-separated numbers
+  T[$1,$2]=$(median ${SECS[$1,$2]})
+  # shellcheck disable=SC2086
+  R[$1,$2]=$(median ${RSSES[$1,$2]})
 }
 
 tools=("pcaploop" "pcaploop -a" "tshark" "smtpscope json" "smtpscope text")
-declare -A BYTES PACKETS VERDICT INFO
+declare -A BYTES PACKETS VERDICT INFO OPEN
 status=0
 echo "smtpscope: $SMTPSCOPE ($(git -C "$repo" describe --always --dirty 2> /dev/null || echo unknown))"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -108,15 +111,20 @@ for size in "${size_list[@]}"; do
   BYTES[$size]=$(stat -c %s "$f")
   echo "measuring $size: $f, ${BYTES[$size]} bytes, median of $runs runs (tshark: 1 run)" >&2
   cat "$f" > /dev/null   # warm-up: the file is in the page cache from here on
-  measure "pcaploop" "$size" "$runs" "$work/pcaploop.out" "$work/pcaploop" "$f"
-  PACKETS[$size]=$(awk '{ print $2 }' "$work/pcaploop.out")
   INFO[$size]=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))
 print("%(bytes)d bytes, %(packets)d packets, %(sessions)d sessions, %(transactions)d transactions, "
-      "%(concurrency_median_after_rampup)d sessions open at once (median)" % s)' "$f.log")
-  measure "pcaploop -a" "$size" "$runs" /dev/null "$work/pcaploop" -a "$f"
-  measure "tshark" "$size" 1 /dev/null tshark -r "$f" -Y smtp.req.command -T fields -e smtp.req.command -e smtp.req.parameter
-  measure "smtpscope json" "$size" "$runs" "$out" "$SMTPSCOPE" read --format json "$f"
-  measure "smtpscope text" "$size" "$runs" /dev/null "$SMTPSCOPE" read "$f"
+      "%(concurrency_max)d sessions open at once at most (median %(concurrency_median_after_rampup)d)" % s)' "$f.log")
+  OPEN[$size]=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["concurrency_max"])' "$f.log")
+  run_once "tshark" "$size" /dev/null tshark -r "$f" -Y smtp.req.command -T fields -e smtp.req.command -e smtp.req.parameter
+  # The tools take turns, run after run: a machine that slows down for a while slows all alike.
+  for ((i = 0; i < runs; i++)); do
+    run_once "pcaploop" "$size" "$work/pcaploop.out" "$work/pcaploop" "$f"
+    run_once "pcaploop -a" "$size" /dev/null "$work/pcaploop" -a "$f"
+    run_once "smtpscope json" "$size" "$out" "$SMTPSCOPE" read --format json "$f"
+    run_once "smtpscope text" "$size" /dev/null "$SMTPSCOPE" read "$f"
+  done
+  for tool in "${tools[@]}"; do settle "$tool" "$size"; done
+  PACKETS[$size]=$(awk '{ print $2 }' "$work/pcaploop.out")
   if VERDICT[$size]=$(python3 "$repo/Benchmarks/check_truth.py" "$f.truth.jsonl" "$out"); then :; else status=1; fi
 done
 
@@ -148,7 +156,11 @@ if ((${#size_list[@]} > 1)); then
   first=${size_list[0]} last=${size_list[-1]}
   for mode in json text; do
     awk -v m="$mode" -v a="${R[smtpscope $mode,$first]}" -v b="${R[smtpscope $mode,$last]}" -v f="$first" -v l="$last" \
-        'BEGIN { printf "%-4s RSS %s / RSS %s = %.2f (flat means close to 1)\n", m, l, f, b / a }'
+        -v ca="${OPEN[$first]}" -v cb="${OPEN[$last]}" -v sa="${BYTES[$first]}" -v sb="${BYTES[$last]}" '
+      BEGIN {
+        printf "%-4s RSS %s / RSS %s = %.2f; open connections %.2fx, file size %.1fx: memory follows the open connections (%s)\n",
+          m, l, f, b / a, cb / ca, sb / sa, (b / a <= cb / ca ? "ok" : "MISSED")
+      }'
   done
 fi
 for size in "${size_list[@]}"; do

@@ -13,7 +13,8 @@ import Sessions
 /// clock offset derived from the same constraints otherwise. Sessions are held for a window of
 /// capture time (`window`, 30 minutes: legs from two captures whose clocks differ by more cannot
 /// be paired) and at most `maxSessions` of them, so memory follows the rate of sessions, not the
-/// length of the capture.
+/// length of the capture. With one capture (one clock) a session is let go sooner: once no
+/// connection still open began before it ended (`horizon(_:)`), since legs overlap in time.
 public final class InterceptFinder {
     public enum Mode: String, Sendable, CaseIterable {
         /// Pair when the evidence is strong.
@@ -52,6 +53,9 @@ public final class InterceptFinder {
     private var horizonTime = Timestamp.zero
     /// Seconds by which one capture's timestamps may run backwards (two interfaces, two queues).
     static let clockDisorder = 2.0
+
+    /// Sessions held for pairing now.
+    public var sessionsHeld: Int { legs.count }
 
     public init(mode: Mode = .auto, window: Double = 1800) {
         self.mode = mode

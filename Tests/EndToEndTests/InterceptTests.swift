@@ -131,6 +131,38 @@ func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
 
     /// Unrelated sessions are never paired: all the other projects' captures read together, and
     /// the direct (un-intercepted) captures of Captures/ read together.
+    /// On one clock, sessions that nothing still open overlaps are paired and let go as the
+    /// horizon passes them; the intercept found is the one found holding everything to the end.
+    @Test func oneClockLetsGoOfSessionsNoOpenConnectionOverlaps() throws {
+        let (c, _) = analyze([capturesDir.appendingPathComponent("middlebox-store-and-forward-both-legs.pcapng").path])
+        let held = InterceptFinder()
+        for s in c.sessions { held.add(s, transactions: c.transactions(of: s)) }
+        let expected = try #require(held.finish().first)
+
+        let finder = InterceptFinder()
+        finder.oneClock = true
+        for s in c.sessions { finder.add(s, transactions: c.transactions(of: s)) }
+        // Later sessions (copies of one leg, a minute on), enough to make letting go worth it.
+        let last = try #require(c.sessions.map(\.end).max())
+        for i in 0..<300 {
+            var s = c.sessions[0]
+            s.id = 10_000 + i
+            s.start = last.adding(seconds: 60 + Double(i) / 1000)
+            s.end = s.start.adding(seconds: 1)
+            finder.add(s, transactions: [])
+        }
+        #expect(finder.sessionsHeld == c.sessions.count + 300)
+        let first = try #require(c.sessions.map(\.start).min())
+        finder.horizon(first)
+        #expect(finder.sessionsHeld == c.sessions.count + 300, "a connection open since the first leg began may still be a leg")
+        finder.horizon(last.adding(seconds: 30))
+        #expect(finder.sessionsHeld == 300, "the legs ended long before anything still open began")
+        let found = finder.finish()
+        #expect(found.count == 1)
+        #expect(found.first?.clientLeg == expected.clientLeg)
+        #expect(found.first?.serverLegs == expected.serverLegs)
+    }
+
     @Test func noPairsBetweenUnrelatedSessions() throws {
         let peers = !peerCapturesExpected ? [] : try FileManager.default.subpathsOfDirectory(atPath: peerDir.path)
             .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.map { peerDir.appendingPathComponent($0).path }
