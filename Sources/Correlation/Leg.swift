@@ -66,18 +66,27 @@ final class Leg {
         start = session.start
         end = session.end
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
-        var position: [Int: Int] = [:]  // command index -> place in `commands`
         commands.reserveCapacity(session.timeline.count { if case .command = $0.kind { true } else { false } })
-        func shared(_ text: [UInt8]) -> [UInt8] { pool?.intern(text) ?? text }
+        /// Where the command with index `index` is in `commands` (commands come in index order).
+        func position(_ index: Int) -> Int? {
+            var lo = 0, hi = commands.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if commands[mid].index < index { lo = mid + 1 } else { hi = mid }
+            }
+            if lo < commands.count, commands[lo].index == index { return lo }
+            return commands.lastIndex { $0.index == index }  // should the order ever differ
+        }
         for e in session.timeline {
             switch e.kind {
             case .command(let index, let verb, _):
-                position[index] = commands.count
-                commands.append(Line(index: index, time: e.time, verb: verb, text: shared(e.line), transaction: e.transaction))
+                // Lines that identify the dialogue are seldom shared: not worth pooling.
+                let text = Self.isDistinctive(verb) ? e.line : pool?.intern(e.line) ?? e.line
+                commands.append(Line(index: index, time: e.time, verb: verb, text: text, transaction: e.transaction))
             case .reply(let code, let answering):
-                let r = ReplyLine(time: e.time, code: code, text: shared(e.line))
+                let r = ReplyLine(time: e.time, code: code, text: pool?.intern(e.line) ?? e.line)
                 if let answering {
-                    if let k = position[answering], commands[k].reply == nil { commands[k].reply = r }
+                    if let k = position(answering), commands[k].reply == nil { commands[k].reply = r }
                 } else if banner == nil {
                     banner = r
                 }
@@ -92,15 +101,18 @@ final class Leg {
         index()
     }
 
+    /// Commands whose lines tell one dialogue from another (the client's name, the envelope).
+    static func isDistinctive(_ verb: Verb) -> Bool {
+        switch verb {
+        case .helo, .ehlo, .mail, .rcpt, .auth: return true
+        default: return false
+        }
+    }
+
     /// Computes the sets that candidate search and scoring look up, once.
     private func index() {
         distinctiveLines = []
-        for c in commands {
-            switch c.verb {
-            case .helo, .ehlo, .mail, .rcpt, .auth: distinctiveLines.insert(LineKey(c.text))
-            default: break
-            }
-        }
+        for c in commands where Self.isDistinctive(c.verb) { distinctiveLines.insert(LineKey(c.text)) }
         messageIDs = Set(messages.lazy.compactMap(\.messageID))
     }
 }
@@ -121,12 +133,19 @@ final class TextPool {
     }
 }
 
-/// A command line as a set or dictionary key: hashed in one call over its bytes (an array of bytes
-/// is hashed byte by byte).
+/// A command line as a set or dictionary key: its bytes hashed once, in one call (an array of
+/// bytes is hashed byte by byte, and again at every lookup).
 struct LineKey: Hashable {
     let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    private let digest: Int
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        var h = Hasher()
+        bytes.withUnsafeBytes { h.combine(bytes: $0) }
+        digest = h.finalize()
+    }
+    static func == (a: LineKey, b: LineKey) -> Bool { a.digest == b.digest && a.bytes == b.bytes }
+    func hash(into h: inout Hasher) { h.combine(digest) }
 }
 
 extension Leg {

@@ -26,21 +26,22 @@ enum Similarity: Int, Comparable {
 
     static func < (a: Similarity, b: Similarity) -> Bool { a.rawValue < b.rawValue }
 
-    init(_ a: Leg.Line, _ b: Leg.Line) {
+    init(_ a: Leg.Line, _ b: Leg.Line) { self.init(a.text, a.verb.knownCode, b.text, b.verb.knownCode) }
+
+    /// `verbA`, `verbB`: `Verb.knownCode` (-1 for a verb that is not known).
+    init(_ textA: [UInt8], _ verbA: Int, _ textB: [UInt8], _ verbB: Int) {
         // Lines of different lengths are neither identical nor masked copies.
-        guard a.text.count == b.text.count else {
-            self = a.verb == b.verb && a.verb.isKnown ? .sameVerb : .none
-            return
+        if textA.count == textB.count {
+            if textA == textB {
+                self = .identical
+                return
+            }
+            if textB.isMasked(version: textA) || textA.isMasked(version: textB) {
+                self = .masked
+                return
+            }
         }
-        if a.text == b.text {
-            self = .identical
-        } else if b.text.isMasked(version: a.text) || a.text.isMasked(version: b.text) {
-            self = .masked
-        } else if a.verb == b.verb, a.verb.isKnown {
-            self = .sameVerb
-        } else {
-            self = .none
-        }
+        self = verbA == verbB && verbA >= 0 ? .sameVerb : .none
     }
 }
 
@@ -57,9 +58,24 @@ enum Pairer {
         var dp = [Int](repeating: 0, count: (n + 1) * (m + 1))
         func at(_ i: Int, _ j: Int) -> Int { i * (m + 1) + j }
         var sim = [Similarity](repeating: .none, count: n * m)
+        // The texts and verbs taken out once: the table compares every line with every line.
+        var textsA: [[UInt8]] = [], textsB: [[UInt8]] = []
+        var verbsA: [Int] = [], verbsB: [Int] = []
+        textsA.reserveCapacity(n)
+        verbsA.reserveCapacity(n)
+        textsB.reserveCapacity(m)
+        verbsB.reserveCapacity(m)
+        for k in 0..<n {
+            textsA.append(a[k].text)
+            verbsA.append(a[k].verb.knownCode)
+        }
+        for k in 0..<m {
+            textsB.append(b[k].text)
+            verbsB.append(b[k].verb.knownCode)
+        }
         for i in stride(from: n - 1, through: 0, by: -1) {
             for j in stride(from: m - 1, through: 0, by: -1) {
-                let s = Similarity(a[i], b[j])
+                let s = Similarity(textsA[i], verbsA[i], textsB[j], verbsB[j])
                 sim[i * m + j] = s
                 var best = max(dp[at(i + 1, j)], dp[at(i, j + 1)])
                 if s != .none { best = max(best, s.rawValue + dp[at(i + 1, j + 1)]) }
@@ -67,6 +83,7 @@ enum Pairer {
             }
         }
         var out: [(Int, Int, Similarity)] = []
+        out.reserveCapacity(min(n, m))
         var i = 0, j = 0
         while i < n, j < m {
             let s = sim[i * m + j]
@@ -98,9 +115,12 @@ enum Pairer {
         // A distinctive line (EHLO name, MAIL, RCPT) that the server leg carried only before the
         // client sent it cannot have been relayed: the legs are two dialogues that look alike.
         func distinctiveLinesRelayed(offset: Double) -> Bool {
-            client.commands.allSatisfy { c in
-                !distinctive.contains(LineKey(c.text)) || server.commands.contains {
-                    $0.text == c.text && $0.time.adding(seconds: -offset).seconds(since: c.time) >= -tolerance
+            // Few distinctive lines, compared as bytes (no hashing per command).
+            distinctive.allSatisfy { line in
+                client.commands.allSatisfy { c in
+                    c.text != line.bytes || server.commands.contains {
+                        $0.text == c.text && $0.time.adding(seconds: -offset).seconds(since: c.time) >= -tolerance
+                    }
                 }
             }
         }
@@ -117,6 +137,7 @@ enum Pairer {
         // (offset ≥ tS − tC). Offset = server-leg clock − client-leg clock.
         var upper: [Double] = identical.map { server.commands[$0.1].time.seconds(since: client.commands[$0.0].time) }
         var lower: [Double] = []
+        lower.reserveCapacity(identical.count + 1)
         for (i, j, s) in identical where s == .identical {
             guard let rc = client.commands[i].reply, let rs = server.commands[j].reply, rc.text == rs.text else { continue }
             lower.append(rs.time.seconds(since: rc.time))

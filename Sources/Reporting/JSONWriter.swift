@@ -87,6 +87,10 @@ public struct JSONWriter {
             if upTo > run { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: a[run..<upTo])) }
         }
         while i < a.count {
+            // Eight plain bytes at a time (most of a line): none below 0x20, none 0x7f or above,
+            // no quote, no backslash.
+            while i + 8 <= a.count, Self.plain(UnsafeRawPointer(a.baseAddress! + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+            guard i < a.count else { break }
             let b = a[i]
             if b >= 0x20, b < 0x80, b != UInt8(ascii: "\""), b != 0x5c, b != 0x7f {
                 i += 1
@@ -119,6 +123,17 @@ public struct JSONWriter {
         }
         flush(a.count)
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether eight bytes need no escaping: the classic SWAR tests for a byte below a bound and
+    /// for a zero byte (after XOR with the byte looked for); exact, with no false answers.
+    @inline(__always)
+    static func plain(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        let control = (w &- ones &* 0x20) & ~w & highs  // a byte below 0x20
+        let del = hasZero(w ^ (ones &* 0x7f))
+        return w & highs == 0 && control == 0 && !del && !hasZero(w ^ (ones &* 0x22)) && !hasZero(w ^ (ones &* 0x5c))
     }
 
     /// A timestamp as an RFC 3339 string (UTC, microseconds).

@@ -67,6 +67,31 @@ public enum Verb: Hashable, Sendable {
     }
 
     /// Verbs a real client sends; used to resynchronise after a gap and to recognise SMTP by content.
+    /// A small number for each known verb, -1 for the others: compared where verbs are compared
+    /// by the thousand.
+    public var knownCode: Int {
+        switch self {
+        case .helo: 0
+        case .ehlo: 1
+        case .mail: 2
+        case .rcpt: 3
+        case .data: 4
+        case .bdat: 5
+        case .rset: 6
+        case .noop: 7
+        case .quit: 8
+        case .vrfy: 9
+        case .expn: 10
+        case .help: 11
+        case .starttls: 12
+        case .auth: 13
+        case .etrn: 14
+        case .xclient: 15
+        case .xforward: 16
+        case .other, .endOfData, .authResponse: -1
+        }
+    }
+
     public var isKnown: Bool {
         switch self {
         case .other, .endOfData, .authResponse: return false
