@@ -127,6 +127,14 @@ enum Pairer {
         // On one clock this is known before aligning (the cheap test first: most look-alike
         // sessions fail it one way round).
         if sameClock, !distinctiveLinesRelayed(offset: 0) { return nil }
+        // So is the greeting test below, where every copy of a shared greeting left on the
+        // server leg only after the client had its answer: then no alignment can relay it.
+        if sameClock {
+            for c in client.commands where c.verb == .ehlo || c.verb == .helo {
+                guard let answered = c.reply?.time, distinctive.contains(where: { $0.bytes == c.text }) else { continue }
+                if !server.commands.contains(where: { $0.text == c.text && answered.seconds(since: $0.time) >= -tolerance }) { return nil }
+            }
+        }
 
         let aligned = align(client.commands, server.commands)
         let identical = aligned.filter { $0.2 == .identical }

@@ -28,6 +28,10 @@ public struct AnalyzerOptions: Sendable {
     public var detectByContent = true
     public var decoder = SMTPDecoder.Options()
     public var reassembly = ReassemblyLimits()
+    /// Run the SMTP layer (decoding, sessions) on a thread of its own, beside the TCP layer.
+    public var sessionThread = false
+    /// With `sessionThread`: delivered segments, gaps and ends handed over to it at once.
+    public var sessionBatch = 1024
     public var sessions = SessionBuilder.Limits()
     public init() {}
 }
@@ -39,8 +43,8 @@ public final class Analyzer: ReassemblyDelegate {
     public private(set) var packetStats = PacketStats()
     public private(set) var sessionsSeen = 0
     public private(set) var lastTime = Timestamp.zero
-    private unowned let sink: RecordSink
     private var reassembler: TCPReassembler<Analyzer>!
+    private let stage: SessionStage
     private var reportedHorizon = Timestamp.zero
     /// One packet decoder per input file (its fragment table and counters), indexed by file number.
     private var decoders: [FileDecoder?] = []
@@ -57,7 +61,8 @@ public final class Analyzer: ReassemblyDelegate {
         enum State {
             /// Not on an SMTP port: waiting to see a greeting answered by EHLO/HELO.
             case candidate(server: [UInt8], client: [UInt8])
-            case smtp(SessionBuilder)
+            /// An SMTP session, by its slot in the SMTP layer.
+            case smtp(Int)
         }
         var state: State
         init(_ state: State) { self.state = state }
@@ -65,7 +70,7 @@ public final class Analyzer: ReassemblyDelegate {
 
     public init(options: AnalyzerOptions = .init(), sink: RecordSink) {
         self.options = options
-        self.sink = sink
+        self.stage = SessionStage(sink: sink, decoderOptions: options.decoder, limits: options.sessions, threaded: options.sessionThread, batchItems: options.sessionBatch)
         self.reassembler = TCPReassembler(delegate: self, limits: options.reassembly, serverPorts: options.ports)
         reassembler.speaksFirst = Self.speaksFirst
     }
@@ -87,6 +92,7 @@ public final class Analyzer: ReassemblyDelegate {
     /// The input ended: open connections are flushed and closed.
     public func finish() {
         reassembler.finishAll(at: lastTime)
+        stage.finish()
         packetStats = decoders.compactMap { $0?.decoder }.reduce(into: PacketStats()) { total, d in
             total.packets += d.stats.packets
             total.tcp += d.stats.tcp
@@ -113,24 +119,22 @@ public final class Analyzer: ReassemblyDelegate {
     }
 
     /// The session of a connection on an SMTP port, begun at its first byte (or gap).
-    private func portSession(_ c: Connection) -> SessionBuilder? {
+    private func portSession(_ c: Connection) -> Int? {
         guard options.ports.contains(c.server.port) else { return nil }
-        let builder = makeBuilder(c)
-        c.context = Context(.smtp(builder))
-        return builder
+        let slot = openSession(c)
+        c.context = Context(.smtp(slot))
+        return slot
     }
 
     public func data(_ c: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
         guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }) else {
-            guard let builder = portSession(c) else { return false }
-            builder.receive(direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
-            emit(builder)
+            guard let slot = portSession(c) else { return false }
+            stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
             return true
         }
         switch ctx.state {
-        case .smtp(let builder):
-            builder.receive(direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
-            emit(builder)
+        case .smtp(let slot):
+            stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
             return true
         case .candidate(var server, var client):
             if direction == .toClient { server.append(contentsOf: bytes.prefix(4096 - server.count)) } else { client.append(contentsOf: bytes.prefix(4096 - client.count)) }
@@ -140,75 +144,42 @@ public final class Analyzer: ReassemblyDelegate {
                 ctx.state = .candidate(server: server, client: client)
                 return server.count < 4096 && client.count < 4096
             case .yes:
-                let builder = makeBuilder(c)
-                ctx.state = .smtp(builder)
+                let slot = openSession(c)
+                ctx.state = .smtp(slot)
                 // Replay what was held, server greeting first.
-                server.withUnsafeBytes { builder.receive(.toClient, $0, at: meta.time) }
-                client.withUnsafeBytes { builder.receive(.toServer, $0, at: meta.time) }
-                emit(builder)
+                server.withUnsafeBytes { stage.receive(slot, .toClient, $0, at: meta.time) }
+                client.withUnsafeBytes { stage.receive(slot, .toServer, $0, at: meta.time) }
                 return true
             }
         }
     }
 
     public func gap(_ c: Connection, _ direction: Direction, length: Int, at time: Timestamp) {
-        let builder: SessionBuilder
+        let slot: Int
         switch c.context.map({ unsafeDowncast($0, to: Context.self).state }) {
-        case .smtp(let b)?: builder = b
+        case .smtp(let s)?: slot = s
         case .candidate?: return
         case nil:
-            guard let b = portSession(c) else { return }
-            builder = b
+            guard let s = portSession(c) else { return }
+            slot = s
         }
-        builder.gap(direction, length: length, at: time)
-        emit(builder)
+        stage.gap(slot, direction, length: length, at: time)
     }
 
     public func closed(_ c: Connection, _ reason: CloseReason) {
-        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let builder) = ctx.state else { return }
-        var s = builder.close(reason: reason.rawValue, at: max(c.lastSeen, builder.session.end))
-        emit(builder)
-        s.rolesFromHandshake = c.rolesFromHandshake
-        s.handshakeRTT = c.handshakeRTT
-        s.handshakeHalves = c.handshakeHalves
-        s.tcp = c.stats.map { d in
-            var t = TCPSide()
-            t.packets = d.packets
-            t.retransmissions = d.retransmissions
-            t.inconsistentRetransmissions = d.inconsistentRetransmissions
-            t.outOfOrder = d.outOfOrder
-            t.keepAlives = d.keepAlives
-            t.ttls = Array(d.ttls)
-            t.ipIDJumps = d.ipIDJumps
-            t.mss = d.synOptions?.mss
-            t.windowScale = d.synOptions?.windowScale
-            t.sackPermitted = d.synOptions?.sackPermitted ?? false
-            t.timestamps = d.synOptions?.timestampValue != nil
-            return t
-        }
-        s.anomalies.insert(contentsOf: c.anomalies, at: 0)
-        sink.session(s)
+        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let slot) = ctx.state else { return }
+        stage.close(slot, ConnectionFacts(c, reason))
         if reassembler.horizon.seconds(since: reportedHorizon) >= 1 {
             reportedHorizon = reassembler.horizon
-            sink.horizon(reportedHorizon)
+            stage.horizon(reportedHorizon)
         }
     }
 
     // MARK: - Helpers
 
-    private func makeBuilder(_ c: Connection) -> SessionBuilder {
+    private func openSession(_ c: Connection) -> Int {
         sessionsSeen += 1
-        // Implicit TLS (port 465) is recognised by content: the first bytes are a TLS record.
-        let opts = options.decoder
-        let s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
-        return SessionBuilder(session: s, decoderOptions: opts, limits: options.sessions)
-    }
-
-    private func emit(_ builder: SessionBuilder) {
-        let finished = builder.takeFinished()
-        guard !finished.isEmpty else { return }
-        let session = builder.session
-        for t in finished { sink.transaction(t, in: session) }
+        return stage.open(Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen))
     }
 
     /// Whether a connection on another port carries SMTP.

@@ -67,7 +67,7 @@ public final class ReportSink: RecordSink {
         case .json:
             writer.reset()
             JSONRecords.transaction(t, session: session.client, server: session.server, timeline: session.timeline, captureName: captureName(session), into: &writer)
-            out.write(writer.bytes)
+            writer.withBytes { out.write($0) }
         case .text(let color):
             out.write(SessionText(color: color).render(session, transactions: [t], captureName: nil, part: .transaction(t.index)))
         }
@@ -87,7 +87,7 @@ public final class ReportSink: RecordSink {
                 JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: captureName(s), findings: findings, communityID: id, into: &writer)
             }
             JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, communityID: id, into: &writer)
-            out.write(writer.bytes)
+            writer.withBytes { out.write($0) }
         case .text(let color):
             let name = captureNames.count > 1 ? captureName(s) : nil
             out.write(SessionText(color: color).render(s, transactions: txns, captureName: name, findings: findings, part: streaming ? .closing : .whole) + "\n")
@@ -123,7 +123,7 @@ public final class ReportSink: RecordSink {
                 outcomes: order.compactMap { o in summary.outcomes[o].map { (o.rawValue, $0) } },
                 intercepts: summary.intercepts,
                 findings: findings.map { ($0.key, $0.value.first.severity.word, $0.value.count) }, packets: packets, into: &writer)
-            out.write(writer.bytes)
+            writer.withBytes { out.write($0) }
         case .text(let color):
             out.write(textSummary(findings, order: order, packets: packets, color: color))
         }

@@ -205,19 +205,19 @@ struct History {
             write = count % size
         }
         let capacity = ring.count
-        let take = bytes.suffix(capacity)
-        ring.withUnsafeMutableBytes { r in
-            var src = take.startIndex
-            var w = write
-            while src < take.endIndex {
-                let n = min(capacity - w, take.endIndex - src)
-                r.baseAddress!.advanced(by: w).copyMemory(from: bytes.baseAddress!.advanced(by: src), byteCount: n)
-                src += n
-                w = (w + n) % capacity
+        // The newest `take` bytes, in at most two copies (the ring wraps once at most).
+        let take = min(bytes.count, capacity)
+        if take > 0, let from = bytes.baseAddress {
+            let source = from + (bytes.count - take)
+            let first = min(take, capacity - write)
+            ring.withUnsafeMutableBytes { r in
+                (r.baseAddress! + write).copyMemory(from: source, byteCount: first)
+                if take > first { r.baseAddress!.copyMemory(from: source + first, byteCount: take - first) }
             }
-            write = w
+            let w = write + take  // below twice the capacity
+            write = w >= capacity ? w - capacity : w
         }
-        count = min(capacity, count + take.count)
+        count = min(capacity, count + take)
         end = position
     }
 

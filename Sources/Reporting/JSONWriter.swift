@@ -5,61 +5,71 @@ import ScopeCore
 /// Strings from the capture are written byte-exact where they are valid UTF-8; an invalid byte
 /// becomes the six characters `\\xNN` (a literal backslash, `x` and two hex digits), so the output
 /// is always valid UTF-8 and JSON. Control characters use `\uNNNN`.
+///
+/// The bytes go to a buffer of its own (a class: an array would be checked for uniqueness at every
+/// byte appended), so copies of a writer share it: use one writer in one place.
 public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
+    private let buffer = ByteBuffer(capacity: 4096)
     /// Whether the next value or key needs a comma before it: false right after an opening
     /// bracket or a key, true after any value.
     private var needsComma = false
 
-    public init() { bytes.reserveCapacity(4096) }
+    public init() {}
+
+    /// What was written so far.
+    public var bytes: [UInt8] { buffer.withBytes { Array($0) } }
+
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withBytes(body)
+    }
 
     public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
+        buffer.removeAll()
         needsComma = false
     }
 
     @inline(__always)
     private mutating func separator() {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        if needsComma { buffer.append(UInt8(ascii: ",")) }
         needsComma = true
     }
 
     public mutating func beginObject() {
         separator()
-        bytes.append(UInt8(ascii: "{"))
+        buffer.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
     public mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
+        buffer.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
     public mutating func beginArray() {
         separator()
-        bytes.append(UInt8(ascii: "["))
+        buffer.append(UInt8(ascii: "["))
         needsComma = false
     }
 
     public mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
+        buffer.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
     /// Writes `"key":` — the next value call completes the member.
     public mutating func key(_ k: StaticString) {
         separator()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        buffer.append(UInt8(ascii: "\""))
+        buffer.append(UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        buffer.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     /// A key that is not a literal (header names asked for by the user).
     public mutating func key(dynamic k: String) {
         stringBytes(Array(k.utf8))
-        bytes.append(UInt8(ascii: ":"))
+        buffer.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -80,11 +90,11 @@ public struct JSONWriter {
 
     private mutating func stringBytes(buffer a: UnsafeBufferPointer<UInt8>) {
         separator()
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
         var i = 0
         var run = 0  // start of the pending run of bytes that need no escaping
         func flush(_ upTo: Int) {
-            if upTo > run { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: a[run..<upTo])) }
+            if upTo > run { buffer.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: a[run..<upTo]))) }
         }
         while i < a.count {
             // Eight plain bytes at a time (most of a line): none below 0x20, none 0x7f or above,
@@ -105,24 +115,24 @@ public struct JSONWriter {
             }
             flush(i)
             switch b {
-            case UInt8(ascii: "\""): bytes += [0x5c, 0x22]
-            case 0x5c: bytes += [0x5c, 0x5c]
-            case 0x0a: bytes += [0x5c, UInt8(ascii: "n")]
-            case 0x0d: bytes += [0x5c, UInt8(ascii: "r")]
-            case 0x09: bytes += [0x5c, UInt8(ascii: "t")]
+            case UInt8(ascii: "\""): literal(#"\""#)
+            case 0x5c: literal(#"\\"#)
+            case 0x0a: literal(#"\n"#)
+            case 0x0d: literal(#"\r"#)
+            case 0x09: literal(#"\t"#)
             case 0..<0x20, 0x7f:
-                bytes += [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
-                bytes += hex(b)
+                literal(#"\u00"#)
+                appendHex(b)
             default:
                 // Not valid UTF-8: the literal text \xNN.
-                bytes += [0x5c, 0x5c, UInt8(ascii: "x")]
-                bytes += hex(b)
+                literal(#"\\x"#)
+                appendHex(b)
             }
             i += 1
             run = i
         }
         flush(a.count)
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
     }
 
     /// Whether eight bytes need no escaping: the classic SWAR tests for a byte below a bound and
@@ -139,9 +149,9 @@ public struct JSONWriter {
     /// A timestamp as an RFC 3339 string (UTC, microseconds).
     public mutating func timestamp(_ t: Timestamp) {
         separator()
-        bytes.append(UInt8(ascii: "\""))
-        t.appendRFC3339(to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
+        t.withRFC3339 { buffer.append($0) }
+        buffer.append(UInt8(ascii: "\""))
     }
 
     public mutating func timestamp(_ t: Timestamp?) {
@@ -154,7 +164,7 @@ public struct JSONWriter {
     }
 
     private mutating func appendInteger(_ v: Int) {
-        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        if v < 0 { buffer.append(UInt8(ascii: "-")) }
         var m = v.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 24 digits, least significant first
         var n = 0
@@ -166,7 +176,7 @@ public struct JSONWriter {
             } while m > 0
             while n > 0 {
                 n -= 1
-                bytes.append(d[n])
+                buffer.append(d[n])
             }
         }
     }
@@ -176,13 +186,13 @@ public struct JSONWriter {
     public mutating func endpoint(_ e: Endpoint) {
         guard case .v4(let a) = e.address else { return string(e.description) }
         separator()
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
         for shift in [24, 16, 8, 0] as [UInt32] {
             appendInteger(Int(a >> shift & 0xff))
-            bytes.append(shift == 0 ? UInt8(ascii: ":") : UInt8(ascii: "."))
+            buffer.append(shift == 0 ? UInt8(ascii: ":") : UInt8(ascii: "."))
         }
         appendInteger(Int(e.port))
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
     }
 
     public mutating func int(_ v: Int?) {
@@ -196,17 +206,17 @@ public struct JSONWriter {
         var scale: Int64 = 1
         for _ in 0..<decimals { scale *= 10 }
         let n = Int64((abs(v) * Double(scale)).rounded())
-        if v < 0 && n > 0 { bytes.append(UInt8(ascii: "-")) }
+        if v < 0 && n > 0 { buffer.append(UInt8(ascii: "-")) }
         appendInteger(Int(n / scale))
         var frac = n % scale
         guard frac > 0 else { return }
-        bytes.append(UInt8(ascii: "."))
+        buffer.append(UInt8(ascii: "."))
         var width = decimals
         while frac % 10 == 0 { frac /= 10; width -= 1 }
         var divisor: Int64 = 1
         for _ in 1..<width { divisor *= 10 }
         while divisor > 0 {
-            bytes.append(UInt8(truncatingIfNeeded: 48 + frac / divisor % 10))
+            buffer.append(UInt8(truncatingIfNeeded: 48 + frac / divisor % 10))
             divisor /= 10
         }
     }
@@ -222,17 +232,63 @@ public struct JSONWriter {
     }
 
     private mutating func literal(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        buffer.append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     /// Ends a top-level record (JSON lines).
     public mutating func newline() {
-        bytes.append(0x0a)
+        buffer.append(0x0a)
         needsComma = false
     }
 
-    private func hex(_ b: UInt8) -> [UInt8] {
-        let d = Array("0123456789abcdef".utf8)
-        return [d[Int(b >> 4)], d[Int(b & 0xf)]]
+    private func appendHex(_ b: UInt8) {
+        func digit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
+        buffer.append(digit(b >> 4))
+        buffer.append(digit(b & 0xf))
+    }
+}
+
+/// A growable byte buffer without copy-on-write: appending a byte is a bounds test and a store.
+final class ByteBuffer {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    func append(_ b: UInt8) {
+        if count == capacity { grow(to: count + 1) }
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let from = bytes.baseAddress, bytes.count > 0 else { return }
+        if count + bytes.count > capacity { grow(to: count + bytes.count) }
+        UnsafeMutableRawPointer(base + count).copyMemory(from: from, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    private func grow(to needed: Int) {
+        var size = capacity * 2
+        while size < needed { size *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        bigger.update(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity = size
+    }
+
+    func removeAll() { count = 0 }
+
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 }

@@ -24,6 +24,11 @@ public final class OutputBuffer {
         if immediate || buffer.count >= threshold { flush() }
     }
 
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(contentsOf: bytes)
+        if immediate || buffer.count >= threshold { flush() }
+    }
+
     public func write(_ s: String) { write(Array(s.utf8)) }
 
     public func flush() {

@@ -37,15 +37,33 @@ public struct Timestamp: Hashable, Comparable, Sendable {
     /// RFC 3339 text appended to `out` as bytes, without building strings (JSON output of every
     /// timeline line).
     public func appendRFC3339(to out: inout [UInt8]) {
+        withRFC3339 { out.append(contentsOf: $0) }
+    }
+
+    /// The RFC 3339 text (27 bytes, `2026-03-02T09:14:07.120000Z`) written on the stack.
+    public func withRFC3339<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let c = civil()
-        out.reserveCapacity(out.count + 27)
-        appendDigits(c.year, 4, &out); out.append(45)
-        appendDigits(c.month, 2, &out); out.append(45)
-        appendDigits(c.day, 2, &out); out.append(84)
-        appendDigits(c.hour, 2, &out); out.append(58)
-        appendDigits(c.minute, 2, &out); out.append(58)
-        appendDigits(c.second, 2, &out); out.append(46)
-        appendDigits(c.micros, 6, &out); out.append(90)
+        var text: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        return try withUnsafeMutableBytes(of: &text) { t in
+            var i = 0
+            func digits(_ v: Int64, _ width: Int, then separator: UInt8) {
+                var v = v
+                for k in stride(from: width - 1, through: 0, by: -1) {
+                    t[i + k] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                    v /= 10
+                }
+                t[i + width] = separator
+                i += width + 1
+            }
+            digits(c.year, 4, then: 45)
+            digits(c.month, 2, then: 45)
+            digits(c.day, 2, then: 84)
+            digits(c.hour, 2, then: 58)
+            digits(c.minute, 2, then: 58)
+            digits(c.second, 2, then: 46)
+            digits(c.micros, 6, then: 90)
+            return try body(UnsafeRawBufferPointer(rebasing: t[..<i]))
+        }
     }
 
     /// `2026-03-02 09:14:07.120 UTC`, for people.
@@ -76,19 +94,6 @@ public struct Timestamp: Hashable, Comparable, Sendable {
         let m = mp < 10 ? mp + 3 : mp - 9
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
         return Civil(year: y, month: m, day: d, hour: rem / 3600, minute: rem % 3600 / 60, second: rem % 60, micros: frac / 1000)
-    }
-}
-
-/// The last `width` decimal digits of `v` (zero-padded), appended most significant first.
-@inline(__always)
-private func appendDigits(_ v: Int64, _ width: Int, _ out: inout [UInt8]) {
-    var divisor: Int64 = 1
-    for _ in 1..<width { divisor &*= 10 }
-    var x = v
-    while divisor > 0 {
-        out.append(UInt8(truncatingIfNeeded: 48 &+ (x / divisor) % 10))
-        x %= divisor
-        divisor /= 10
     }
 }
 

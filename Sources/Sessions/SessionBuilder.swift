@@ -55,7 +55,6 @@ public final class SessionBuilder {
     private var open: [Open] = []
     private var current: Int?  // index into `open` of the transaction taking commands
     private var owner: [Int: Int] = [:]  // command index -> transaction index (1-based)
-    private var commandVerbs: [Int: Verb] = [:]
     private var pendingSession: Set<Int> = []
     /// HELO/EHLO/STARTTLS commands awaiting the reply that decides whether they reset the envelope.
     private var pendingReset: [Int: (Verb, String)] = [:]
@@ -147,7 +146,6 @@ public final class SessionBuilder {
     private var currentNumber: Int? { current.map { open[$0].txn.index } }
 
     private func command(_ cmd: Command) {
-        commandVerbs[cmd.index] = cmd.verb
         switch cmd.verb {
         case .mail:
             if let c = current {

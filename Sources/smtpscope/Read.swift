@@ -69,7 +69,9 @@ struct Read: ParsableCommand {
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
         let sink = ReportSink(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names, pairing: pairing)
-        // Judging and writing finished sessions runs beside the packet analysis, on a second core.
+        // Three stages beside the reading: TCP, SMTP (`sessionThread`), and the judging and writing
+        // of finished sessions; the system spreads them over the cores there are.
+        options.sessionThread = true
         let background = BackgroundSink(sink)
         let analyzer = Analyzer(options: options, sink: background)
         // Indexed by file number: looked up for every packet.

@@ -5,12 +5,12 @@ import Packets
 import Reporting
 import Testing
 
-/// `smtpscope read` reads on one thread, decodes on another and judges and writes on a third; the
-/// output must be exactly what one thread writes.
+/// `smtpscope read` reads on one thread, follows TCP on another, decodes SMTP on a third and judges
+/// and writes on a fourth; the output must be exactly what one thread writes.
 @Suite struct BackgroundSinkTests {
     /// Every capture in `Captures/` at once (sessions, transactions, intercepted connections across
-    /// files), text and JSON; the hand-over to the sink thread holds 256 records, or only 2, so that
-    /// both threads keep waiting on each other.
+    /// files), text and JSON; the hand-overs between the threads hold 256 records, or only 2, so
+    /// that the threads keep waiting on each other.
     @Test(arguments: [(true, 256), (true, 2), (false, 256), (false, 2)])
     func threadsWriteWhatOneThreadWrites(json: Bool, capacity: Int) throws {
         let paths = try FileManager.default.contentsOfDirectory(atPath: capturesDir.path)
@@ -22,7 +22,7 @@ import Testing
         #expect(direct == threaded)
     }
 
-    /// What `read` writes for `paths`, on one thread (`threads` nil) or three.
+    /// What `read` writes for `paths`, on one thread (`threads` nil) or four.
     func report(_ paths: [String], json: Bool, threads capacity: Int?) throws -> Data {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-threads-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: url) }
@@ -32,7 +32,11 @@ import Testing
             let out = OutputBuffer(fd: fd)
             let sink = ReportSink(out: out, format: json ? .json : .text(color: false), captureNames: paths)
             let background = capacity.map { BackgroundSink(sink, capacity: $0) }
-            let analyzer = Analyzer(options: .init(), sink: background ?? sink)
+            var options = AnalyzerOptions()
+            options.sessionThread = capacity != nil
+            // As the sink's hand-over: small batches keep the threads waiting on each other.
+            options.sessionBatch = capacity ?? 1024
+            let analyzer = Analyzer(options: options, sink: background ?? sink)
             let set = CaptureSet(paths: paths)
             var linkTypes: [Int: LinkType] = [:]
             for f in set.files { linkTypes[f.index] = LinkType(dlt: f.dlt) }
