@@ -90,9 +90,12 @@ final class SessionStage: @unchecked Sendable {
         self.batchItems = max(1, batchItems)
         batch = Batch(items: self.batchItems)
         guard threaded else { return }
-        let full = Handoff<Batch>(capacity: 4)
-        let free = Handoff<Batch>(capacity: 8)
-        for _ in 0..<6 { free.put(Batch(items: self.batchItems)) }
+        // Sixteen batches in all: the one being filled and the rest free or full. Each queue can
+        // hold every batch, so handing one back never waits.
+        let batches = 16
+        let full = Handoff<Batch>(capacity: batches)
+        let free = Handoff<Batch>(capacity: batches)
+        for _ in 1..<batches { free.put(Batch(items: self.batchItems)) }
         let worker = WorkerThread { [self] in
             var ready: [Batch] = []
             while full.take(into: &ready) {

@@ -72,7 +72,7 @@ struct Read: ParsableCommand {
         // Three stages beside the reading: TCP, SMTP (`sessionThread`), and the judging and writing
         // of finished sessions; the system spreads them over the cores there are.
         options.sessionThread = true
-        let background = BackgroundSink(sink)
+        let background = BackgroundSink(sink, capacity: 1024)
         let analyzer = Analyzer(options: options, sink: background)
         // Indexed by file number: looked up for every packet.
         var linkTypes = [LinkType?](repeating: nil, count: files.count)
