@@ -45,26 +45,25 @@ final class Leg {
     private(set) var distinctiveLines: Set<LineKey> = []
     private(set) var messageIDs: Set<String> = []
 
-    private init(copying other: Leg) {
-        id = other.id
-        endpointClient = other.endpointClient
-        endpointServer = other.endpointServer
-        vantage = other.vantage
-        start = other.start
-        end = other.end
+    private init(id: Int, client: Endpoint, server: Endpoint, vantage: Vantage, start: Timestamp, end: Timestamp) {
+        self.id = id
+        endpointClient = client
+        endpointServer = server
+        self.vantage = vantage
+        self.start = start
+        self.end = end
+    }
+
+    private convenience init(copying other: Leg) {
+        self.init(id: other.id, client: other.endpointClient, server: other.endpointServer, vantage: other.vantage, start: other.start, end: other.end)
         commands = other.commands
         banner = other.banner
         messages = other.messages
     }
 
     /// `pool` shares the lines many sessions carry alike (replies, DATA, QUIT) between the legs held.
-    init(session: Session, transactions: [Transaction], pool: TextPool? = nil) {
-        id = session.id
-        endpointClient = session.client
-        endpointServer = session.server
-        vantage = session.vantage
-        start = session.start
-        end = session.end
+    convenience init(session: Session, transactions: [Transaction], pool: TextPool? = nil) {
+        self.init(id: session.id, client: session.client, server: session.server, vantage: session.vantage, start: session.start, end: session.end)
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         commands.reserveCapacity(session.timeline.count { if case .command = $0.kind { true } else { false } })
         /// Where the command with index `index` is in `commands` (commands come in index order).
