@@ -304,7 +304,7 @@ struct Rules {
     }
 
     mutating func sizes() {
-        guard let ext = s.extensions.first(where: { $0.prefix(5).uppercased() == "SIZE " }),
+        guard let ext = s.extensions.first(where: { $0.utf8.count > 5 && $0.utf8.prefix(5).elementsEqual("SIZE ".utf8) { $0 & 0xdf == $1 & 0xdf } }),
             let limit = Int(ext.split(separator: " ").last ?? ""), limit > 0
         else { return }
         for t in txns {

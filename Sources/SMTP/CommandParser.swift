@@ -69,24 +69,24 @@ enum CommandParser {
         }
         i += 1
         while i < arg.count, ASCII.isSpace(arg[i]) { i += 1 }
-        var path: [UInt8] = []
+        var path: [UInt8]
         if i < arg.count, arg[i] == UInt8(ascii: "<") {
             // Up to the closing bracket, skipping over a quoted local part.
             i += 1
+            let start = i
             var quoted = false
             while i < arg.count {
                 let c = arg[i]
                 if c == UInt8(ascii: "\"") { quoted.toggle() }
                 if c == UInt8(ascii: ">"), !quoted { break }
-                path.append(c)
                 i += 1
             }
+            path = Array(arg[start..<i])
             if i < arg.count { i += 1 } else { cmd.malformed = true }
         } else {
-            while i < arg.count, !ASCII.isSpace(arg[i]) {
-                path.append(arg[i])
-                i += 1
-            }
+            let start = i
+            while i < arg.count, !ASCII.isSpace(arg[i]) { i += 1 }
+            path = Array(arg[start..<i])
         }
         // A source route (`@a,@b:user@c`, RFC 5321 §4.1.2) is obsolete; keep the mailbox.
         if path.first == UInt8(ascii: "@"), let colon = path.firstIndex(of: UInt8(ascii: ":")) {

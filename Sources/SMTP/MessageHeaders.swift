@@ -70,8 +70,8 @@ struct HeaderCollector {
             var i = 0
             while i < b.count {
                 // One physical line: [i, end) without its CR LF.
-                var j = i
-                while j < b.count, b[j] != 0x0a { j += 1 }
+                let lf = memchr(b.baseAddress! + i, 0x0a, b.count - i)
+                let j = lf.map { UnsafeRawPointer($0) - UnsafeRawPointer(b.baseAddress!) } ?? b.count
                 var end = j
                 if end > i, b[end - 1] == 0x0d { end -= 1 }
                 let line = i
@@ -146,6 +146,10 @@ struct HeaderCollector {
 /// converted with the C library's iconv; an unknown charset or bad encoding leaves the word as sent.
 public enum RFC2047 {
     public static func decode(_ raw: [UInt8]) -> String {
+        // Most header values have no encoded word: then the text is the bytes as they are.
+        guard raw.indices.dropLast().contains(where: { raw[$0] == 0x3d && raw[$0 + 1] == 0x3f }) else {
+            return String(decoding: raw, as: UTF8.self)
+        }
         var out = ""
         var i = 0
         var pendingSpace: [UInt8] = []
