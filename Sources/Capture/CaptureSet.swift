@@ -75,44 +75,31 @@ public final class CaptureSet {
     }
 
     private func forEachPrefetched(_ body: (RawPacket, PcapFile) -> Void) -> Void? {
-        let full = Handoff<Block>(capacity: 4)
-        let free = Handoff<Block>(capacity: 8)
-        for _ in 0..<6 { free.put(Block()) }
+        let blocks = BatchExchange(count: 6) { Block() }
         let files = self.files
         let reader = WorkerThread { [self] in
-            var spare: [Block] = []
-            func nextFree() -> Block? {
-                if spare.isEmpty { guard free.take(into: &spare) else { return nil } }
-                return spare.popLast()
-            }
-            guard var block = nextFree() else { return }
+            var block = blocks.empty()
             self.forEachDirect { p, file in
                 if block.bytes.count + p.bytes.count > Block.size || block.packets.count >= 8192, !block.packets.isEmpty {
-                    full.put(block)
-                    guard let b = nextFree() else { return }
-                    block = b
+                    blocks.send(block)
+                    block = blocks.empty()
                 }
                 block.packets.append((block.bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage, file))
                 block.bytes.append(contentsOf: p.bytes)
             }
-            if !block.packets.isEmpty { full.put(block) }
-            full.close()
+            if !block.packets.isEmpty { blocks.send(block) }
+            blocks.close()
         }
         guard let reader else { return nil }
-        var ready: [Block] = []
-        while full.take(into: &ready) {
-            for block in ready {
-                block.bytes.withUnsafeBytes { raw in
-                    for p in block.packets {
-                        let bytes = UnsafeRawBufferPointer(rebasing: raw[p.offset..<(p.offset + p.length)])
-                        body(RawPacket(time: p.time, bytes: bytes, wireLength: p.wireLength, vantage: p.vantage), files[p.file])
-                    }
+        blocks.receive { block in
+            block.bytes.withUnsafeBytes { raw in
+                for p in block.packets {
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[p.offset..<(p.offset + p.length)])
+                    body(RawPacket(time: p.time, bytes: bytes, wireLength: p.wireLength, vantage: p.vantage), files[p.file])
                 }
-                block.bytes.removeAll(keepingCapacity: true)
-                block.packets.removeAll(keepingCapacity: true)
-                free.put(block)
             }
-            ready.removeAll(keepingCapacity: true)
+            block.bytes.removeAll(keepingCapacity: true)
+            block.packets.removeAll(keepingCapacity: true)
         }
         reader.join()
         return ()

@@ -42,8 +42,9 @@ public final class InterceptFinder {
     private var byMessageID: [String: [Int]] = [:]
     /// Sessions each session was judged against (candidates), and the pairs that pair.
     private var neighbours: [Int: Set<Int>] = [:]
-    private let pool = TextPool()
     private var valid: [Pair: Pairing] = [:]
+    /// One copy of the line texts the held sessions share.
+    private let pool = TextPool()
     /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
     public var maxSessions = 20_000
     /// All sessions come from one capture, on one clock. Legs of one connection then overlap in

@@ -66,15 +66,15 @@ final class Leg {
         self.init(id: session.id, client: session.client, server: session.server, vantage: session.vantage, start: session.start, end: session.end)
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         commands.reserveCapacity(session.timeline.count { if case .command = $0.kind { true } else { false } })
-        /// Where the command with index `index` is in `commands` (commands come in index order).
+        /// Where the command with index `index` is in `commands`: the decoder numbers commands as
+        /// it reads them, so the timeline holds them in index order.
         func position(_ index: Int) -> Int? {
             var lo = 0, hi = commands.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if commands[mid].index < index { lo = mid + 1 } else { hi = mid }
             }
-            if lo < commands.count, commands[lo].index == index { return lo }
-            return commands.lastIndex { $0.index == index }  // should the order ever differ
+            return lo < commands.count && commands[lo].index == index ? lo : nil
         }
         for e in session.timeline {
             switch e.kind {

@@ -26,8 +26,6 @@ enum Similarity: Int, Comparable {
 
     static func < (a: Similarity, b: Similarity) -> Bool { a.rawValue < b.rawValue }
 
-    init(_ a: Leg.Line, _ b: Leg.Line) { self.init(a.text, a.verb.knownCode, b.text, b.verb.knownCode) }
-
     /// `verbA`, `verbB`: `Verb.knownCode` (-1 for a verb that is not known).
     init(_ textA: [UInt8], _ verbA: Int, _ textB: [UInt8], _ verbB: Int) {
         // Lines of different lengths are neither identical nor masked copies.

@@ -77,10 +77,9 @@ final class SessionStage: @unchecked Sendable {
     private var freeSlots: [Int] = []
     /// Work items handed over at once.
     private let batchItems: Int
-    private var batch: Batch
-    private var full: Handoff<Batch>?
-    private var free: Handoff<Batch>?
-    private var spare: [Batch] = []
+    /// Threaded: the batches, the one being filled, and the thread that performs them.
+    private var exchange: BatchExchange<Batch>?
+    private var batch: Batch?
     private var thread: WorkerThread?
 
     init(sink: RecordSink, decoderOptions: SMTPDecoder.Options, limits: SessionBuilder.Limits, threaded: Bool, batchItems: Int = 1024) {
@@ -88,31 +87,21 @@ final class SessionStage: @unchecked Sendable {
         self.decoderOptions = decoderOptions
         self.limits = limits
         self.batchItems = max(1, batchItems)
-        batch = Batch(items: self.batchItems)
         guard threaded else { return }
-        // Sixteen batches in all: the one being filled and the rest free or full. Each queue can
-        // hold every batch, so handing one back never waits.
-        let batches = 16
-        let full = Handoff<Batch>(capacity: batches)
-        let free = Handoff<Batch>(capacity: batches)
-        for _ in 1..<batches { free.put(Batch(items: self.batchItems)) }
+        let items = self.batchItems
+        let exchange = BatchExchange(count: 16) { Batch(items: items) }
         let worker = WorkerThread { [self] in
-            var ready: [Batch] = []
-            while full.take(into: &ready) {
-                for b in ready {
-                    b.bytes.withUnsafeBytes { raw in
-                        for w in b.work { perform(w, raw) }
-                    }
-                    b.work.removeAll(keepingCapacity: true)
-                    b.bytes.removeAll(keepingCapacity: true)
-                    free.put(b)
+            exchange.receive { b in
+                b.bytes.withUnsafeBytes { raw in
+                    for w in b.work { perform(w, raw) }
                 }
-                ready.removeAll(keepingCapacity: true)
+                b.work.removeAll(keepingCapacity: true)
+                b.bytes.removeAll(keepingCapacity: true)
             }
         }
         guard let worker else { return }  // no thread: run on the caller's
-        self.full = full
-        self.free = free
+        self.exchange = exchange
+        batch = exchange.empty()
         thread = worker
     }
 
@@ -126,11 +115,11 @@ final class SessionStage: @unchecked Sendable {
     }
 
     func receive(_ slot: Int, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp, ttl: UInt8 = 0, ipID: UInt16? = nil) {
-        guard thread != nil else { return perform(.data(slot, direction, 0..<bytes.count, time, ttl: ttl, ipID: ipID), bytes) }
-        if batch.bytes.count + bytes.count > Batch.bytesLimit, !batch.work.isEmpty { handOver() }
-        let start = batch.bytes.count
-        batch.bytes.append(contentsOf: bytes)
-        add(.data(slot, direction, start..<batch.bytes.count, time, ttl: ttl, ipID: ipID))
+        guard var b = batch else { return perform(.data(slot, direction, 0..<bytes.count, time, ttl: ttl, ipID: ipID), bytes) }
+        if b.bytes.count + bytes.count > Batch.bytesLimit, !b.work.isEmpty { b = handOver() }
+        let start = b.bytes.count
+        b.bytes.append(contentsOf: bytes)
+        add(.data(slot, direction, start..<b.bytes.count, time, ttl: ttl, ipID: ipID))
     }
 
     func gap(_ slot: Int, _ direction: Direction, length: Int, at time: Timestamp) {
@@ -146,28 +135,32 @@ final class SessionStage: @unchecked Sendable {
     func horizon(_ t: Timestamp) { submit(.horizon(t)) }
 
     private func submit(_ w: Work) {
-        if thread == nil { perform(w, UnsafeRawBufferPointer(start: nil, count: 0)) } else { add(w) }
+        if batch == nil { perform(w, UnsafeRawBufferPointer(start: nil, count: 0)) } else { add(w) }
     }
 
     /// Waits until everything handed over is done, and ends the thread.
     func finish() {
-        guard let t = thread, let full else { return }
-        if !batch.work.isEmpty { full.put(batch) }
-        full.close()
+        guard let t = thread, let exchange, let b = batch else { return }
+        if !b.work.isEmpty { exchange.send(b) }
+        exchange.close()
         t.join()
         thread = nil
+        batch = nil
     }
 
     private func add(_ w: Work) {
-        batch.work.append(w)
-        if batch.work.count >= batchItems { handOver() }
+        guard let b = batch else { return }
+        b.work.append(w)
+        if b.work.count >= batchItems { handOver() }
     }
 
-    private func handOver() {
-        guard let full, let free else { return }
-        full.put(batch)
-        if spare.isEmpty { _ = free.take(into: &spare) }
-        batch = spare.popLast() ?? Batch(items: batchItems)
+    /// Sends the batch being filled; returns the next one.
+    @discardableResult
+    private func handOver() -> Batch {
+        exchange!.send(batch!)
+        let next = exchange!.empty()
+        batch = next
+        return next
     }
 
     // MARK: - The SMTP layer

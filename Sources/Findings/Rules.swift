@@ -226,7 +226,7 @@ struct Rules {
     // MARK: STARTTLS
 
     mutating func starttls() {
-        let offered = s.extensions.contains { $0.uppercased().hasPrefix("STARTTLS") }
+        let offered = s.offered("starttls") != nil
         if s.starttls == .offered, !txns.isEmpty {
             add("starttls-not-used", "the server offered STARTTLS; the client sent \(txns.count) transaction(s) in the clear")
         }
@@ -243,7 +243,7 @@ struct Rules {
     // MARK: Pipelining
 
     mutating func pipelining() {
-        guard !s.extensions.contains(where: { $0.uppercased().hasPrefix("PIPELINING") }) else { return }
+        guard s.offered("pipelining") == nil else { return }
         var groups: [Int: Int] = [:]
         var first: [Int: Int] = [:]
         for (i, e) in s.timeline.enumerated() {
@@ -297,14 +297,14 @@ struct Rules {
             guard body != "8BITMIME", body != "BINARYMIME" else { continue }
             // A server that offers 8BITMIME takes 8-bit content in practice (information); one that
             // does not may refuse it or strip the high bit (a warning).
-            let offered = s.extensions.contains { $0.uppercased().hasPrefix("8BITMIME") }
+            let offered = s.offered("8bitmime") != nil
             add("eight-bit-without-8bitmime", "transaction \(t.index): the message has 8-bit bytes but MAIL did not say BODY=8BITMIME" + (offered ? "" : ", and the server did not offer 8BITMIME"),
                 transaction: t.index, severity: offered ? .info : .warning)
         }
     }
 
     mutating func sizes() {
-        guard let ext = s.extensions.first(where: { $0.utf8.count > 5 && $0.utf8.prefix(5).elementsEqual("SIZE ".utf8) { $0 & 0xdf == $1 & 0xdf } }),
+        guard let ext = s.offered("size"),
             let limit = Int(ext.split(separator: " ").last ?? ""), limit > 0
         else { return }
         for t in txns {

@@ -65,8 +65,6 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     public var speaksFirst: ((UnsafeRawBufferPointer) -> Bool?)?
 
     private var table = FlowTable()
-    /// The last successful lookup; cleared whenever the table loses an entry.
-    private var lastLookup: (key: FlowKey, connection: Connection)?
     private var nextID = 1
     private var lastSweep: Timestamp?
     public private(set) var connectionsSeen = 0
@@ -90,21 +88,14 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         let key = FlowKey(vantage, seg.source, seg.destination)
         let isSyn = seg.flags.contains(.syn)
         let isAck = seg.flags.contains(.ack)
-        // Segments of one connection often come in runs: the last lookup is tried first.
-        var conn: Connection?
-        if let last = lastLookup, last.key == key {
-            conn = last.connection
-        } else {
-            conn = table[key]
-            lastLookup = conn.map { (key, $0) }
-        }
+        var conn = table[key]
 
         if let c = conn, isSyn, !isAck {
             // A SYN on a known 4-tuple: a retransmitted SYN, or the port reused by a new connection.
             let sameSyn = seg.source == c.client && c.clientISN == seg.seq
             if !sameSyn || c.isClosed {
                 if !c.isClosed { close(c, .portReuse) }
-                forget(key)
+                table.removeValue(forKey: key)
                 conn = nil
             }
         }
@@ -408,17 +399,10 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
         expired.sort { $0.id < $1.id }
         for (key, _) in expired {
-            guard let c = forget(key) else { continue }
+            guard let c = table.removeValue(forKey: key) else { continue }
             if !c.isClosed { finish(c, .idle, now) }
         }
         horizon = oldest
-    }
-
-    /// Removes a flow from the table (and from the last-lookup cache).
-    @discardableResult
-    private func forget(_ key: FlowKey) -> Connection? {
-        lastLookup = nil
-        return table.removeValue(forKey: key)
     }
 
     private func finish(_ c: Connection, _ reason: CloseReason, _ now: Timestamp) {
@@ -430,7 +414,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         // Evict a batch so that a flood costs O(n log n) per n/8 new connections, not O(n) each.
         let victims = table.entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, limits.maxConnections / 8))
         for (key, c) in victims {
-            forget(key)
+            table.removeValue(forKey: key)
             if !c.isClosed {
                 evicted += 1
                 c.anomalies.append(Anomaly("tcp-connection-table-full", "closed early: more than \(limits.maxConnections) connections open at once", at: c.lastSeen))
@@ -444,7 +428,6 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         let open = table.values.filter { !$0.isClosed }.sorted { $0.id < $1.id }
         for c in open { finish(c, .captureEnd, now) }
         table.removeAll()
-        lastLookup = nil
     }
 }
 

@@ -66,7 +66,6 @@ public enum Verb: Hashable, Sendable {
         }
     }
 
-    /// Verbs a real client sends; used to resynchronise after a gap and to recognise SMTP by content.
     /// A small number for each known verb, -1 for the others: compared where verbs are compared
     /// by the thousand.
     public var knownCode: Int {
@@ -92,12 +91,8 @@ public enum Verb: Hashable, Sendable {
         }
     }
 
-    public var isKnown: Bool {
-        switch self {
-        case .other, .endOfData, .authResponse: return false
-        default: return true
-        }
-    }
+    /// Verbs a real client sends; used to resynchronise after a gap and to recognise SMTP by content.
+    public var isKnown: Bool { knownCode >= 0 }
 }
 
 /// A parsed client command.

@@ -73,20 +73,6 @@ public struct Endpoint: Hashable, Sendable, Comparable {
     }
 
     public static func < (a: Endpoint, b: Endpoint) -> Bool { (a.address, a.port) < (b.address, b.port) }
-
-    /// Hashes the endpoint with as few words as stay injective: one for IPv4 (address and port),
-    /// three for IPv6. Flow tables are looked up for every packet.
-    @inlinable
-    public func hashCompactly(into h: inout Hasher) {
-        switch address {
-        case .v4(let a):
-            h.combine(UInt64(a) << 16 | UInt64(port))
-        case .v6(let hi, let lo):
-            h.combine(hi)
-            h.combine(lo)
-            h.combine(UInt64(port) | 1 << 63)
-        }
-    }
 }
 
 extension Endpoint: CustomStringConvertible {

@@ -98,3 +98,44 @@ public final class WorkerThread: @unchecked Sendable {
         #endif
     }
 }
+
+/// Batches passed from a producing thread to a consuming one and handed back for reuse: `count`
+/// batches in all, so memory is bounded whatever the input. Each queue can hold every batch, so
+/// handing one back never waits.
+public final class BatchExchange<Batch: AnyObject>: @unchecked Sendable {
+    private let full: Handoff<Batch>
+    private let free: Handoff<Batch>
+    /// Free batches taken but not yet used (producer side only).
+    private var spare: [Batch] = []
+
+    public init(count: Int, make: () -> Batch) {
+        full = Handoff(capacity: count)
+        free = Handoff(capacity: count)
+        for _ in 0..<count { free.put(make()) }
+    }
+
+    /// Producer: an empty batch to fill, waiting until the consumer hands one back.
+    public func empty() -> Batch {
+        if spare.isEmpty { _ = free.take(into: &spare) }  // the free queue is never closed
+        return spare.removeLast()
+    }
+
+    /// Producer: a filled batch, for the consumer.
+    public func send(_ batch: Batch) { full.put(batch) }
+
+    /// Producer: nothing more will be sent.
+    public func close() { full.close() }
+
+    /// Consumer: each batch in the order sent, until the producer closes; `body` must leave the
+    /// batch empty, for it goes back to the producer.
+    public func receive(_ body: (Batch) -> Void) {
+        var ready: [Batch] = []
+        while full.take(into: &ready) {
+            for b in ready {
+                body(b)
+                free.put(b)
+            }
+            ready.removeAll(keepingCapacity: true)
+        }
+    }
+}

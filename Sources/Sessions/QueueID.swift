@@ -1,3 +1,5 @@
+import ScopeCore
+
 /// Pulls the queue identifier out of the reply that accepted a message. Each MTA words it
 /// differently; the patterns below are the documented or observed forms. Works on the reply's
 /// bytes (one call per accepted message).
@@ -5,13 +7,15 @@ public enum QueueID {
     public static func extract(_ text: String) -> String? {
         let bytes = Array(text.utf8)
         let words = bytes.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
-        func word(_ i: Int, is lower: String) -> Bool { equalsIgnoringCase(words[i], lower) }
+        func word(_ i: Int, is lower: StaticString) -> Bool {
+            words[i].count == lower.utf8CodeUnitCount && ASCII.hasPrefix(words[i], lowercased: lower)
+        }
         // Postfix: "Ok: queued as 4F3B2A17"; many others: "queued as <id>".
         if let i = words.indices.first(where: { $0 > 0 && word($0, is: "as") && word($0 - 1, is: "queued") }), i + 1 < words.count {
             return clean(words[i + 1])
         }
         // Exim: "OK id=1Mugho-0003Dg-Un".
-        if let w = words.first(where: { $0.count >= 3 && equalsIgnoringCase($0.prefix(3), "id=") }) {
+        if let w = words.first(where: { ASCII.hasPrefix($0, lowercased: "id=") }) {
             return clean(w.dropFirst(3))
         }
         // Exchange: "[InternalId=1234567, Hostname=…] Queued mail for delivery".
@@ -31,7 +35,7 @@ public enum QueueID {
         }
         // "Queued (id)" / "queued <id>" forms.
         if let i = words.indices.first(where: { word($0, is: "queued") || word($0, is: "queued:") }), i + 1 < words.count,
-            words[i + 1].count >= 6, words[i + 1].contains(where: { (0x30...0x39).contains($0) })
+            words[i + 1].count >= 6, words[i + 1].contains(where: ASCII.isDigit)
         {
             return clean(words[i + 1])
         }
@@ -39,13 +43,7 @@ public enum QueueID {
     }
 
     private static func isAlphanumeric(_ b: UInt8) -> Bool {
-        (0x30...0x39).contains(b) || (0x61...0x7a).contains(b | 0x20)
-    }
-
-    private static func equalsIgnoringCase(_ word: ArraySlice<UInt8>, _ lower: String) -> Bool {
-        word.count == lower.utf8.count && zip(word, lower.utf8).allSatisfy { a, b in
-            (0x41...0x5a).contains(a) ? a | 0x20 == b : a == b
-        }
+        ASCII.isDigit(b) || (0x61...0x7a).contains(ASCII.lower(b))
     }
 
     private static func clean(_ word: ArraySlice<UInt8>) -> String? {

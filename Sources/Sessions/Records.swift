@@ -195,3 +195,16 @@ public struct Session: Sendable {
         self.end = end
     }
 }
+
+extension Session {
+    /// The EHLO extension line whose keyword is `keyword` (given in lower case; keywords are
+    /// case-insensitive, RFC 5321 §4.1.1.1), e.g. `SIZE 10240000` for "size"; nil when not offered.
+    public func offered(_ keyword: StaticString) -> String? {
+        extensions.first { line in
+            let bytes = line.utf8
+            let n = keyword.utf8CodeUnitCount
+            guard ASCII.hasPrefix(bytes, lowercased: keyword) else { return false }
+            return bytes.count == n || ASCII.isSpace(bytes[bytes.index(bytes.startIndex, offsetBy: n)])
+        }
+    }
+}

@@ -268,7 +268,7 @@ public final class SessionBuilder {
                 resetOpenTransaction(before: index, by: v, reply: reply)
                 if v == .ehlo {
                     session.extensions = reply.lines.dropFirst().map { String(decoding: $0, as: UTF8.self) }
-                    if session.starttls == .none, session.extensions.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) {
+                    if session.starttls == .none, session.offered("starttls") != nil {
                         session.starttls = .offered
                     }
                 }

@@ -43,7 +43,12 @@ func scripted(_ steps: [(Double, Side, String)], ttl: UInt8 = 64, close: String 
 
 func ids(_ r: (Session, [Transaction])) -> Set<String> { Set(FindingsEngine.session(r.0, r.1).map(\.id)) }
 func captureFindings(_ names: [String]) -> Set<String> {
-    let (x, found) = intercepts(names.map { capturesDir.appendingPathComponent($0).path })
+    findings(at: names.map { capturesDir.appendingPathComponent($0).path })
+}
+
+/// Every finding's id, for sessions and intercepted connections, over the captures at `paths`.
+func findings(at paths: [String]) -> Set<String> {
+    let (x, found) = intercepts(paths)
     var all = Set<String>()
     for s in x.sessions { all.formUnion(FindingsEngine.session(s, x.transactions(of: s)).map(\.id)) }
     for i in found { all.formUnion(FindingsEngine.intercept(i).map(\.id)) }
@@ -105,10 +110,7 @@ let mailTo: [(Double, Side, String)] = [(0.03, C, "MAIL FROM:<a@x>\r\n"), (0.04,
         ("suricata/smtp-bug-5981/input.pcap", ["ttl-mismatch"]),
     ] as [(String, [String])])
     func firesOnPeerCaptures(capture: String, expected: [String]) {
-        let (x, found) = intercepts([peerDir.appendingPathComponent(capture).path])
-        var all = Set<String>()
-        for s in x.sessions { all.formUnion(FindingsEngine.session(s, x.transactions(of: s)).map(\.id)) }
-        for i in found { all.formUnion(FindingsEngine.intercept(i).map(\.id)) }
+        let all = findings(at: [peerDir.appendingPathComponent(capture).path])
         for id in expected { #expect(all.contains(id), "\(capture): \(id) not found in \(all.sorted())") }
         if capture.contains("ehlo-preserves-envelope") { #expect(!all.contains("ehlo-refused-no-helo")) }
     }
