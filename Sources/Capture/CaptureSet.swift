@@ -34,14 +34,15 @@ public final class CaptureSet {
         }
     }
 
-    /// Calls `body` for every packet of every file in timestamp order (ties: file order).
+    /// Calls `body` for every packet of every file in timestamp order (ties: file order). A
+    /// packet's file is `vantage.file`, the place of its path in `paths`.
     ///
     /// With `prefetch`, a second thread reads the files (the system calls, libpcap's parsing, the
     /// merge) into a few recycled blocks while `body` runs on the calling thread; packets arrive
     /// in the same order either way.
-    public func forEach(prefetch: Bool = false, _ body: (RawPacket, PcapFile) -> Void) {
+    public func forEach(prefetch: Bool = false, _ body: (RawPacket) -> Void) {
         if prefetch, let done = forEachPrefetched(body) { return done }
-        forEachDirect { p, i in body(p, files[i]) }
+        forEachDirect { p, _ in body(p) }
     }
 
     /// The merge: `body` gets each packet and its file's place in `files`.
@@ -69,36 +70,41 @@ public final class CaptureSet {
     /// Packets copied out of libpcap's buffers, to cross from the reading thread.
     private final class Block {
         static let size = 1 << 20
-        var bytes: [UInt8] = []
-        var packets: [(offset: Int, length: Int, wireLength: Int, time: Timestamp, vantage: Vantage, file: Int)] = []
-        init() { bytes.reserveCapacity(Self.size) }
+        let bytes = ByteBuffer(capacity: Block.size)
+        var packets: [(offset: Int, length: Int, wireLength: Int, time: Timestamp, vantage: Vantage)] = []
+
+        /// Copies the packet in; false when the block is full (it takes any packet when empty).
+        func add(_ p: RawPacket) -> Bool {
+            if bytes.count + p.bytes.count > Block.size || packets.count >= 8192, !packets.isEmpty { return false }
+            packets.append((bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage))
+            bytes.append(p.bytes)
+            return true
+        }
     }
 
-    private func forEachPrefetched(_ body: (RawPacket, PcapFile) -> Void) -> Void? {
+    private func forEachPrefetched(_ body: (RawPacket) -> Void) -> Void? {
         let blocks = BatchExchange(count: 6) { Block() }
-        let files = self.files
         let reader = WorkerThread { [self] in
             var block = blocks.empty()
-            self.forEachDirect { p, file in
-                if block.bytes.count + p.bytes.count > Block.size || block.packets.count >= 8192, !block.packets.isEmpty {
+            self.forEachDirect { p, _ in
+                if !block.add(p) {
                     blocks.send(block)
                     block = blocks.empty()
+                    _ = block.add(p)
                 }
-                block.packets.append((block.bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage, file))
-                block.bytes.append(contentsOf: p.bytes)
             }
             if !block.packets.isEmpty { blocks.send(block) }
             blocks.close()
         }
         guard let reader else { return nil }
         blocks.receive { block in
-            block.bytes.withUnsafeBytes { raw in
+            block.bytes.withBytes { raw in
                 for p in block.packets {
                     let bytes = UnsafeRawBufferPointer(rebasing: raw[p.offset..<(p.offset + p.length)])
-                    body(RawPacket(time: p.time, bytes: bytes, wireLength: p.wireLength, vantage: p.vantage), files[p.file])
+                    body(RawPacket(time: p.time, bytes: bytes, wireLength: p.wireLength, vantage: p.vantage))
                 }
             }
-            block.bytes.removeAll(keepingCapacity: true)
+            block.bytes.removeAll()
             block.packets.removeAll(keepingCapacity: true)
         }
         reader.join()

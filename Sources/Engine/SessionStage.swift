@@ -48,22 +48,42 @@ struct ConnectionFacts {
 /// layer names a session by a slot number, never by the builder: an object both threads retain
 /// and release would bounce its reference count between the cores at every segment.
 final class SessionStage: @unchecked Sendable {
+    /// A step for the SMTP side. Plain values only, so a batch of them is copied and walked
+    /// without reference counting; the bytes, sessions and facts they refer to travel beside them.
     private enum Work {
-        case open(Int, Session)
+        /// A session begins: the next of the batch's `sessions`.
+        case open(Int)
         case data(Int, Direction, Range<Int>, Timestamp, ttl: UInt8, ipID: UInt16?)
         case gap(Int, Direction, Int, Timestamp)
-        case close(Int, ConnectionFacts)
+        /// A session ends: the next of the batch's `facts`.
+        case close(Int)
         case horizon(Timestamp)
     }
 
-    /// Work and the bytes it refers to, handed over together.
+    /// Work and what it refers to, handed over together.
     private final class Batch {
         static let bytesLimit = 1 << 18
         var work: [Work] = []
-        var bytes: [UInt8] = []
+        let bytes = ByteBuffer(capacity: Batch.bytesLimit)
+        var sessions: [Session] = []
+        var facts: [ConnectionFacts] = []
         init(items: Int) {
             work.reserveCapacity(items)
-            bytes.reserveCapacity(Self.bytesLimit)
+        }
+
+        /// Copies bytes in; nil when they do not fit and the batch has work already.
+        func add(_ data: UnsafeRawBufferPointer) -> Range<Int>? {
+            if bytes.count + data.count > Batch.bytesLimit, !work.isEmpty { return nil }
+            let start = bytes.count
+            bytes.append(data)
+            return start..<bytes.count
+        }
+
+        func removeAll() {
+            work.removeAll(keepingCapacity: true)
+            bytes.removeAll()
+            sessions.removeAll(keepingCapacity: true)
+            facts.removeAll(keepingCapacity: true)
         }
     }
 
@@ -92,11 +112,8 @@ final class SessionStage: @unchecked Sendable {
         let exchange = BatchExchange(count: 16) { Batch(items: items) }
         let worker = WorkerThread { [self] in
             exchange.receive { b in
-                b.bytes.withUnsafeBytes { raw in
-                    for w in b.work { perform(w, raw) }
-                }
-                b.work.removeAll(keepingCapacity: true)
-                b.bytes.removeAll(keepingCapacity: true)
+                perform(b)
+                b.removeAll()
             }
         }
         guard let worker else { return }  // no thread: run on the caller's
@@ -110,32 +127,38 @@ final class SessionStage: @unchecked Sendable {
     /// A session begins; returns its slot.
     func open(_ s: Session) -> Int {
         let slot = freeSlots.popLast() ?? { slotsInUse += 1; return slotsInUse - 1 }()
-        submit(.open(slot, s))
+        if let b = batch {
+            b.sessions.append(s)
+            add(.open(slot))
+        } else {
+            begin(slot, s)
+        }
         return slot
     }
 
     func receive(_ slot: Int, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp, ttl: UInt8 = 0, ipID: UInt16? = nil) {
-        guard var b = batch else { return perform(.data(slot, direction, 0..<bytes.count, time, ttl: ttl, ipID: ipID), bytes) }
-        if b.bytes.count + bytes.count > Batch.bytesLimit, !b.work.isEmpty { b = handOver() }
-        let start = b.bytes.count
-        b.bytes.append(contentsOf: bytes)
-        add(.data(slot, direction, start..<b.bytes.count, time, ttl: ttl, ipID: ipID))
+        guard let b = batch else { return receive(slot, direction, bytes, time, ttl, ipID) }
+        guard let range = b.add(bytes) ?? handOver().add(bytes) else { return }
+        add(.data(slot, direction, range, time, ttl: ttl, ipID: ipID))
     }
 
     func gap(_ slot: Int, _ direction: Direction, length: Int, at time: Timestamp) {
-        submit(.gap(slot, direction, length, time))
+        if batch == nil { gap(slot, direction, length, time) } else { add(.gap(slot, direction, length, time)) }
     }
 
     /// The session ends; its slot may be given to another.
     func close(_ slot: Int, _ facts: ConnectionFacts) {
-        submit(.close(slot, facts))
+        if let b = batch {
+            b.facts.append(facts)
+            add(.close(slot))
+        } else {
+            end(slot, facts)
+        }
         freeSlots.append(slot)
     }
 
-    func horizon(_ t: Timestamp) { submit(.horizon(t)) }
-
-    private func submit(_ w: Work) {
-        if batch == nil { perform(w, UnsafeRawBufferPointer(start: nil, count: 0)) } else { add(w) }
+    func horizon(_ t: Timestamp) {
+        if batch == nil { sink.horizon(t) } else { add(.horizon(t)) }
     }
 
     /// Waits until everything handed over is done, and ends the thread.
@@ -165,33 +188,56 @@ final class SessionStage: @unchecked Sendable {
 
     // MARK: - The SMTP layer
 
-    private func perform(_ w: Work, _ raw: UnsafeRawBufferPointer) {
-        switch w {
-        case .open(let slot, let s):
-            if slot >= builders.count { builders.append(contentsOf: repeatElement(nil, count: slot + 1 - builders.count)) }
-            builders[slot] = SessionBuilder(session: s, decoderOptions: decoderOptions, limits: limits)
-        case .data(let slot, let direction, let range, let time, let ttl, let ipID):
-            guard let b = builders[slot] else { return }
-            b.receive(direction, UnsafeRawBufferPointer(rebasing: raw[range]), at: time, ttl: ttl, ipID: ipID)
-            emit(b)
-        case .gap(let slot, let direction, let length, let time):
-            guard let b = builders[slot] else { return }
-            b.gap(direction, length: length, at: time)
-            emit(b)
-        case .close(let slot, let facts):
-            guard let b = builders[slot] else { return }
-            builders[slot] = nil
-            var s = b.close(reason: facts.reason, at: max(facts.lastSeen, b.session.end))
-            emit(b)
-            s.rolesFromHandshake = facts.rolesFromHandshake
-            s.handshakeRTT = facts.handshakeRTT
-            s.handshakeHalves = facts.handshakeHalves
-            s.tcp = facts.tcp
-            s.anomalies.insert(contentsOf: facts.anomalies, at: 0)
-            sink.session(s)
-        case .horizon(let t):
-            sink.horizon(t)
+    private func perform(_ b: Batch) {
+        var opened = 0, closed = 0
+        b.bytes.withBytes { raw in
+            for w in b.work {
+                switch w {
+                case .open(let slot):
+                    begin(slot, b.sessions[opened])
+                    opened += 1
+                case .data(let slot, let direction, let range, let time, let ttl, let ipID):
+                    receive(slot, direction, UnsafeRawBufferPointer(rebasing: raw[range]), time, ttl, ipID)
+                case .gap(let slot, let direction, let length, let time):
+                    gap(slot, direction, length, time)
+                case .close(let slot):
+                    end(slot, b.facts[closed])
+                    closed += 1
+                case .horizon(let t):
+                    sink.horizon(t)
+                }
+            }
         }
+    }
+
+    private func begin(_ slot: Int, _ s: Session) {
+        if slot >= builders.count { builders.append(contentsOf: repeatElement(nil, count: slot + 1 - builders.count)) }
+        builders[slot] = SessionBuilder(session: s, decoderOptions: decoderOptions, limits: limits)
+    }
+
+    private func receive(_ slot: Int, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ time: Timestamp, _ ttl: UInt8, _ ipID: UInt16?) {
+        guard let b = builders[slot] else { return }
+        b.receive(direction, bytes, at: time, ttl: ttl, ipID: ipID)
+        emit(b)
+    }
+
+    private func gap(_ slot: Int, _ direction: Direction, _ length: Int, _ time: Timestamp) {
+        guard let b = builders[slot] else { return }
+        b.gap(direction, length: length, at: time)
+        emit(b)
+    }
+
+    private func end(_ slot: Int, _ facts: ConnectionFacts) {
+        guard let b = builders[slot] else { return }
+        builders[slot] = nil
+        var s = b.close(reason: facts.reason, at: max(facts.lastSeen, b.session.end))
+        emit(b)
+        s.rolesFromHandshake = facts.rolesFromHandshake
+        s.handshakeRTT = facts.handshakeRTT
+        s.handshakeHalves = facts.handshakeHalves
+        s.tcp = facts.tcp
+        s.anomalies.insert(contentsOf: facts.anomalies, at: 0)
+        sink.session(s)
     }
 
     private func emit(_ builder: SessionBuilder) {

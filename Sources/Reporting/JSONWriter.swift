@@ -13,6 +13,9 @@ public struct JSONWriter {
     /// Whether the next value or key needs a comma before it: false right after an opening
     /// bracket or a key, true after any value.
     private var needsComma = false
+    /// The second of the last timestamp written, and its first 20 bytes of text (up to the dot).
+    private var stampSecond = Int64.min
+    private var stampPrefix: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
     public init() {}
 
@@ -101,6 +104,15 @@ public struct JSONWriter {
             // no quote, no backslash.
             while i + 8 <= a.count, Self.plain(UnsafeRawPointer(a.baseAddress! + i).loadUnaligned(as: UInt64.self)) { i += 8 }
             guard i < a.count else { break }
+            // A tail shorter than eight bytes (or a short string), padded with plain spaces.
+            if a.count - i < 8 {
+                var w: UInt64 = 0x2020_2020_2020_2020
+                for k in 0..<(a.count - i) { w = w & ~(0xff << (8 * k)) | UInt64(a[i + k]) << (8 * k) }
+                if Self.plain(w) {
+                    i = a.count
+                    break
+                }
+            }
             let b = a[i]
             if b >= 0x20, b < 0x80, b != UInt8(ascii: "\""), b != 0x5c, b != 0x7f {
                 i += 1
@@ -150,7 +162,23 @@ public struct JSONWriter {
     public mutating func timestamp(_ t: Timestamp) {
         separator()
         buffer.append(UInt8(ascii: "\""))
-        t.withRFC3339 { buffer.append($0) }
+        var seconds = t.nanoseconds / 1_000_000_000
+        var nanos = t.nanoseconds % 1_000_000_000
+        if nanos < 0 { nanos += 1_000_000_000; seconds -= 1 }
+        // Most timestamps fall in the second of the one before: its date and time are kept.
+        if seconds != stampSecond {
+            stampSecond = seconds
+            t.withRFC3339 { text in withUnsafeMutableBytes(of: &stampPrefix) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text[..<20])) } }
+        }
+        withUnsafeBytes(of: stampPrefix) { buffer.append(UnsafeRawBufferPointer(rebasing: $0[..<20])) }
+        var micros = nanos / 1000
+        var digits: UInt64 = 0
+        for _ in 0..<6 {
+            digits = digits << 8 | UInt64(48 + micros % 10)
+            micros /= 10
+        }
+        withUnsafeBytes(of: digits.littleEndian) { buffer.append(UnsafeRawBufferPointer(rebasing: $0[..<6])) }
+        buffer.append(UInt8(ascii: "Z"))
         buffer.append(UInt8(ascii: "\""))
     }
 
@@ -245,50 +273,5 @@ public struct JSONWriter {
         func digit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
         buffer.append(digit(b >> 4))
         buffer.append(digit(b & 0xf))
-    }
-}
-
-/// A growable byte buffer without copy-on-write: appending a byte is a bounds test and a store.
-final class ByteBuffer {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private(set) var count = 0
-
-    init(capacity: Int) {
-        self.capacity = max(capacity, 16)
-        base = .allocate(capacity: self.capacity)
-    }
-
-    deinit { base.deallocate() }
-
-    @inline(__always)
-    func append(_ b: UInt8) {
-        if count == capacity { grow(to: count + 1) }
-        base[count] = b
-        count += 1
-    }
-
-    @inline(__always)
-    func append(_ bytes: UnsafeRawBufferPointer) {
-        guard let from = bytes.baseAddress, bytes.count > 0 else { return }
-        if count + bytes.count > capacity { grow(to: count + bytes.count) }
-        UnsafeMutableRawPointer(base + count).copyMemory(from: from, byteCount: bytes.count)
-        count += bytes.count
-    }
-
-    private func grow(to needed: Int) {
-        var size = capacity * 2
-        while size < needed { size *= 2 }
-        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
-        bigger.update(from: base, count: count)
-        base.deallocate()
-        base = bigger
-        capacity = size
-    }
-
-    func removeAll() { count = 0 }
-
-    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 }

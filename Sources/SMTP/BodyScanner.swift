@@ -91,24 +91,30 @@ struct BodyScanner {
                 sawCR = chunk.last == 0x0d
                 i = end
             case .inLine:
-                // The body, line after line, until a line starts with a dot or the bytes end.
+                // The body, line after line, until a line starts with a dot or the bytes end
+                // (i < n on entry: the loop reads bytes before and after each LF it finds).
                 let start = i
+                let p = base.assumingMemoryBound(to: UInt8.self)
+                let stuffed = dotStuffed
+                var bare = 0
+                var crCarried = sawCR
                 while true {
-                    guard let found = memchr(base + i, 0x0a, n - i) else {
-                        sawCR = bytes[n - 1] == 0x0d
+                    guard let found = memchr(p + i, 0x0a, n - i) else {
+                        crCarried = p[n - 1] == 0x0d
                         i = n
                         break
                     }
-                    let end = UnsafeRawPointer(found) - base + 1
-                    let crBefore = end - i >= 2 ? bytes[end - 2] == 0x0d : sawCR
-                    if !crBefore { bareLineFeeds += 1 }
-                    sawCR = false
-                    i = end
-                    if i == n || (bytes[i] == UInt8(ascii: ".") && dotStuffed) {
+                    let lf = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - p
+                    if lf > i ? p[lf - 1] != 0x0d : !crCarried { bare += 1 }
+                    crCarried = false
+                    i = lf + 1
+                    if i == n || (stuffed && p[i] == UInt8(ascii: ".")) {
                         state = .lineStart
                         break
                     }
                 }
+                sawCR = crCarried
+                bareLineFeeds += bare
                 size += i - start
             }
         }

@@ -149,17 +149,21 @@ public struct Reply: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(4 + lines.reduce(0) { $0 + $1.count + 4 })
         if (100...999).contains(code) {
-            out += [UInt8(48 + code / 100), UInt8(48 + code / 10 % 10), UInt8(48 + code % 10)]
+            out.append(UInt8(48 + code / 100))
+            out.append(UInt8(48 + code / 10 % 10))
+            out.append(UInt8(48 + code % 10))
         } else {
             out += String(code).utf8
         }
         out.append(0x20)
         for (i, l) in lines.enumerated() {
-            if i > 0 { out += " · ".utf8 }
+            if i > 0 { out += Self.separator }
             out += l
         }
         return out
     }
+    /// ` · ` between the lines of a multi-line reply shown on one line.
+    private static let separator: [UInt8] = [0x20, 0xc2, 0xb7, 0x20]
     public var isIntermediate: Bool { code >= 300 && code < 400 }
     /// Text of the last line without the enhanced code.
     public var text: String {

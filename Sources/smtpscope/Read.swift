@@ -85,8 +85,8 @@ struct Read: ParsableCommand {
                 report(CaptureError(file: f.path, problem: "link type \(f.dlt) (\(f.dltName)) is not supported; supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback (NULL, LOOP), raw IP"))
             }
         }
-        captures.forEach(prefetch: true) { packet, file in
-            guard let lt = linkTypes[file.index] else { return }
+        captures.forEach(prefetch: true) { packet in
+            guard let lt = linkTypes[packet.vantage.file] else { return }
             analyzer.packet(packet, linkType: lt)
         }
         // Errors met while reading (a file cut short) come after what was read before them.
@@ -95,7 +95,9 @@ struct Read: ParsableCommand {
         background.drain()
         sink.finish(packets: analyzer.packetStats.packets)
         out.flush()
-        if !captures.errors.isEmpty || !skip.isEmpty { throw ExitCode(1) }
+        // Done: the process ends here, without taking apart what the analysis built (the flow
+        // table, the sessions held for pairing), which only the kernel needs to reclaim.
+        Glibc.exit(!captures.errors.isEmpty || !skip.isEmpty ? 1 : 0)
     }
 
     private func useColor() -> Bool {

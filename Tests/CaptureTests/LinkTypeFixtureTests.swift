@@ -134,7 +134,7 @@ func sha256(_ b: [UInt8]) -> String { SHA256.hash(data: b).map { String(format: 
     func errors(_ name: String) -> (Int, [CaptureError]) {
         let set = CaptureSet(paths: [name.hasPrefix("/") ? name : fixtures.appendingPathComponent(name).path])
         var n = 0
-        set.forEach { _, _ in n += 1 }
+        set.forEach { _ in n += 1 }
         return (n, set.errors)
     }
 
@@ -171,9 +171,9 @@ func sha256(_ b: [UInt8]) -> String { SHA256.hash(data: b).map { String(format: 
         let set = CaptureSet(paths: [a, b])
         var times: [Timestamp] = []
         var files = Set<Int>()
-        set.forEach { p, f in
+        set.forEach { p in
             times.append(p.time)
-            files.insert(f.index)
+            files.insert(p.vantage.file)
         }
         #expect(times == times.sorted())
         #expect(files == [0, 1])
@@ -185,13 +185,13 @@ func sha256(_ b: [UInt8]) -> String { SHA256.hash(data: b).map { String(format: 
     /// that fills many blocks.
     @Test func prefetchingDeliversWhatDirectReadingDoes() throws {
         struct Seen: Equatable {
-            var time: Timestamp, bytes: [UInt8], wireLength: Int, vantage: Vantage, file: Int
+            var time: Timestamp, bytes: [UInt8], wireLength: Int, vantage: Vantage
         }
         func read(_ paths: [String], prefetch: Bool) -> ([Seen], [String]) {
             let set = CaptureSet(paths: paths)
             var seen: [Seen] = []
-            set.forEach(prefetch: prefetch) { p, f in
-                seen.append(Seen(time: p.time, bytes: Array(p.bytes), wireLength: p.wireLength, vantage: p.vantage, file: f.index))
+            set.forEach(prefetch: prefetch) { p in
+                seen.append(Seen(time: p.time, bytes: Array(p.bytes), wireLength: p.wireLength, vantage: p.vantage))
             }
             return (seen, set.errors.map(\.description))
         }

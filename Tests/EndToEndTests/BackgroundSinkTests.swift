@@ -40,8 +40,8 @@ import Testing
             let set = CaptureSet(paths: paths)
             var linkTypes: [Int: LinkType] = [:]
             for f in set.files { linkTypes[f.index] = LinkType(dlt: f.dlt) }
-            set.forEach(prefetch: capacity != nil) { p, f in
-                if let lt = linkTypes[f.index] { analyzer.packet(p, linkType: lt) }
+            set.forEach(prefetch: capacity != nil) { p in
+                if let lt = linkTypes[p.vantage.file] { analyzer.packet(p, linkType: lt) }
             }
             analyzer.finish()
             background?.drain()

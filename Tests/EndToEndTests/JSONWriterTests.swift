@@ -1,5 +1,6 @@
 import Foundation
 @testable import Reporting
+import ScopeCore
 import Testing
 
 /// The writer skips plain text eight bytes at a time; it must write exactly what a byte-by-byte
@@ -44,5 +45,46 @@ import Testing
         var w = JSONWriter()
         w.stringBytes([0x41, 0x42, 0xff, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49])
         #expect(String(decoding: w.bytes, as: UTF8.self) == #""AB\\xffCDEFGHI""#)
+    }
+
+    /// Short strings and tails are tested as one padded word: every byte in every place of a
+    /// tail of every length must still be escaped.
+    @Test func shortTailsAreEscapedWherever() throws {
+        for length in 1...15 {
+            for place in 0..<length {
+                for special: UInt8 in [0x22, 0x5c, 0x0a, 0x01, 0x7f, 0xff] {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[place] = special
+                    var w = JSONWriter()
+                    w.stringBytes(bytes)
+                    let text = String(decoding: w.bytes, as: UTF8.self)
+                    #expect(text.utf8.count > length + 2, "\(bytes) written as \(text)")
+                    if special != 0xff {
+                        let back = try JSONSerialization.jsonObject(with: Data(w.bytes), options: [.fragmentsAllowed]) as? String
+                        #expect(back == String(decoding: bytes, as: UTF8.self))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The writer keeps the text of the last second: timestamps in any order, across seconds,
+    /// days and before 1970, must read as they do alone.
+    @Test func timestampsAgreeWithTheirOwnText() {
+        let times: [Int64] = [0, 999_999_999, 1_000_000_000, 1_700_000_000_123_456_789, 1_700_000_000_987_654_321,
+                              1_700_000_001_000_000_000, 1_700_000_000_000_001_000, -1, -1_000_000_000, -999_999_999,
+                              1_709_251_199_999_999_999, 1_709_251_200_000_000_000, 1_700_000_000_123_456_789]
+        var w = JSONWriter()
+        w.beginArray()
+        var expected = "["
+        for (k, n) in times.enumerated() {
+            let t = Timestamp(nanoseconds: n)
+            w.timestamp(t)
+            var text: [UInt8] = []
+            t.appendRFC3339(to: &text)
+            expected += (k == 0 ? "" : ",") + "\"" + String(decoding: text, as: UTF8.self) + "\""
+        }
+        w.endArray()
+        #expect(String(decoding: w.bytes, as: UTF8.self) == expected + "]")
     }
 }

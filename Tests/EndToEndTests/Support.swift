@@ -31,8 +31,8 @@ func analyze(_ paths: [String], options: AnalyzerOptions = .init()) -> (Collecto
     let set = CaptureSet(paths: paths)
     var linkTypes: [Int: LinkType] = [:]
     for f in set.files { linkTypes[f.index] = LinkType(dlt: f.dlt) }
-    set.forEach { p, f in
-        if let lt = linkTypes[f.index] { analyzer.packet(p, linkType: lt) }
+    set.forEach { p in
+        if let lt = linkTypes[p.vantage.file] { analyzer.packet(p, linkType: lt) }
     }
     analyzer.finish()
     return (collector, set.errors)
