@@ -41,7 +41,7 @@ public final class InterceptFinder {
     private var byKey: [LineKey: [Int]] = [:]
     private var byMessageID: [String: [Int]] = [:]
     /// Sessions each session was judged against (candidates), and the pairs that pair.
-    private var neighbours: [Int: Set<Int>] = [:]
+    private var neighbours: [Int: [Int]] = [:]
     private var valid: [Pair: Pairing] = [:]
     /// One copy of the line texts the held sessions share.
     private let pool = TextPool()
@@ -75,6 +75,7 @@ public final class InterceptFinder {
         // A session with nothing distinctive cannot be shown to be anything's leg.
         guard !leg.distinctiveLines.isEmpty || !leg.messageIDs.isEmpty else { return }
         var ties: [Int: Int] = [:]
+        ties.reserveCapacity(32)
         func tie(_ list: inout [Int], rare: Bool) {
             guard list.count < Self.maxSharing else { return }
             let weight = rare || list.count < Self.rareSharing ? 2 : 1
@@ -88,8 +89,9 @@ public final class InterceptFinder {
         newest = max(newest, session.end)
         for (other, weight) in ties.sorted(by: { $0.key < $1.key }) where weight >= 2 || mode == .always {
             guard let b = legs[other] else { continue }
-            neighbours[leg.id, default: []].insert(other)
-            neighbours[other, default: []].insert(leg.id)
+            // Each pair is met once, here: lists, not sets.
+            neighbours[leg.id, default: []].append(other)
+            neighbours[other, default: []].append(leg.id)
             if let p = judge(b, leg) { valid[Pair(other, leg.id)] = p }
         }
         if legs.count >= flushAt { flush(final: false) }
@@ -109,6 +111,8 @@ public final class InterceptFinder {
         if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { return nil }
         let sameClock = a.vantage.file == b.vantage.file
         if sameClock, !overlap(a, b) { return nil }
+        // Legs that both carry messages carry the same ones, either way round (see `Pairer`).
+        if !a.messageIDs.isEmpty, !b.messageIDs.isEmpty, a.messageIDs.isDisjoint(with: b.messageIDs) { return nil }
         let shared = a.distinctiveLines.intersection(b.distinctiveLines)
         let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock, maxClockOffset: window, distinctive: shared),
                        Pairer.evaluate(client: b, server: a, sameClock: sameClock, maxClockOffset: window, distinctive: shared)].compactMap { $0 }
@@ -163,7 +167,7 @@ public final class InterceptFinder {
                 byMessageID[m]?.removeAll { $0 == id }
                 if byMessageID[m]?.isEmpty == true { byMessageID[m] = nil }
             }
-            for other in neighbours.removeValue(forKey: id) ?? [] { neighbours[other]?.remove(id) }
+            for other in neighbours.removeValue(forKey: id) ?? [] { neighbours[other]?.removeAll { $0 == id } }
         }
         arrival.removeAll { gone.contains($0) }
         valid = valid.filter { !gone.contains($0.key.a) && !gone.contains($0.key.b) }

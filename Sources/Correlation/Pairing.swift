@@ -122,7 +122,11 @@ enum Pairer {
                 }
             }
         }
-        // On one clock this is known before aligning (the cheap test first: most look-alike
+        // Messages that both legs carry must be the same ones: a middlebox keeps the Message-ID.
+        // (Known before aligning, on any clock: look-alike sessions of one sender fail it.)
+        let clientIDs = client.messageIDs, serverIDs = server.messageIDs
+        if !clientIDs.isEmpty, !serverIDs.isEmpty, clientIDs.isDisjoint(with: serverIDs) { return nil }
+        // On one clock this is known before aligning too (the cheap test first: most look-alike
         // sessions fail it one way round).
         if sameClock, !distinctiveLinesRelayed(offset: 0) { return nil }
         // So is the greeting test below, where every copy of a shared greeting left on the
@@ -180,10 +184,6 @@ enum Pairer {
         if !sameClock, lower.isEmpty, upper.count > 1, upper.last! - upper.first! < 0.000002 { return nil }
 
         if !sameClock, !distinctiveLinesRelayed(offset: offset) { return nil }
-
-        // Messages that both legs carry must be the same ones: a middlebox keeps the Message-ID.
-        let clientIDs = client.messageIDs, serverIDs = server.messageIDs
-        if !clientIDs.isEmpty, !serverIDs.isEmpty, clientIDs.isDisjoint(with: serverIDs) { return nil }
 
         var score = 0
         var evidence: [String] = []

@@ -222,15 +222,15 @@ public enum JSONRecords {
     static func entry(_ e: TimelineEntry, _ w: inout JSONWriter) {
         w.beginObject()
         w.key("t"); w.timestamp(e.time)
-        w.key("from"); w.string(e.side.rawValue)
+        w.key("from"); w.plainString(e.side == .client ? "client" : "server")
         w.key("kind")
         switch e.kind {
-        case .command: w.string("command")
-        case .reply: w.string("reply")
-        case .message: w.string("message")
-        case .tls: w.string("tls")
-        case .gap: w.string("gap")
-        case .note: w.string("note")
+        case .command: w.plainString("command")
+        case .reply: w.plainString("reply")
+        case .message: w.plainString("message")
+        case .tls: w.plainString("tls")
+        case .gap: w.plainString("gap")
+        case .note: w.plainString("note")
         }
         w.key("line"); w.stringBytes(e.line)
         w.endObject()

@@ -76,6 +76,15 @@ public struct JSONWriter {
         needsComma = false
     }
 
+    /// A string known at compile time to need no escaping (a keyword of the output), as it is.
+    public mutating func plainString(_ s: StaticString) {
+        separator()
+        let out = buffer
+        out.append(UInt8(ascii: "\""))
+        out.append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        out.append(UInt8(ascii: "\""))
+    }
+
     public mutating func string(_ s: String) {
         var s = s
         s.withUTF8 { stringBytes($0) }
@@ -93,12 +102,11 @@ public struct JSONWriter {
 
     private mutating func stringBytes(buffer a: UnsafeBufferPointer<UInt8>) {
         separator()
-        buffer.append(UInt8(ascii: "\""))
+        // One reference for the whole string (a closure over `self` would retain it per use).
+        let out = buffer
+        out.append(UInt8(ascii: "\""))
         var i = 0
         var run = 0  // start of the pending run of bytes that need no escaping
-        func flush(_ upTo: Int) {
-            if upTo > run { buffer.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: a[run..<upTo]))) }
-        }
         while i < a.count {
             // Eight plain bytes at a time (most of a line): none below 0x20, none 0x7f or above,
             // no quote, no backslash.
@@ -125,7 +133,7 @@ public struct JSONWriter {
                     continue
                 }
             }
-            flush(i)
+            if i > run { out.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: a[run..<i]))) }
             switch b {
             case UInt8(ascii: "\""): literal(#"\""#)
             case 0x5c: literal(#"\\"#)
@@ -143,8 +151,8 @@ public struct JSONWriter {
             i += 1
             run = i
         }
-        flush(a.count)
-        buffer.append(UInt8(ascii: "\""))
+        if a.count > run { out.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: a[run..<a.count]))) }
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Whether eight bytes need no escaping: the classic SWAR tests for a byte below a bound and
@@ -170,16 +178,17 @@ public struct JSONWriter {
             stampSecond = seconds
             t.withRFC3339 { text in withUnsafeMutableBytes(of: &stampPrefix) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text[..<20])) } }
         }
-        withUnsafeBytes(of: stampPrefix) { buffer.append(UnsafeRawBufferPointer(rebasing: $0[..<20])) }
+        let out = buffer
+        withUnsafeBytes(of: stampPrefix) { out.append(UnsafeRawBufferPointer(rebasing: $0[..<20])) }
         var micros = nanos / 1000
         var digits: UInt64 = 0
         for _ in 0..<6 {
             digits = digits << 8 | UInt64(48 + micros % 10)
             micros /= 10
         }
-        withUnsafeBytes(of: digits.littleEndian) { buffer.append(UnsafeRawBufferPointer(rebasing: $0[..<6])) }
-        buffer.append(UInt8(ascii: "Z"))
-        buffer.append(UInt8(ascii: "\""))
+        withUnsafeBytes(of: digits.littleEndian) { out.append(UnsafeRawBufferPointer(rebasing: $0[..<6])) }
+        out.append(UInt8(ascii: "Z"))
+        out.append(UInt8(ascii: "\""))
     }
 
     public mutating func timestamp(_ t: Timestamp?) {
