@@ -145,11 +145,9 @@ public final class InterceptFinder {
                 done.formUnion(ids)
             }
         }
-        if final {
-            legs = [:]
-            arrival = []
-            return
-        }
+        // At the end the sessions held stay as they are: taking thousands of them apart one by
+        // one is work for nothing when the finder is about to go.
+        if final { return }
         forget(leaving.union(done))
         flushAt = min(maxSessions, max(4096, legs.count * 2))
     }
@@ -173,7 +171,7 @@ public final class InterceptFinder {
         valid = valid.filter { !gone.contains($0.key.a) && !gone.contains($0.key.b) }
     }
 
-    /// Pairs the sessions seen; intercepts ordered by the client leg's start.
+    /// Pairs the sessions seen; intercepts ordered by the client leg's start. Called once, at the end.
     public func finish() -> [Intercept] {
         guard mode != .never else { return [] }
         flush(final: true)

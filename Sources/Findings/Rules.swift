@@ -63,6 +63,8 @@ struct Rules {
     init(_ s: Session, _ txns: [Transaction]) {
         self.s = s
         self.txns = txns
+        commands.reserveCapacity(s.timeline.count / 2 + 1)
+        replyTo.reserveCapacity(s.timeline.count / 2 + 1)
         for (i, e) in s.timeline.enumerated() {
             switch e.kind {
             case .command(let index, let verb, _): commands.append((i, index, verb, e.line))

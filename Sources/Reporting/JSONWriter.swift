@@ -224,9 +224,9 @@ public struct JSONWriter {
         guard case .v4(let a) = e.address else { return string(e.description) }
         separator()
         buffer.append(UInt8(ascii: "\""))
-        for shift in [24, 16, 8, 0] as [UInt32] {
-            appendInteger(Int(a >> shift & 0xff))
-            buffer.append(shift == 0 ? UInt8(ascii: ":") : UInt8(ascii: "."))
+        for octet in 0..<4 {
+            appendInteger(Int(a >> (24 - 8 * UInt32(octet)) & 0xff))
+            buffer.append(octet == 3 ? UInt8(ascii: ":") : UInt8(ascii: "."))
         }
         appendInteger(Int(e.port))
         buffer.append(UInt8(ascii: "\""))

@@ -94,11 +94,15 @@ enum CommandParser {
         }
         cmd.address = String(decoding: path, as: UTF8.self)
         let rest = UnsafeRawBufferPointer(rebasing: arg[min(i, arg.count)...])
+        // Keywords are ASCII (RFC 5321 §4.1.2 esmtp-keyword): upper-cased byte by byte.
+        func upperCased(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
+            String(decoding: bytes.lazy.map { $0 >= 0x61 && $0 <= 0x7a ? $0 & 0xdf : $0 }, as: UTF8.self)
+        }
         for word in rest.split(whereSeparator: ASCII.isSpace) {
             if let eq = word.firstIndex(of: UInt8(ascii: "=")) {
-                cmd.parameters.append((String(decoding: word[..<eq], as: UTF8.self).uppercased(), String(decoding: word[(eq + 1)...], as: UTF8.self)))
+                cmd.parameters.append((upperCased(word[..<eq]), String(decoding: word[(eq + 1)...], as: UTF8.self)))
             } else {
-                cmd.parameters.append((String(decoding: word, as: UTF8.self).uppercased(), nil))
+                cmd.parameters.append((upperCased(word), nil))
             }
         }
     }
