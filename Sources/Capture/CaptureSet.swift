@@ -48,9 +48,18 @@ public final class CaptureSet {
     /// The merge: `body` gets each packet and its file's place in `files`.
     private func forEachDirect(_ body: (RawPacket, Int) -> Void) {
         if files.count == 1 {
-            while let p = heads[0] {
+            // One file: read straight on, without the merge's bookkeeping per packet.
+            let file = files[0]
+            var next = heads[0]
+            heads[0] = nil
+            while let p = next {
                 body(p, 0)
-                advance(0)
+                do {
+                    next = try file.next()
+                } catch {
+                    errors.append(error)
+                    next = nil
+                }
             }
             return
         }

@@ -58,6 +58,11 @@ public final class PcapFile {
                 throw CaptureError.fromLibpcap(file: path, String(cString: strerror(errno)))
             }
             setvbuf(file, readBuffer, _IOFBF, Self.readBufferSize)
+            #if canImport(Glibc)
+            // One thread at a time reads a capture: stdio need not lock the FILE around each of
+            // libpcap's two reads per packet.
+            __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+            #endif
             opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
             if opened == nil { fclose(file) }
         }

@@ -56,16 +56,11 @@ public final class Analyzer: ReassemblyDelegate {
         init(_ linkType: LinkType) { decoder = PacketDecoder(linkType: linkType) }
     }
 
-    /// Per-connection state, kept in `Connection.context`.
-    final class Context {
-        enum State {
-            /// Not on an SMTP port: waiting to see a greeting answered by EHLO/HELO.
-            case candidate(server: [UInt8], client: [UInt8])
-            /// An SMTP session, by its slot in the SMTP layer.
-            case smtp(Int)
-        }
-        var state: State
-        init(_ state: State) { self.state = state }
+    /// A connection not on an SMTP port, kept in `Connection.context` while its first bytes are
+    /// held to see whether it carries SMTP. An SMTP session's slot is the connection's `tag`.
+    final class Candidate {
+        var server: [UInt8] = []
+        var client: [UInt8] = []
     }
 
     public init(options: AnalyzerOptions = .init(), sink: RecordSink) {
@@ -114,60 +109,53 @@ public final class Analyzer: ReassemblyDelegate {
         // On an SMTP port the session begins with its first byte (a SYN alone costs nothing);
         // elsewhere the first bytes must show SMTP.
         if !options.ports.contains(c.server.port), options.detectByContent {
-            c.context = Context(.candidate(server: [], client: []))
+            c.context = Candidate()
         }
     }
 
     /// The session of a connection on an SMTP port, begun at its first byte (or gap).
     private func portSession(_ c: Connection) -> Int? {
         guard options.ports.contains(c.server.port) else { return nil }
-        let slot = openSession(c)
-        c.context = Context(.smtp(slot))
-        return slot
+        return openSession(c)
     }
 
     public func data(_ c: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
-        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }) else {
+        // The SMTP session's slot, once there is one (the common case, tested first).
+        if let slot = c.tag {
+            stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
+            return true
+        }
+        guard let candidate = c.context.map({ unsafeDowncast($0, to: Candidate.self) }) else {
             guard let slot = portSession(c) else { return false }
             stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
             return true
         }
-        switch ctx.state {
-        case .smtp(let slot):
-            stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
+        if direction == .toClient {
+            candidate.server.append(contentsOf: bytes.prefix(4096 - candidate.server.count))
+        } else {
+            candidate.client.append(contentsOf: bytes.prefix(4096 - candidate.client.count))
+        }
+        switch Self.classify(server: candidate.server, client: candidate.client) {
+        case .no: return false
+        case .undecided: return candidate.server.count < 4096 && candidate.client.count < 4096
+        case .yes:
+            let slot = openSession(c)
+            c.context = nil
+            // Replay what was held, server greeting first.
+            candidate.server.withUnsafeBytes { stage.receive(slot, .toClient, $0, at: meta.time) }
+            candidate.client.withUnsafeBytes { stage.receive(slot, .toServer, $0, at: meta.time) }
             return true
-        case .candidate(var server, var client):
-            if direction == .toClient { server.append(contentsOf: bytes.prefix(4096 - server.count)) } else { client.append(contentsOf: bytes.prefix(4096 - client.count)) }
-            switch Self.classify(server: server, client: client) {
-            case .no: return false
-            case .undecided:
-                ctx.state = .candidate(server: server, client: client)
-                return server.count < 4096 && client.count < 4096
-            case .yes:
-                let slot = openSession(c)
-                ctx.state = .smtp(slot)
-                // Replay what was held, server greeting first.
-                server.withUnsafeBytes { stage.receive(slot, .toClient, $0, at: meta.time) }
-                client.withUnsafeBytes { stage.receive(slot, .toServer, $0, at: meta.time) }
-                return true
-            }
         }
     }
 
     public func gap(_ c: Connection, _ direction: Direction, length: Int, at time: Timestamp) {
-        let slot: Int
-        switch c.context.map({ unsafeDowncast($0, to: Context.self).state }) {
-        case .smtp(let s)?: slot = s
-        case .candidate?: return
-        case nil:
-            guard let s = portSession(c) else { return }
-            slot = s
-        }
+        // Nothing to tell a connection still being looked at: it is not known to be SMTP.
+        guard let slot = c.tag ?? (c.context == nil ? portSession(c) : nil) else { return }
         stage.gap(slot, direction, length: length, at: time)
     }
 
     public func closed(_ c: Connection, _ reason: CloseReason) {
-        guard let ctx = c.context.map({ unsafeDowncast($0, to: Context.self) }), case .smtp(let slot) = ctx.state else { return }
+        guard let slot = c.tag else { return }
         stage.close(slot, ConnectionFacts(c, reason))
         if reassembler.horizon.seconds(since: reportedHorizon) >= 1 {
             reportedHorizon = reassembler.horizon
@@ -177,9 +165,12 @@ public final class Analyzer: ReassemblyDelegate {
 
     // MARK: - Helpers
 
+    /// Begins the connection's SMTP session; its slot becomes the connection's tag.
     private func openSession(_ c: Connection) -> Int {
         sessionsSeen += 1
-        return stage.open(Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen))
+        let slot = stage.open(Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen))
+        c.tag = slot
+        return slot
     }
 
     /// Whether a connection on another port carries SMTP.

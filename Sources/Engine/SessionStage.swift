@@ -137,9 +137,14 @@ final class SessionStage: @unchecked Sendable {
     }
 
     func receive(_ slot: Int, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp, ttl: UInt8 = 0, ipID: UInt16? = nil) {
-        guard let b = batch else { return receive(slot, direction, bytes, time, ttl, ipID) }
-        guard let range = b.add(bytes) ?? handOver().add(bytes) else { return }
-        add(.data(slot, direction, range, time, ttl: ttl, ipID: ipID))
+        guard var b = batch else { return receive(slot, direction, bytes, time, ttl, ipID) }
+        var range = b.add(bytes)
+        if range == nil {
+            b = handOver()
+            range = b.add(bytes)  // an empty batch takes any bytes
+        }
+        guard let range else { return }
+        add(.data(slot, direction, range, time, ttl: ttl, ipID: ipID), to: b)
     }
 
     func gap(_ slot: Int, _ direction: Direction, length: Int, at time: Timestamp) {
@@ -173,6 +178,11 @@ final class SessionStage: @unchecked Sendable {
 
     private func add(_ w: Work) {
         guard let b = batch else { return }
+        add(w, to: b)
+    }
+
+    /// `b` is the batch being filled, passed on to spare reading it from `batch` again.
+    private func add(_ w: Work, to b: Batch) {
         b.work.append(w)
         if b.work.count >= batchItems { handOver() }
     }

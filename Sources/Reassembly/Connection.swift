@@ -44,7 +44,7 @@ public struct DirectionStats: Sendable, Equatable {
     public init() {}
 }
 
-/// One TCP connection, as tracked by the reassembler. Read-only to consumers, except `context`.
+/// One TCP connection, as tracked by the reassembler. Read-only to consumers, except `context` and `tag`.
 public final class Connection {
     public let id: Int
     public let vantage: Vantage
@@ -65,6 +65,9 @@ public final class Connection {
     public internal(set) var anomalies: [Anomaly] = []
     /// The consumer's per-connection state.
     public var context: AnyObject?
+    /// A number the consumer may give the connection (nil until it does): read for every
+    /// segment without the reference counting an object costs.
+    public var tag: Int?
 
     var halves: [HalfStream] = [HalfStream(), HalfStream()]
     var ignored = false
