@@ -92,7 +92,9 @@ public final class CaptureSet {
     }
 
     private func forEachPrefetched(_ body: (RawPacket) -> Void) -> Void? {
-        let blocks = BatchExchange(count: 6) { Block() }
+        // Four blocks: the reader is the lightest stage and seldom far ahead; the memory goes to
+        // the SMTP layer's hand-over, where the bursts are.
+        let blocks = BatchExchange(count: 4) { Block() }
         let reader = WorkerThread { [self] in
             var block = blocks.empty()
             self.forEachDirect { p, _ in

@@ -307,7 +307,8 @@ struct Rules {
 
     mutating func sizes() {
         guard let ext = s.offered("size"),
-            let limit = Int(ext.split(separator: " ").last ?? ""), limit > 0
+            let last = ext.utf8.split(separator: UInt8(ascii: " ")).last,
+            let limit = Int(String(decoding: last, as: UTF8.self)), limit > 0
         else { return }
         for t in txns {
             if let size = t.size, size > limit {

@@ -32,19 +32,19 @@ public enum Base64 {
     public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        /// The four characters of 24 bits, of which `count` are data and the rest padding.
+        func quad(_ n: UInt32, _ count: Int) {
+            for k in 0..<4 { out.append(k < count ? alphabet[Int(n >> (18 - 6 * UInt32(k)) & 63)] : UInt8(ascii: "=")) }
+        }
         var i = 0
         while i + 2 < bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            quad(UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]), 4)
             i += 3
         }
-        let rest = bytes.count - i
-        if rest == 1 {
-            let n = UInt32(bytes[i]) << 16
-            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], 61, 61]
-        } else if rest == 2 {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], 61]
+        switch bytes.count - i {
+        case 1: quad(UInt32(bytes[i]) << 16, 2)
+        case 2: quad(UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8, 3)
+        default: break
         }
         return String(decoding: out, as: UTF8.self)
     }

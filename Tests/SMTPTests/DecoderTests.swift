@@ -411,4 +411,14 @@ let plainDelivery = Dialogue([
         #expect(SMTPDecoder.enhancedCode(Array("2.1 Ok".utf8), class: 2) == nil)
         #expect(SMTPDecoder.enhancedCode(Array("Ok".utf8), class: 2) == nil)
     }
+
+    /// RFC 4648 §10's test vectors, both ways.
+    @Test func base64FollowsRFC4648() {
+        let vectors = ["": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=", "foobar": "Zm9vYmFy"]
+        for (plain, coded) in vectors {
+            #expect(Base64.encode(Array(plain.utf8)) == coded)
+            #expect(Base64.decode(Array(coded.utf8)) == Array(plain.utf8))
+        }
+        #expect(Base64.encode([0xfb, 0xff, 0xbf]) == "+/+/")
+    }
 }
