@@ -77,10 +77,19 @@ public final class Analyzer: ReassemblyDelegate {
         if file >= decoders.count { decoders += Array(repeating: nil, count: file + 1 - decoders.count) }
         let d: FileDecoder
         if let existing = decoders[file] { d = existing } else { d = FileDecoder(linkType); decoders[file] = d }
-        let filterPorts = !options.detectByContent
-        d.decoder.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
-            if filterPorts, !options.ports.contains(seg.source.port), !options.ports.contains(seg.destination.port) { return }
-            reassembler.process(seg, time: p.time, vantage: p.vantage)
+        // Taken out once per packet: the closure then refers to nothing it must retain.
+        let reassembler = self.reassembler!
+        let time = p.time, vantage = p.vantage
+        if options.detectByContent {
+            d.decoder.decode(p.bytes, wireLength: p.wireLength, time: time) { seg in
+                reassembler.process(seg, time: time, vantage: vantage)
+            }
+        } else {
+            let ports = options.ports
+            d.decoder.decode(p.bytes, wireLength: p.wireLength, time: time) { seg in
+                guard ports.contains(seg.source.port) || ports.contains(seg.destination.port) else { return }
+                reassembler.process(seg, time: time, vantage: vantage)
+            }
         }
     }
 
