@@ -108,11 +108,12 @@ public final class SMTPDecoder {
         return events
     }
 
-    /// Hands each event produced so far to `body`, then forgets them (no copy of the list).
+    /// Hands each event produced so far to `body`, then forgets them: each is moved out of the
+    /// list (reversed first, to be taken from its end in order), never copied.
     public func drainEvents(_ body: (SMTPEvent) -> Void) {
         guard !events.isEmpty else { return }
-        for e in events { body(e) }
-        events.removeAll(keepingCapacity: true)
+        events.reverse()
+        while let e = events.popLast() { body(e) }
     }
 
     public var inTLS: Bool { serverTLS }
