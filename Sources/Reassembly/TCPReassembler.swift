@@ -57,8 +57,9 @@ struct FlowKey: Equatable {
 /// command it answers.
 public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     public let limits: ReassemblyLimits
-    /// Not retained: the delegate owns the reassembler and outlives it. Unchecked, because it is
-    /// called for every segment, where a checked unowned reference costs two atomic operations.
+    /// Not retained, and not checked: the delegate must outlive the reassembler (an analyzer owns
+    /// its reassembler). It is called for every segment, where a checked unowned reference costs
+    /// two atomic operations.
     public unowned(unsafe) let delegate: Delegate
     /// Ports whose side is the server when no handshake was seen.
     public var serverPorts: Set<UInt16>
