@@ -42,6 +42,23 @@ public struct DirectionStats: Sendable, Equatable {
     /// Options from this side's SYN (or SYN-ACK).
     public var synOptions: TCPOptions?
     public init() {}
+
+    /// Counts one packet of this direction (in one access to the stats, for every packet).
+    mutating func count(_ seg: TCPSegment) {
+        packets += 1
+        ttls.insert(seg.ip.ttl)
+        if let id = seg.ip.ipID {
+            if let last = lastIPID {
+                let step = id &- last
+                if step > 64 && step < 0xffc0 { ipIDJumps += 1 }
+            } else {
+                firstIPID = id
+            }
+            lastIPID = id
+        }
+        minWindow = min(minWindow, seg.window)
+        maxWindow = max(maxWindow, seg.window)
+    }
 }
 
 /// One TCP connection, as tracked by the reassembler. Read-only to consumers, except `context` and `tag`.

@@ -119,7 +119,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         c.lastSeen = time
         let dir = c.direction(from: seg.source)
         let d = dir.rawValue.index
-        updateStats(c, d, seg)
+        c.stats[d].count(seg)
 
         if isSyn {
             if !isAck {
@@ -192,22 +192,6 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         table[key] = c
         delegate.opened(c)
         return c
-    }
-
-    private func updateStats(_ c: Connection, _ d: Int, _ seg: TCPSegment) {
-        c.stats[d].packets += 1
-        c.stats[d].ttls.insert(seg.ip.ttl)
-        if let id = seg.ip.ipID {
-            if let last = c.stats[d].lastIPID {
-                let step = id &- last
-                if step > 64 && step < 0xffc0 { c.stats[d].ipIDJumps += 1 }
-            } else {
-                c.stats[d].firstIPID = id
-            }
-            c.stats[d].lastIPID = id
-        }
-        c.stats[d].minWindow = min(c.stats[d].minWindow, seg.window)
-        c.stats[d].maxWindow = max(c.stats[d].maxWindow, seg.window)
     }
 
     /// Places a data segment starting at absolute position `start`.
