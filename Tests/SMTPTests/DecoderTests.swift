@@ -129,11 +129,16 @@ let plainDelivery = Dialogue([
             .client("MAIL FROM:<> BODY=8BITMIME\r\n"), .server("250 ok\r\n"),
             .client("RSET\r\n"), .server("250 ok\r\n"),
             .client("MAIL FROM:<@relay.example:a@x>\r\n"), .server("250 ok\r\n"),
+            .client("RSET\r\n"), .server("250 ok\r\n"),
+            .client("MAIL FROM:<a@x> body=8bitmime \u{17F}mtputf8 Size=10\r\n"), .server("250 ok\r\n"),
         ])
         let (_, txns) = d.run()
-        #expect(txns.map(\.mailFrom) == ["a@x", "", "a@x"])
+        #expect(txns.map(\.mailFrom) == ["a@x", "", "a@x", "a@x"])
         #expect(txns[0].rcptTo == ["b@y"])
         #expect(txns[1].mailParameters.first?.value == "8BITMIME")
+        // Keywords are ASCII (RFC 5321 §4.1.2): upper-cased as such; a long s is not an s.
+        #expect(txns[3].mailParameters.map(\.key) == ["BODY", "\u{17F}MTPUTF8", "SIZE"])
+        #expect(txns[3].mailParameters.map(\.value) == ["8bitmime", nil, "10"])
     }
 
     @Test func authIsRedactedAndUserKept() throws {
