@@ -111,8 +111,8 @@ public final class InterceptFinder {
         if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { return nil }
         let sameClock = a.vantage.file == b.vantage.file
         if sameClock, !overlap(a, b) { return nil }
-        // Legs that both carry messages carry the same ones, either way round (see `Pairer`).
-        if !a.messageIDs.isEmpty, !b.messageIDs.isEmpty, a.messageIDs.isDisjoint(with: b.messageIDs) { return nil }
+        // Tested once here for both readings, before the lines they share are worked out.
+        if Pairer.carryDifferentMessages(a, b) { return nil }
         let shared = a.distinctiveLines.intersection(b.distinctiveLines)
         let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock, maxClockOffset: window, distinctive: shared),
                        Pairer.evaluate(client: b, server: a, sameClock: sameClock, maxClockOffset: window, distinctive: shared)].compactMap { $0 }

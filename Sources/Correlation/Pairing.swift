@@ -98,6 +98,12 @@ enum Pairer {
         return out
     }
 
+    /// Messages that both legs carry must be the same ones: a middlebox keeps the Message-ID. True
+    /// when both carry messages and none is the same (either way round).
+    static func carryDifferentMessages(_ a: Leg, _ b: Leg) -> Bool {
+        !a.messageIDs.isEmpty && !b.messageIDs.isEmpty && a.messageIDs.isDisjoint(with: b.messageIDs)
+    }
+
     /// Tries `client` as the client leg and `server` as the server leg. Nil when the timing
     /// contradicts that reading or nothing ties them. Legs from two captures are not paired when
     /// their clocks would differ by more than `maxClockOffset` seconds (the finder's window).
@@ -122,10 +128,8 @@ enum Pairer {
                 }
             }
         }
-        // Messages that both legs carry must be the same ones: a middlebox keeps the Message-ID.
-        // (Known before aligning, on any clock: look-alike sessions of one sender fail it.)
-        let clientIDs = client.messageIDs, serverIDs = server.messageIDs
-        if !clientIDs.isEmpty, !serverIDs.isEmpty, clientIDs.isDisjoint(with: serverIDs) { return nil }
+        // Known before aligning, on any clock: look-alike sessions of one sender fail it.
+        if carryDifferentMessages(client, server) { return nil }
         // On one clock this is known before aligning too (the cheap test first: most look-alike
         // sessions fail it one way round).
         if sameClock, !distinctiveLinesRelayed(offset: 0) { return nil }

@@ -263,12 +263,12 @@ struct Rules {
 
     /// Decoder anomalies that are findings in their own right, by anomaly name.
     static let anomalyFindings: [String: String] = [
-            "client-did-not-wait": "commands-after-data", "reply-without-command": "reply-without-command",
-            "commands-never-answered": "commands-never-answered", "reply-malformed": "invalid-reply",
-            "reply-code-invalid": "invalid-reply", "reply-code-mismatch": "invalid-reply",
-            "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending", "bare-lf-in-message": "bare-line-ending",
-            "command-line-too-long": "line-too-long", "reply-line-too-long": "line-too-long", "line-over-hard-limit": "line-too-long",
-            "nul-byte": "nul-byte", "bdat-invalid": "bdat-invalid",
+        "client-did-not-wait": "commands-after-data", "reply-without-command": "reply-without-command",
+        "commands-never-answered": "commands-never-answered", "reply-malformed": "invalid-reply",
+        "reply-code-invalid": "invalid-reply", "reply-code-mismatch": "invalid-reply",
+        "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending", "bare-lf-in-message": "bare-line-ending",
+        "command-line-too-long": "line-too-long", "reply-line-too-long": "line-too-long", "line-over-hard-limit": "line-too-long",
+        "nul-byte": "nul-byte", "bdat-invalid": "bdat-invalid",
     ]
 
     mutating func fromAnomalies() {

@@ -170,9 +170,7 @@ public struct JSONWriter {
     public mutating func timestamp(_ t: Timestamp) {
         separator()
         buffer.append(UInt8(ascii: "\""))
-        var seconds = t.nanoseconds / 1_000_000_000
-        var nanos = t.nanoseconds % 1_000_000_000
-        if nanos < 0 { nanos += 1_000_000_000; seconds -= 1 }
+        let (seconds, nanos) = t.secondsAndFraction
         // Most timestamps fall in the second of the one before: its date and time are kept.
         if seconds != stampSecond {
             stampSecond = seconds

@@ -96,7 +96,7 @@ enum CommandParser {
         let rest = UnsafeRawBufferPointer(rebasing: arg[min(i, arg.count)...])
         // Keywords are ASCII (RFC 5321 §4.1.2 esmtp-keyword): upper-cased byte by byte.
         func upperCased(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
-            String(decoding: bytes.lazy.map { $0 >= 0x61 && $0 <= 0x7a ? $0 & 0xdf : $0 }, as: UTF8.self)
+            String(decoding: bytes.lazy.map(ASCII.upper), as: UTF8.self)
         }
         for word in rest.split(whereSeparator: ASCII.isSpace) {
             if let eq = word.firstIndex(of: UInt8(ascii: "=")) {

@@ -17,7 +17,7 @@ public enum Verb: Hashable, Sendable {
         // (a word with a NUL byte is never a verb, so lengths cannot be confused).
         var packed: UInt64 = 0
         if word.count <= 8, !word.contains(0) {
-            for b in word { packed = packed << 8 | UInt64(b >= 97 && b <= 122 ? b - 32 : b) }
+            for b in word { packed = packed << 8 | UInt64(ASCII.upper(b)) }
         }
         switch packed {
         case 0x48454C4F: self = .helo  // HELO
@@ -37,7 +37,7 @@ public enum Verb: Hashable, Sendable {
         case 0x4554524E: self = .etrn  // ETRN
         case 0x58434C49454E54: self = .xclient  // XCLIENT
         case 0x58464F5257415244: self = .xforward  // XFORWARD
-        default: self = .other(String(decoding: word.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self))
+        default: self = .other(String(decoding: word.map(ASCII.upper), as: UTF8.self))
         }
     }
 

@@ -55,6 +55,9 @@ public enum ASCII {
     @inlinable
     public static func lower(_ b: UInt8) -> UInt8 { b >= 65 && b <= 90 ? b | 0x20 : b }
 
+    @inlinable
+    public static func upper(_ b: UInt8) -> UInt8 { b >= 97 && b <= 122 ? b & 0xdf : b }
+
     /// Case-insensitive prefix test against a lower-case ASCII literal.
     @inlinable
     public static func hasPrefix<C: Collection>(_ bytes: C, lowercased prefix: StaticString) -> Bool where C.Element == UInt8 {

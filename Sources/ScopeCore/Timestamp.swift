@@ -77,10 +77,15 @@ public struct Timestamp: Hashable, Comparable, Sendable {
     }
 
     /// Calendar fields in UTC (proleptic Gregorian), after H. Hinnant's `civil_from_days`.
+    /// Whole seconds since the epoch (rounded down, also before 1970) and the nanoseconds past them.
+    @inlinable
+    public var secondsAndFraction: (seconds: Int64, nanoseconds: Int64) {
+        let frac = nanoseconds % 1_000_000_000
+        return frac < 0 ? (nanoseconds / 1_000_000_000 - 1, frac + 1_000_000_000) : (nanoseconds / 1_000_000_000, frac)
+    }
+
     private func civil() -> Civil {
-        var secs = nanoseconds / 1_000_000_000
-        var frac = nanoseconds % 1_000_000_000
-        if frac < 0 { frac += 1_000_000_000; secs -= 1 }
+        let (secs, frac) = secondsAndFraction
         var days = secs / 86_400
         var rem = secs % 86_400
         if rem < 0 { rem += 86_400; days -= 1 }

@@ -180,6 +180,27 @@ func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
         }
     }
 
+    /// A middlebox keeps the Message-ID: the same legs, but with the server leg's messages given
+    /// other IDs, are two dialogues that look alike (as the sessions of one busy sender do).
+    @Test func legsCarryingDifferentMessagesDoNotPair() throws {
+        let (c, found) = intercepts([capturesDir.appendingPathComponent("middlebox-plain-relay-both-legs.pcapng").path])
+        let server = try #require(found.first?.serverLegs.first)
+        let finder = InterceptFinder()
+        var renamed = 0
+        for s in c.sessions {
+            var txns = c.transactions(of: s)
+            if s.id == server {
+                for k in txns.indices where txns[k].headers?.messageID != nil {
+                    txns[k].headers?.messageID = "<other-\(k)@example.net>"
+                    renamed += 1
+                }
+            }
+            finder.add(s, transactions: txns)
+        }
+        #expect(renamed > 0)
+        #expect(finder.finish().isEmpty)
+    }
+
     @Test func pairingCanBeTurnedOff() {
         let path = capturesDir.appendingPathComponent("middlebox-plain-relay-both-legs.pcapng").path
         #expect(intercepts([path], mode: .never).1.isEmpty)
