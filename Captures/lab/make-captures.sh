@@ -13,8 +13,10 @@
 #
 # Debian packages it needs (installed with apt-get if missing):
 DEB_PACKAGES=(postfix dovecot-core swaks libnet-ssleay-perl msmtp tcpdump tshark wireshark-common
-              openssl nftables iproute2 ethtool python3 python3-aiosmtpd procps)
+              openssl nftables iproute2 ethtool python3 python3-aiosmtpd procps
+              conntrack curl dante-server tinyproxy)
 # PyPI packages it needs: none (aiosmtpd comes from Debian; the other helpers use the standard library).
+# make_lso_capture.py, run by hand, needs scapy (pip install scapy).
 #
 # Set KEEP_WORK=1 to keep the temporary work directory (configs, logs,
 # transcripts) for inspection.
@@ -446,6 +448,9 @@ ALL_SCENARIOS=(
     middlebox-plain-relay two-clients-same-message two-clients-same-message-sequential
     middlebox-reconnect middlebox-divergent careless-client oversize-message snaplen-cut
     starttls-refused long-silence ehlo-refused
+    double-capture nat-double-capture middlebox-gives-up middlebox-gives-up-new-port
+    plaintext-after-starttls socks5-proxy socks4-proxy http-connect-proxy subject-8bit
+    tso-sender alt-port-detected
 )
 
 main() {

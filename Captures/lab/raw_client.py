@@ -17,6 +17,11 @@ Scripts (--script):
   pause             EHLO, MAIL, RCPT, --pause seconds of silence (330), then DATA
   starttls-refused  STARTTLS to a server that does not offer it (502), then a
                     message in the clear
+  plaintext-after-starttls
+                    EHLO, STARTTLS (220), then EHLO again, MAIL, RCPT, DATA, a
+                    message and QUIT, all in the clear: against a server that
+                    answers STARTTLS with 220 and never starts TLS (the lab's
+                    aiosmtpd_server.py --fake-starttls)
   message           EHLO, MAIL, RCPT, DATA, the message in --message (an .eml
                     file), QUIT; --source picks the client address, --start-at
                     an absolute start time and --pace a pause before each
@@ -310,10 +315,32 @@ def script_starttls_refused(a, log):
     c.close()
 
 
+def script_plaintext_after_starttls(a, log):
+    """EHLO, STARTTLS answered 220, and then -- no TLS handshake -- the rest of the dialogue in
+    the clear, as in the decrypted export of a TLS-inspecting firewall."""
+    c = Client(a.server, a.port, log, 1)
+    c.reply()
+    c.send(f"EHLO {a.helo}\r\n")
+    c.reply()
+    c.send("STARTTLS\r\n")
+    code, _ = c.reply()
+    if code != 220:
+        raise SystemExit(f"STARTTLS answered {code}")
+    for cmd in (f"EHLO {a.helo}\r\n", "MAIL FROM:<alice@example.net>\r\n", "RCPT TO:<bob@example.org>\r\n",
+                "DATA\r\n",
+                msg("Decrypted by the firewall", "20260302102000.1071@ws01.example.net",
+                    "This dialogue went on in the clear after STARTTLS was answered with 220.\r\n") + ".\r\n",
+                "QUIT\r\n"):
+        c.send(cmd)
+        c.reply()
+    c.close()
+
+
 SCRIPTS = {"helo-no-hostname": script_helo_no_hostname, "typed": script_typed,
            "bdat": script_bdat, "vrfy": script_vrfy, "message": script_message,
            "careless": script_careless, "oversize": script_oversize, "pause": script_pause,
-           "starttls-refused": script_starttls_refused}
+           "starttls-refused": script_starttls_refused,
+           "plaintext-after-starttls": script_plaintext_after_starttls}
 
 
 def main():

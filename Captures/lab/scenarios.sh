@@ -433,7 +433,7 @@ middlebox_off() {
 }
 
 # scenario_middlebox NAME MODE SOURCE CLIENT DESCRIPTION MADE_BY [proxy args]
-#   CLIENT: swaks:MESSAGE | swaks-tls-optional:MESSAGE | msmtp:MESSAGE | raw:SCRIPT
+#   CLIENT: swaks:MESSAGE | swaks-tls-optional:MESSAGE | swaks-tls:MESSAGE | msmtp:MESSAGE | raw:SCRIPT
 #   SERVER_CONNS (environment, default 1): server connections the proxy opens
 #   for the one client connection (2 in reconnect mode).
 #   TRUTH_NOTES (environment, optional): a JSON object written as "notes" in
@@ -451,9 +451,10 @@ scenario_middlebox() {
     dumpcap_start "$NS_M" "$both" m0 m1
     local kind=${client%%:*} arg=${client#*:} fmt transcript cver
     case $kind in
-        swaks|swaks-tls-optional)
+        swaks|swaks-tls-optional|swaks-tls)
             local extra=()
             [[ $kind == swaks-tls-optional ]] && extra=(--tls-optional)
+            [[ $kind == swaks-tls ]] && extra=(--tls)
             transcript=$t/swaks.txt; fmt=swaks; cver="swaks $(swaks_version)${extra:+ ${extra[*]}}"
             run_swaks "$transcript" --server $S_IP --port 25 "${extra[@]}" \
                 --from alice@example.net --to bob@example.org --data "@$MSG/$arg.eml" ;;
@@ -545,4 +546,326 @@ scenario_middlebox_divergent() {
     scenario_middlebox middlebox-divergent store-and-forward client swaks:middlebox-divergent \
         "A store-and-forward scanner with divergent outcomes (server leg uses the client's address, new port): the client's MAIL and RCPT are relayed; its DATA is answered by the proxy's own 354, the message is held and the proxy answers 250 (no queue id) and 221 itself, so the client believes the message was accepted; the server leg gets RSET instead of DATA, a second RSET and NOOP keep-alives, and 4 s later the replayed MAIL, RCPT, DATA and message, which the server refuses at the end of data with '550 5.7.1 Message content rejected by policy', then QUIT. The client's transcript shows neither the RSET nor the 550." \
         "modelled on a store-and-forward outgoing-mail scanner whose later delivery is refused" --hold 4 --keepalive 1
+}
+scenario_middlebox_gives_up() {
+    # A client that requires TLS meets the inline rewriter, which hides STARTTLS
+    # ('250-XXXXXXXA'): swaks --tls sends EHLO, finds no STARTTLS and quits.
+    scenario_middlebox middlebox-gives-up inline-rewriter client-port swaks-tls:middlebox-gives-up \
+        "A client that requires TLS (swaks --tls) behind an SMTP-inspecting firewall that rewrites bytes in place (server leg has the same addresses and ports as the client leg): the banner text is masked with asterisks and '250-STARTTLS' reaches the client as '250-XXXXXXXA', so the client finds no STARTTLS and gives up: EHLO and QUIT are its only commands, and no message is sent." \
+        "modelled on an SMTP-inspecting firewall"
+}
+scenario_middlebox_gives_up_new_port() {
+    scenario_middlebox middlebox-gives-up-new-port inline-rewriter client swaks-tls:middlebox-gives-up \
+        "As middlebox-gives-up, but the firewall opens its own server connection from the client's address with a new port (client leg and server leg differ in the client port only): the banner is masked, '250-STARTTLS' becomes '250-XXXXXXXA', the client (swaks --tls) sends EHLO and QUIT only, and no message is sent." \
+        "modelled on an SMTP-inspecting firewall that proxies the connection"
+}
+
+# --------------------------------------------------------------------------
+# one connection captured at two points: the workstation (c0) and the mail server (s0)
+# --------------------------------------------------------------------------
+# two_point_delivery NAME SERVER_IP EML : swaks -> Postfix, tcpdump on c0 and s0 at once
+two_point_delivery() {
+    local name=$1 dst=$2 eml=$3; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name-workstation.pcap"
+    cap_start "$NS_S" s0 "$OUT_DIR/$name-mailserver.pcap"
+    run_swaks "$t/swaks.txt" --server "$dst" --port 25 \
+        --from alice@example.net --to bob@example.org --data "@$MSG/$eml"
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name-workstation.pcap"
+    finalize_pcap "$OUT_DIR/$name-mailserver.pcap"
+}
+
+scenario_double_capture() {
+    local name=double-capture; local t=$WORK/$name
+    local ws=$OUT_DIR/$name-workstation.pcap ms=$OUT_DIR/$name-mailserver.pcap
+    local dr=$OUT_DIR/$name-workstation-dropped.pcap
+    two_point_delivery $name $S_IP double-capture.eml
+    # The dropped copy: the middle one of the client's full-size segments (all of
+    # them carry message body) is removed from the workstation capture.
+    local frames=() drop fields seq_rel seq_raw len head ms_frame
+    mapfile -t frames < <(tshark -r "$ws" -Y "ip.src==$C_IP && tcp.dstport==25 && tcp.len>=1000" -T fields -e frame.number)
+    ((${#frames[@]} >= 3)) || die "$name: only ${#frames[@]} full-size data segments"
+    drop=${frames[$((${#frames[@]} / 2))]}
+    fields=$(tshark -r "$ws" -Y "frame.number==$drop" -T fields -e tcp.seq -e tcp.seq_raw -e tcp.len -e tcp.payload)
+    read -r seq_rel seq_raw len head <<<"$fields"
+    head=$($PY -c 'import sys; print(bytes.fromhex(sys.argv[1])[:60].decode("ascii", "replace").replace("\r", "\\r").replace("\n", "\\n").replace("\"", "\\\""))' "$head")
+    ms_frame=$(tshark -r "$ms" -Y "ip.src==$C_IP && tcp.seq_raw==$seq_raw && tcp.len==$len" -T fields -e frame.number | head -1)
+    editcap -F pcap "$ws" "$dr" "$drop"
+    finalize_pcap "$dr"
+    local what="One delivery (swaks -> Postfix, no proxy; the middle namespace only routes) captured at two points at once: on the workstation's interface and on the mail server's interface. The two files hold the same TCP connection (same addresses, ports and sequence numbers), with different timestamps."
+    local sess='"sessions": [{"format": "swaks", "transcript": "'$t/swaks.txt'", "leg": "direct", "server": "'$S_IP:25'", "messages": ["'$MSG/double-capture.eml'"]}]'
+    local made="swaks $(swaks_version) -> Postfix $(postfix_version)"
+    truth <<EOT
+{"name": "$name-workstation", "capture": "$name-workstation.pcap", "pcap": "$ws",
+ "made_with": "$made; tcpdump on the client's interface c0 (the workstation), at the same time as on the server's",
+ "scenario": "Workstation side. $what",
+ "also_in": ["$name-mailserver.pcap", "$name-workstation-dropped.pcap"],
+ "server_log": "$t/server.log", $sess}
+EOT
+    truth <<EOT
+{"name": "$name-mailserver", "capture": "$name-mailserver.pcap", "pcap": "$ms",
+ "made_with": "$made; tcpdump on the server's interface s0 (the mail server), at the same time as on the client's",
+ "scenario": "Mail-server side. $what",
+ "also_in": ["$name-workstation.pcap", "$name-workstation-dropped.pcap"],
+ "server_log": "$t/server.log", $sess}
+EOT
+    truth <<EOT
+{"name": "$name-workstation-dropped", "capture": "$name-workstation-dropped.pcap", "pcap": "$dr",
+ "made_with": "$made; tcpdump on the client's interface c0, then editcap -F pcap (frame $drop removed)",
+ "scenario": "The workstation capture of double-capture with one client-to-server segment in the middle of the message body removed (frame $drop of $name-workstation.pcap), as if the capture had dropped it. The TCP connection itself lost nothing: the segment was sent once, never retransmitted, and is in $name-mailserver.pcap (frame $ms_frame).",
+ "also_in": ["$name-workstation.pcap", "$name-mailserver.pcap"],
+ "notes": {"dropped_frame": $drop, "dropped_from": "$name-workstation.pcap",
+           "dropped_tcp_seq_relative": $seq_rel, "dropped_tcp_seq_raw": $seq_raw, "dropped_tcp_len": $len,
+           "dropped_payload_starts": "$head",
+           "same_segment_in_mailserver_capture": {"file": "$name-mailserver.pcap", "frame": ${ms_frame:-null}},
+           "about": "Frames after the removed one are numbered one lower than in $name-workstation.pcap. The server's ACKs for the missing bytes are still in the file."},
+ "server_log": "$t/server.log", $sess}
+EOT
+}
+
+scenario_nat_double_capture() {
+    local name=nat-double-capture; local t=$WORK/$name
+    local vip=198.51.100.100 snat_ports=61000-61999
+    mkdir -p "$t"
+    # The middle namespace becomes a NAT / TCP load balancer for this scenario
+    # only: the client connects to a virtual address, which is translated to the
+    # mail server (DNAT), and the client's address and port are translated to the
+    # middle's own address and a port outside the client's ephemeral range (SNAT).
+    nsx "$NS_M" nft -f - <<EON
+table ip smtplab_nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat;
+    iifname "m0" ip daddr $vip tcp dport 25 dnat to $S_IP:25
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat;
+    oifname "m1" ip saddr $C_IP tcp dport 25 snat to $M_S_IP:$snat_ports
+  }
+}
+EON
+    nsx "$NS_M" conntrack -F >/dev/null 2>&1 || true
+    two_point_delivery $name $vip nat-double-capture.eml
+    # the NAT's own record of the connection (TIME_WAIT entry)
+    nsx "$NS_M" conntrack -L -p tcp --orig-dst $vip --dport 25 > "$t/conntrack.txt" 2>/dev/null || true
+    nsx "$NS_M" nft delete table ip smtplab_nat
+    local nat
+    nat=$($PY - "$t/conntrack.txt" "$vip" "$snat_ports" <<'EOP'
+import json, re, sys
+line = next((l.strip() for l in open(sys.argv[1]) if "dport=25" in l), "")
+kv = re.findall(r"(src|dst|sport|dport)=(\S+)", line)
+o, r = dict(kv[:4]), dict(kv[4:8])
+print(json.dumps({
+    "by": f"nftables in smtplab-middle: dnat {sys.argv[2]}:25 to 198.51.100.25:25, snat to 198.51.100.1:{sys.argv[3]}",
+    "workstation_side": {"client": f"{o['src']}:{o['sport']}", "server": f"{o['dst']}:{o['dport']}"},
+    "mailserver_side": {"client": f"{r['dst']}:{r['dport']}", "server": f"{r['src']}:{r['sport']}"},
+    "conntrack": line}))
+EOP
+)
+    local what="One delivery (swaks -> Postfix) through a NAT / TCP load balancer, captured on the workstation and on the mail server at once. The client connects to the virtual address $vip:25; the middle translates the destination to $S_IP:25 and the source to $M_S_IP with a new port. Both files hold the same byte stream (same SMTP dialogue, same TCP payload) with different addresses and ports; address_translation (the NAT's conntrack entry) pairs them."
+    local made="swaks $(swaks_version) -> nftables NAT (nftables $(nft --version | awk '{print $2}')) -> Postfix $(postfix_version)"
+    truth <<EOT
+{"name": "$name-workstation", "capture": "$name-workstation.pcap", "pcap": "$OUT_DIR/$name-workstation.pcap",
+ "made_with": "$made; tcpdump on the client's interface c0 (before the NAT)",
+ "scenario": "Workstation side, before the NAT. $what",
+ "also_in": ["$name-mailserver.pcap"], "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$vip:25",
+               "messages": ["$MSG/nat-double-capture.eml"], "nat": $nat}]}
+EOT
+    truth <<EOT
+{"name": "$name-mailserver", "capture": "$name-mailserver.pcap", "pcap": "$OUT_DIR/$name-mailserver.pcap",
+ "made_with": "$made; tcpdump on the server's interface s0 (after the NAT)",
+ "scenario": "Mail-server side, after the NAT. $what",
+ "also_in": ["$name-workstation.pcap"], "server_log": "$t/server.log",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/nat-double-capture.eml"], "nat": $nat}]}
+EOT
+}
+
+# --------------------------------------------------------------------------
+# STARTTLS answered, then the dialogue in the clear
+# --------------------------------------------------------------------------
+scenario_plaintext_after_starttls() {
+    # aiosmtpd --fake-starttls on a second address of the server host, port 25
+    # (Postfix listens on 198.51.100.25 only).
+    local name=plaintext-after-starttls; local t=$WORK/$name ip=198.51.100.26
+    mkdir -p "$t"
+    nsx "$NS_S" ip addr add $ip/24 dev s0
+    bg "$NS_S" $PY "$LAB_DIR/aiosmtpd_server.py" --host $ip --port 25 --fake-starttls
+    local server=$LAST_PID
+    wait_for_port "$NS_S" $ip 25
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    nsx "$NS_C" $PY "$LAB_DIR/raw_client.py" --server $ip --script plaintext-after-starttls --log "$t/events.jsonl" \
+        2> "$t/client.err" || log "raw client: $(tail -1 "$t/client.err")"
+    cap_stop
+    stop_pid "$server"
+    nsx "$NS_S" ip addr del $ip/24 dev s0
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "lab raw socket client (Python $(python_version), raw_client.py --script plaintext-after-starttls) -> aiosmtpd $($PY -c 'import aiosmtpd; print(aiosmtpd.__version__)') (aiosmtpd_server.py --fake-starttls) on $ip:25; tcpdump on the client's interface",
+ "scenario": "What a TLS-inspecting firewall's decrypted export looks like: EHLO, STARTTLS, '220 2.0.0 Ready to start TLS', and then no TLS handshake: EHLO again, MAIL, RCPT, DATA, the message and QUIT in the clear. Made with a server that answers STARTTLS with 220 and never starts TLS (its second EHLO reply no longer offers STARTTLS); the server accepts and discards the message (no queue id).",
+ "notes": {"tls_started": false, "about": "STARTTLS was answered 220 but no TLS handshake followed; every byte after it is plain SMTP. Server: aiosmtpd on $ip:25 (a second address of the server host; Postfix has 198.51.100.25:25)."},
+ "sessions": [{"format": "events", "transcript": "$t/events.jsonl", "leg": "direct", "server": "$ip:25"}]}
+EOT
+}
+
+# --------------------------------------------------------------------------
+# SMTP through a proxy tunnel (SOCKS5, SOCKS4, HTTP CONNECT), captured between client and proxy
+# --------------------------------------------------------------------------
+TUNNEL_PID=""
+tunnel_proxy_on() {  # tunnel_proxy_on socks|http DIR
+    local kind=$1 d=$2
+    chmod 777 "$d"
+    if [[ $kind == socks ]]; then
+        cat > "$d/danted.conf" <<EOF
+logoutput: $d/proxy.log
+internal: $M_C_IP port = 1080
+external: $M_S_IP
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+    from: 192.0.2.0/24 to: 0.0.0.0/0
+    log: connect disconnect error
+}
+socks pass {
+    from: 192.0.2.0/24 to: 198.51.100.0/24
+    command: connect
+    protocol: tcp
+    log: connect disconnect error
+}
+EOF
+        ip netns exec "$NS_M" danted -f "$d/danted.conf" -p "$d/danted.pid" -N 1 2>"$d/danted.err" &
+        TUNNEL_PID=$!; BG_PIDS+=($TUNNEL_PID)
+        wait_for_port "$NS_C" $M_C_IP 1080
+    else
+        touch "$d/proxy.log"; chown nobody "$d/proxy.log"
+        cat > "$d/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port 8888
+Listen $M_C_IP
+Timeout 60
+LogFile "$d/proxy.log"
+LogLevel Info
+PidFile "$d/tinyproxy.pid"
+MaxClients 10
+Allow 192.0.2.0/24
+ConnectPort 25
+DisableViaHeader Yes
+EOF
+        ip netns exec "$NS_M" tinyproxy -d -c "$d/tinyproxy.conf" 2>"$d/tinyproxy.err" &
+        TUNNEL_PID=$!; BG_PIDS+=($TUNNEL_PID)
+        wait_for_port "$NS_C" $M_C_IP 8888
+    fi
+    sleep 0.5
+    # the readiness probe is not part of the scenario's log
+    : > "$d/proxy.log"
+}
+
+# scenario_tunnel NAME TYPE : curl smtp:// through the proxy to Postfix, captured on c0
+scenario_tunnel() {
+    local name=$1 type=$2; local t=$WORK/$name
+    mkdir -p "$t"
+    local kind=socks port=1080 args=() sw article=a
+    [[ $type == HTTP* ]] && article=an
+    case $type in
+        SOCKS5) args=(--socks5 "$M_C_IP:1080") ;;
+        SOCKS4) args=(--socks4 "$M_C_IP:1080") ;;
+        "HTTP CONNECT") kind=http; port=8888; args=(--proxy "http://$M_C_IP:8888" --proxytunnel) ;;
+    esac
+    tunnel_proxy_on $kind "$t"
+    if [[ $kind == socks ]]; then sw="Dante $(danted -v 2>&1 | sed -n 's/^Dante v\([0-9.]*[0-9]\).*/\1/p' | head -1) (danted)"
+    else sw="tinyproxy $(tinyproxy -v 2>&1 | awk '{print $2}')"; fi
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap" "tcp port $port"
+    nsx "$NS_C" env -u http_proxy -u https_proxy -u all_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY \
+        curl -v -s --crlf --max-time 30 "${args[@]}" --url "smtp://$S_IP:25/$HELO" \
+        --mail-from alice@example.net --mail-rcpt bob@example.org -T "$MSG/$name.eml" > "$t/curl.txt" 2>&1 || true
+    cap_stop
+    log_slice "$t/server.log"
+    stop_pid "$TUNNEL_PID"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    local curlv
+    curlv=$(curl --version | awk 'NR==1 {print $2}')
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "curl $curlv (smtp://, ${args[*]}) -> $sw on $M_C_IP:$port -> Postfix $(postfix_version); tcpdump on the client's interface (client <-> proxy only)",
+ "scenario": "SMTP through $article $type proxy: the client opens a TCP connection to the proxy at $M_C_IP:$port, asks it for a tunnel to $S_IP:25 ($type handshake), and then speaks SMTP through the tunnel: greeting, EHLO, MAIL, RCPT, DATA, the message, QUIT. The capture is between the client and the proxy, so the TCP connection is 192.0.2.10 <-> $M_C_IP:$port; the proxy's own connection to the server (from $M_S_IP) is not in the file.",
+ "server_log": "$t/server.log", "tunnel_proxy_log": "$t/proxy.log",
+ "sessions": [{"format": "curl", "transcript": "$t/curl.txt", "leg": "client", "server": "$M_C_IP:$port",
+               "messages": ["$MSG/$name.eml"],
+               "proxy": {"type": "$type", "address": "$M_C_IP:$port", "target": "$S_IP:25", "software": "$sw"},
+               "note": "curl -v does not print the QUIT it sends (and the 221 it reads) when it closes the connection at exit; the capture has them, and Postfix's disconnect line counts quit=1."}]}
+EOT
+}
+scenario_socks5_proxy() { scenario_tunnel socks5-proxy SOCKS5; }
+scenario_socks4_proxy() { scenario_tunnel socks4-proxy SOCKS4; }
+scenario_http_connect_proxy() { scenario_tunnel http-connect-proxy "HTTP CONNECT"; }
+
+# --------------------------------------------------------------------------
+# raw 8-bit Subject headers (no RFC 2047)
+# --------------------------------------------------------------------------
+scenario_subject_8bit() {
+    local name=subject-8bit; local t=$WORK/$name
+    mkdir -p "$t"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    nsx "$NS_C" $PY "$LAB_DIR/smtplib_client.py" --server $S_IP --helo "$HELO" \
+        --eml "$MSG/subject-8bit-cp1252.eml" --eml "$MSG/subject-8bit-latin9.eml" > "$t/smtplib.txt" 2>&1 || true
+    cap_stop
+    log_slice "$t/server.log"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "Python $(python_version) smtplib (sendmail with a bytes message, MAIL ... BODY=8BITMIME) -> Postfix $(postfix_version); tcpdump on the client's interface",
+ "scenario": "Two messages on one connection whose Subject headers are raw 8-bit bytes, not RFC 2047 encoded. 1: 'Subject: What\\\\x92s new' with no charset declared anywhere (0x92 is the right single quotation mark in windows-1252: 'What\u2019s new'). 2: 'Subject: Price 100 \\\\xa4' in a message with 'Content-Type: text/plain; charset=iso-8859-15' (0xA4 is the euro sign in ISO-8859-15; in windows-1252 or ISO-8859-1 it would be the currency sign \u00a4). Both are queued.",
+ "notes": {"subject_decoding": "subject is the expected text: decoded with the charset the message's Content-Type declares, else windows-1252; subject_bytes_hex is the Subject header's value as sent, byte for byte."},
+ "server_log": "$t/server.log",
+ "sessions": [{"format": "smtplib", "transcript": "$t/smtplib.txt", "leg": "direct", "server": "$S_IP:25"}]}
+EOT
+}
+
+# --------------------------------------------------------------------------
+# segmentation offload on the sender: super-frames in the capture
+# --------------------------------------------------------------------------
+scenario_tso_sender() {
+    # For this scenario only: checksum offload, scatter-gather, TSO and GSO on for the
+    # client's c0, so tcpdump on the sender sees the TCP stack's large segments before
+    # they are cut up (here: by the router's m1, which has offload off).
+    local sg_was
+    sg_was=$(nsx "$NS_C" ethtool -k c0 | awk -F': ' '/^scatter-gather:/ {print $2}' | awk '{print $1}')
+    nsx "$NS_C" ethtool -K c0 tx on sg on tso on gso on >/dev/null 2>&1 || die "ethtool -K c0 tso on failed"
+    swaks_delivery tso-sender c0 tso-sender.eml \
+        "tcpdump on the client's interface with TSO/GSO (and TX checksum offload) on for that interface" \
+        "A 40 KB message captured on the sending host with TCP segmentation offload on: the capture has frames larger than the 1500-byte MTU (up to several MSS in one frame, with a correct IPv4 total length), and the client's outgoing frames carry unfinished TCP checksums (checksum offload). On the wire, after the router, the same bytes went as ordinary MTU-sized segments."
+    nsx "$NS_C" ethtool -K c0 tx off tso off gso off sg "${sg_was:-on}" >/dev/null 2>&1 || true
+}
+
+# --------------------------------------------------------------------------
+# SMTP on a port that is none of 25, 465, 587, 2525
+# --------------------------------------------------------------------------
+scenario_alt_port_detected() {
+    local name=alt-port-detected; local t=$WORK/$name
+    mkdir -p "$t"
+    bg "$NS_S" $PY "$LAB_DIR/aiosmtpd_server.py" --host $S_IP --port 10026
+    local server=$LAST_PID
+    wait_for_port "$NS_S" $S_IP 10026
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap" "tcp port 10026"
+    run_swaks "$t/swaks.txt" --server $S_IP --port 10026 \
+        --from alice@example.net --to bob@example.org --data "@$MSG/$name.eml"
+    cap_stop
+    stop_pid "$server"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) -> aiosmtpd $($PY -c 'import aiosmtpd; print(aiosmtpd.__version__)') (aiosmtpd_server.py) on port 10026; tcpdump on the client's interface",
+ "scenario": "An ordinary delivery to an SMTP server on port 10026 (as used for content-filter re-injection), a port that is none of 25, 465, 587 or 2525: only the dialogue itself says that it is SMTP. The server accepts and discards the message (no queue id).",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:10026",
+               "messages": ["$MSG/$name.eml"]}]}
+EOT
 }

@@ -8,6 +8,10 @@ the null sender (MAIL FROM:<>).  smtplib's own debug output (stderr) is the
 transcript; '=== session' marks the start of the connection.  The client calls
 ehlo() itself before sendmail(), as many scripts do: when the server refuses EHLO,
 smtplib then never tries HELO.
+
+--eml FILE (repeatable) sends those files instead, byte for byte (line ends made
+CRLF), from alice@example.net to bob@example.org on one connection, with
+MAIL FROM ... BODY=8BITMIME: for messages with raw 8-bit headers.
 """
 import argparse
 import smtplib
@@ -40,6 +44,7 @@ def main():
     p.add_argument("--port", type=int, default=25)
     p.add_argument("--helo", default="ws01.example.net")
     p.add_argument("--messages", type=int, default=len(MESSAGES), help="how many of the messages to send")
+    p.add_argument("--eml", action="append", default=[], help="send this file as it is (repeatable)")
     a = p.parse_args()
     print("=== session 1", file=sys.stderr, flush=True)
     s = smtplib.SMTP(local_hostname=a.helo)
@@ -47,7 +52,12 @@ def main():
     s.connect(a.server, a.port)
     s.ehlo(a.helo)
     try:
-        for frm, to, subject, msgid, body in MESSAGES[:a.messages]:
+        for path in a.eml:
+            with open(path, "rb") as f:
+                raw = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            # bytes go out unchanged (smtplib encodes only str messages)
+            s.sendmail("alice@example.net", ["bob@example.org"], raw, mail_options=["BODY=8BITMIME"])
+        for frm, to, subject, msgid, body in ([] if a.eml else MESSAGES[:a.messages]):
             s.sendmail(frm, to, build(frm, to, subject, msgid, body).encode())
     except smtplib.SMTPException as e:
         # A refusal ends the run (the transcript shows it); leave politely.

@@ -15,7 +15,7 @@ Description fields:
   server_log      path of the receiving Postfix's log lines for this scenario
   proxy_log       path of the proxy's JSON-lines log (middlebox scenarios)
   sessions        list, in the order the sessions started:
-     format       swaks | msmtp | smtplib | events | postfix-debug | proxy
+     format       swaks | msmtp | smtplib | events | postfix-debug | proxy | curl
      transcript   path of the transcript (not used for "proxy")
      leg          direct | client | server
      server       "ip:port" the session connected to
@@ -27,6 +27,16 @@ Description fields:
                   connections for that client connection (reconnect mode)
      note         optional text copied to the session
      visible      optional false when the capture does not contain the session
+     nat          optional object: the connection's addresses were translated
+                  between this capture point and the server (the NAT's own
+                  record, copied to the session as "address_translation");
+                  the client address Postfix logged is then not expected to
+                  match the capture's
+     proxy        optional object: the session is tunnelled through a SOCKS or
+                  HTTP CONNECT proxy ("server" is then the proxy's address);
+                  copied to the session as "proxy", with the client's record of
+                  the proxy handshake added (curl -v) and the address the
+                  proxy connected from, as Postfix logged it
 """
 import ast
 import base64
@@ -98,7 +108,8 @@ def parse_smtplib(text):
         if raw.startswith("send: "):
             payload = ast.literal_eval(raw[6:])
             if isinstance(payload, bytes):
-                payload = payload.decode("utf-8", "replace")
+                # surrogateescape keeps 8-bit bytes that are not UTF-8 (see subject_facts)
+                payload = payload.decode("utf-8", "surrogateescape")
             lines = payload.split("\r\n")
             if lines and lines[-1] == "":
                 lines.pop()
@@ -142,6 +153,48 @@ def parse_events(text):
             ev.append((e["dir"], line, False))
         bufs[key] = buf
     return list(by_session.values())
+
+
+def parse_curl(text):
+    """curl -v: '> ' sent, '< ' received, '* ' curl's own notes.
+
+    Returns (sessions, handshakes): the SMTP dialogue of each connection, and
+    for each the lines of the proxy handshake curl reported (SOCKS notes, or the
+    HTTP CONNECT request and response).  curl does not print the message it
+    uploads; the end of data is put in after the 354.  curl does not print the
+    QUIT it sends when it closes the connection at exit either."""
+    sessions, handshakes = [], []
+    ev = hs = None
+    in_connect = False
+    for raw in text.replace("\r", "\n").split("\n"):
+        if raw.startswith("*   Trying ") or ev is None and raw[:2] in ("> ", "< "):
+            ev, hs = [], []
+            sessions.append(ev)
+            handshakes.append(hs)
+            in_connect = False
+        if ev is None:
+            continue
+        if raw.startswith("* SOCKS") or raw.startswith("* Establish HTTP proxy tunnel") \
+                or raw.startswith("* CONNECT phase completed") or raw.startswith("* Proxy replied"):
+            hs.append(raw)
+            continue
+        if raw[:1] not in ("<", ">") or raw[1:2] not in ("", " "):
+            continue
+        line = raw[2:]
+        if raw[0] == ">" and line.startswith("CONNECT ") and line.endswith("HTTP/1.1"):
+            in_connect = True
+        if in_connect:
+            hs.append(raw)
+            if raw[0] == "<" and line == "":
+                in_connect = False          # end of the proxy's response header
+            continue
+        if raw[0] == ">":
+            ev.append(("C", line, False))
+        else:
+            ev.append(("S", line, False))
+            if line.startswith("354"):
+                ev.append(("C", ".", False))    # the body is not printed
+    return sessions, handshakes
 
 
 def parse_postfix_debug(text, peer):
@@ -228,6 +281,26 @@ def headers_of(text):
     return hdr.get("subject"), hdr.get("message-id")
 
 
+def content_charset(text):
+    """charset parameter of the message's Content-Type header, if any."""
+    m = re.search(r"(?im)^Content-Type:[^\r\n]*;\s*charset=\"?([A-Za-z0-9_.:-]+)", text.split("\r\n\r\n")[0])
+    return m.group(1).lower() if m else None
+
+
+def subject_facts(subject, body):
+    """For a Subject with raw 8-bit bytes that are not UTF-8 (kept as surrogate
+    escapes by the smtplib parser): its bytes, and its text decoded with the
+    charset the message declares, or windows-1252 when it declares none."""
+    if subject is None or not any("\udc80" <= ch <= "\udcff" for ch in subject):
+        return None
+    raw = subject.encode("utf-8", "surrogateescape")
+    cs = content_charset(body)
+    text = raw.decode(cs or "cp1252", "replace")
+    return {"subject": text, "subject_bytes_hex": raw.hex(),
+            "subject_charset": f"{cs} (Content-Type charset)" if cs else
+                               "windows-1252 (no charset declared anywhere; fallback)"}
+
+
 class Analyser:
     def __init__(self):
         self.greeting = None
@@ -245,6 +318,7 @@ class Analyser:
         self.unanswered = []
         self.quit = False
         self.starttls = None
+        self.clear_after_starttls = False   # client lines in the clear after a 220 to STARTTLS
 
     # -- transactions -------------------------------------------------
     def _new_txn(self, mail_from, tls):
@@ -268,6 +342,8 @@ class Analyser:
 
     # -- events -------------------------------------------------------
     def client_line(self, line, tls):
+        if self.starttls == 220 and not tls:
+            self.clear_after_starttls = True
         if self.data_mode:
             if line == ".":
                 self.data_mode = False
@@ -394,6 +470,13 @@ class Analyser:
         if self.cur is not None:
             self._close("abandoned" if (closed or self.quit) else "incomplete")
 
+    def tls_started(self, tls_flagged):
+        """STARTTLS answered 220 -- and, where the transcript marks what was sent
+        inside TLS, the client's next lines were indeed inside TLS."""
+        if self.starttls != 220:
+            return False
+        return not (tls_flagged and self.clear_after_starttls)
+
     def feed(self, events):
         for kind, payload, tls in events:
             if kind == "C":
@@ -482,6 +565,7 @@ def build(desc):
     transcripts = []
     sessions = []
     cache = {}
+    curl_handshakes = {}
     counters = collections.Counter()
     for spec in desc["sessions"]:
         fmt = spec["format"]
@@ -497,6 +581,7 @@ def build(desc):
                 if r.get("event") == "server_connected" and spec["leg"] == "server" \
                         and r.get("server_conn", 1) == spec.get("server_conn", 1):
                     spec["client"] = r["server_leg_local"]
+        handshake = None
         if fmt == "proxy":
             legs = proxy_sessions(proxy_log, spec["conn"], spec.get("server_conn"))
             evs = legs[spec["leg"]]
@@ -517,11 +602,14 @@ def build(desc):
                     cache[path] = parse_events(text)
                 elif fmt == "postfix-debug":
                     cache[path] = parse_postfix_debug(text, spec["peer"])
+                elif fmt == "curl":
+                    cache[path], curl_handshakes[path] = parse_curl(text)
                 else:
                     raise SystemExit(f"unknown transcript format {fmt}")
             idx = counters[path]
             counters[path] += 1
             evs = cache[path][idx]
+            handshake = curl_handshakes[path][idx] if path in curl_handshakes else None
         a = Analyser().feed(evs)
         a.finish(closed=True)
 
@@ -557,13 +645,18 @@ def build(desc):
                 with open(msgs.pop(0)) as f:
                     subject, msgid = headers_of(f.read())
             t["subject"], t["message_id"] = subject, msgid
+            raw_subject = subject_facts(subject, t["_body"] or "")
+            if raw_subject:
+                t["subject"] = raw_subject.pop("subject")
+                t.update(raw_subject)
             if qid and qid in facts:
                 fx = facts[qid]
                 if fx.get("message_id") and msgid and fx["message_id"] != msgid:
                     warnings.append(f"{qid}: Message-ID differs: transcript {msgid}, Postfix {fx['message_id']}")
                 if fx.get("from") is not None and fx["from"] != t["mail_from"]:
                     warnings.append(f"{qid}: sender differs: transcript {t['mail_from']}, Postfix {fx['from']}")
-                if client and fx.get("client") and fx["client"] != client and spec["leg"] != "client":
+                if client and fx.get("client") and fx["client"] != client and spec["leg"] != "client" \
+                        and not spec.get("nat"):
                     warnings.append(f"{qid}: client differs: capture {client}, Postfix {fx['client']}")
                 if "size" in fx:
                     t["size"] = fx["size"]
@@ -571,6 +664,9 @@ def build(desc):
                 warnings.append(f"queue id {qid} not in the server log")
             out = {k: t[k] for k in ("mail_from", "rcpt_to", "rcpt_rejected", "outcome",
                                      "queue_id", "subject", "message_id")}
+            for k in ("subject_bytes_hex", "subject_charset"):
+                if k in t:
+                    out[k] = t[k]
             if "size" in t:
                 out["size_by_postfix"] = t["size"]
             if t["_reply"]:
@@ -580,7 +676,8 @@ def build(desc):
             txns.append(out)
         s = {"client": client, "server": server, "leg": spec["leg"],
              "helo": a.helo, "transactions": txns,
-             "greeting": a.greeting, "tls": a.tls}
+             "greeting": a.greeting,
+             "tls": a.tls_started(fmt in ("swaks", "msmtp", "events"))}
         if a.helo_reply is not None:
             s["helo_reply_code"] = a.helo_reply
         if a.starttls is not None:
@@ -589,6 +686,17 @@ def build(desc):
             s["auth"] = a.auth
         if spec.get("note"):
             s["note"] = spec["note"]
+        if spec.get("nat"):
+            s["address_translation"] = spec["nat"]
+        if spec.get("proxy"):
+            px = dict(spec["proxy"])
+            if handshake is not None:
+                px["handshake_by_client"] = handshake
+            outside = [facts[x["queue_id"]]["client"] for x in txns
+                       if x.get("queue_id") in facts and facts[x["queue_id"]].get("client")]
+            if outside:
+                px["proxy_to_server_client"] = outside[0]
+            s["proxy"] = px
         if spec.get("visible") is False:
             s["in_capture"] = False
         if spec.get("made_by"):
@@ -598,7 +706,7 @@ def build(desc):
     if logged_ports:
         for s in sessions:
             if s["leg"] in ("direct", "server") and s["client"] and s["client"] not in logged_ports \
-                    and s.get("in_capture", True):
+                    and s.get("in_capture", True) and "address_translation" not in s:
                 warnings.append(f"client {s['client']} not seen in Postfix's connect lines")
 
     for p in desc.get("client_transcripts", []):
@@ -614,6 +722,9 @@ def build(desc):
     truth = {"capture": desc["capture"], "made_with": desc["made_with"],
              "scenario": desc["scenario"], "sessions": sessions,
              "client_transcript": text, "server_log": server_log, "proxy_log": proxy_log}
+    if desc.get("tunnel_proxy_log") and os.path.exists(desc["tunnel_proxy_log"]):
+        with open(desc["tunnel_proxy_log"], errors="replace") as f:
+            truth["tunnel_proxy_log"] = [l.rstrip("\n") for l in f if l.strip()]
     for k in ("also_in", "notes"):
         if k in desc:
             truth[k] = desc[k]
