@@ -35,6 +35,8 @@ public final class InterceptFinder {
     private var legs: [Int: Leg] = [:]
     private var arrival: [Int] = []
     private var found: [Intercept] = []
+    /// Connections seen twice (two capture points, one connection): not intercepts.
+    private var sameConnections: [SameConnection] = []
     private var newest = Timestamp.zero
     private var flushAt = 4096
     /// Sessions held, by the distinctive lines and Message-IDs they carry (at most `maxSharing`).
@@ -109,6 +111,11 @@ public final class InterceptFinder {
     /// Whether two sessions are the legs of one intercepted connection, and how.
     private func judge(_ a: Leg, _ b: Leg) -> Pairing? {
         if a.vantage == b.vantage, a.endpointClient == b.endpointClient, a.endpointServer == b.endpointServer { return nil }
+        // One connection captured at two points looks like a perfect relay; its handshake says otherwise.
+        if let same = SameConnection.recognize(a, b) {
+            sameConnections.append(same)
+            return nil
+        }
         let sameClock = a.vantage.file == b.vantage.file
         if sameClock, !overlap(a, b) { return nil }
         // Tested once here for both readings, before the lines they share are worked out.
@@ -117,8 +124,41 @@ public final class InterceptFinder {
         let options = [Pairer.evaluate(client: a, server: b, sameClock: sameClock, maxClockOffset: window, distinctive: shared),
                        Pairer.evaluate(client: b, server: a, sameClock: sameClock, maxClockOffset: window, distinctive: shared)].compactMap { $0 }
         // Both readings may fit within the tolerance: the one causality favours more wins.
-        guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }), best.score >= threshold else { return nil }
-        return best
+        guard let best = options.max(by: { (rank($0), $0.margin) < (rank($1), $1.margin) }) else { return nil }
+        if best.score >= threshold { return best }
+        return mode == .auto ? pairedOnTiming(best) : nil
+    }
+
+    /// Longest time a relay may take for a pairing on timing alone.
+    static let timingRelayLimit = 1.0
+
+    /// A client that gives up after the EHLO reply (say, because STARTTLS was masked and it
+    /// requires TLS) sends EHLO and QUIT only: too little content to tie two legs. They are paired
+    /// on timing when that is unambiguous: the greeting shared by these two sessions alone, both
+    /// legs on one client or one server address, every command on both legs relayed, and every
+    /// line relayed within `timingRelayLimit` on a clock known that well.
+    private func pairedOnTiming(_ p: Pairing) -> Pairing? {
+        let client = p.client, server = p.server
+        guard !client.commands.isEmpty, client.commands.count == server.commands.count,
+            p.matches.count == client.commands.count, p.matches.allSatisfy({ $0.2 == .identical }),
+            let greeting = client.commands.first(where: { $0.verb == .ehlo || $0.verb == .helo }),
+            byKey[LineKey(greeting.text)]?.count == 2,
+            client.endpointClient.address == server.endpointClient.address || client.endpointServer.address == server.endpointServer.address,
+            p.clock.uncertainty <= Self.timingRelayLimit / 2
+        else { return nil }
+        var slowest = 0.0
+        for (i, j, _) in p.matches {
+            let c = client.commands[i], s = server.commands[j]
+            let there = s.time.adding(seconds: -p.clock.seconds).seconds(since: c.time)
+            var back = 0.0
+            if let rc = c.reply, let rs = s.reply { back = rc.time.seconds(since: rs.time.adding(seconds: -p.clock.seconds)) }
+            guard there <= Self.timingRelayLimit, back <= Self.timingRelayLimit else { return nil }
+            slowest = max(slowest, there, back)
+        }
+        var q = p
+        q.timingGreeting = LineKey(greeting.text)
+        q.evidence.append("paired on timing: the only session with this greeting, every line relayed within \(Attribution.seconds(max(slowest, 0.0001)))")
+        return q
     }
 
     /// Groups the pairs found into intercepts; keeps only those that involve a session leaving
@@ -171,6 +211,11 @@ public final class InterceptFinder {
         valid = valid.filter { !gone.contains($0.key.a) && !gone.contains($0.key.b) }
     }
 
+    /// Connections found captured twice, in order of their start. Complete after `finish()`.
+    public var connectionsSeenTwice: [SameConnection] {
+        sameConnections.sorted { ($0.start, $0.nearClient) < ($1.start, $1.nearClient) }
+    }
+
     /// Pairs the sessions seen; intercepts ordered by the client leg's start. Called once, at the end.
     public func finish() -> [Intercept] {
         guard mode != .never else { return [] }
@@ -183,7 +228,8 @@ public final class InterceptFinder {
 
     /// Every intercept among the sessions held.
     private func pairAll() -> [Intercept] {
-        var pairings = Array(valid.values)
+        // A pair on timing alone stands only while no other session held shares its greeting.
+        var pairings = valid.values.filter { p in p.timingGreeting.map { byKey[$0]?.count == 2 } ?? true }
         // Strongest first; a session is a client leg or a server leg, not both. One client leg may
         // have several server legs (a scanner that reconnects).
         pairings.sort { (rank($0), $1.client.id, $1.server.id) > (rank($1), $0.client.id, $0.server.id) }

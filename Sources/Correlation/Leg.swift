@@ -31,6 +31,17 @@ final class Leg {
         var outcome: Outcome
     }
 
+    /// What the TCP layer saw, enough to tell one connection captured twice from two connections.
+    struct Wire {
+        /// Initial sequence numbers and SYN timestamp values [client, server].
+        var isn: [UInt32?] = [nil, nil]
+        var synTimestamp: [UInt32?] = [nil, nil]
+        /// Payload bytes, gaps and bytes lost in gaps [client→server, server→client].
+        var bytes = [0, 0]
+        var gaps = [0, 0]
+        var gapBytes = [0, 0]
+    }
+
     // Only what pairing and attribution need: a finished session's full record is not kept.
     let id: Int
     let endpointClient: Endpoint
@@ -44,6 +55,7 @@ final class Leg {
     /// Lines that identify a dialogue rather than being common to every dialogue.
     private(set) var distinctiveLines: Set<LineKey> = []
     private(set) var messageIDs: Set<String> = []
+    private(set) var wire = Wire()
 
     private init(id: Int, client: Endpoint, server: Endpoint, vantage: Vantage, start: Timestamp, end: Timestamp) {
         self.id = id
@@ -59,11 +71,14 @@ final class Leg {
         commands = other.commands
         banner = other.banner
         messages = other.messages
+        wire = other.wire
     }
 
     /// `pool` shares the lines many sessions carry alike (replies, DATA, QUIT) between the legs held.
     convenience init(session: Session, transactions: [Transaction], pool: TextPool? = nil) {
         self.init(id: session.id, client: session.client, server: session.server, vantage: session.vantage, start: session.start, end: session.end)
+        wire = Wire(isn: session.tcp.map(\.isn), synTimestamp: session.tcp.map(\.synTimestamp),
+                    bytes: session.bytes, gaps: session.gaps, gapBytes: session.gapBytes)
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         commands.reserveCapacity(session.timeline.count { if case .command = $0.kind { true } else { false } })
         /// Where the command with index `index` is in `commands`: the decoder numbers commands as

@@ -13,6 +13,8 @@ struct Pairing {
     var matches: [(Int, Int, Similarity)]
     /// How much room causality leaves (seconds): larger is a more convincing reading.
     var margin: Double
+    /// Set when the pair rests on timing alone: the greeting that must stay unique to the two legs.
+    var timingGreeting: LineKey? = nil
 }
 
 /// How alike two command lines are.

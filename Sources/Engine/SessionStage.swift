@@ -32,6 +32,8 @@ struct ConnectionFacts {
             t.windowScale = d.synOptions?.windowScale
             t.sackPermitted = d.synOptions?.sackPermitted ?? false
             t.timestamps = d.synOptions?.timestampValue != nil
+            t.isn = d.isn
+            t.synTimestamp = d.synOptions?.timestampValue
             return t
         }
         anomalies = c.anomalies

@@ -12,6 +12,8 @@ public struct RunSummary: Sendable {
     public var outcomes: [Outcome: Int] = [:]
     public var anomalies: [String: Int] = [:]
     public var intercepts = 0
+    /// Connections found captured at two points (not intercepts).
+    public var connectionsSeenTwice = 0
     /// Finding id → how often, and the first one seen (for its message and session).
     public var findings: [String: (count: Int, first: Finding)] = [:]
     public init() {}
@@ -103,6 +105,15 @@ public final class ReportSink: RecordSink {
     public func finish(packets: Int) {
         let intercepts = finder.finish()
         writer.reset()
+        for x in finder.connectionsSeenTwice {
+            let f = FindingsEngine.sameConnection(x)
+            summary.add(f)
+            summary.connectionsSeenTwice += 1
+            switch format {
+            case .json: JSONRecords.sameConnection(x, captureNames: captureNames, findings: [f], into: &writer)
+            case .text(let color): out.write(InterceptText(color: color).render(x, captureNames: captureNames) + "\n")
+            }
+        }
         for x in intercepts {
             let findings = FindingsEngine.intercept(x)
             for f in findings { summary.add(f) }
@@ -150,6 +161,7 @@ public final class ReportSink: RecordSink {
         let parts = order.compactMap { o in s.outcomes[o].map { "\($0) \(o.rawValue)" } }
         if !parts.isEmpty { line += " (" + parts.joined(separator: ", ") + ")" }
         if s.intercepts > 0 { line += " · \(s.intercepts) intercepted connection\(s.intercepts == 1 ? "" : "s")" }
+        if s.connectionsSeenTwice > 0 { line += " · \(s.connectionsSeenTwice) connection\(s.connectionsSeenTwice == 1 ? "" : "s") seen at two capture points" }
         line += " · \(packets) packet\(packets == 1 ? "" : "s") read\n"
         guard !findings.isEmpty else { return line }
         let text = SessionText(color: color)

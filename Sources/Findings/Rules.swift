@@ -21,6 +21,12 @@ public enum FindingsEngine {
         return r.out.sorted { ($0.time ?? .zero, $0.id) < ($1.time ?? .zero, $1.id) }
     }
 
+    /// The finding that says two sessions are one connection seen twice.
+    public static func sameConnection(_ x: SameConnection) -> Finding {
+        Finding(id: "same-connection", severity: .info, time: x.start,
+                message: "sessions \(x.nearClient) ≡ \(x.nearServer): " + x.verdict, session: x.nearClient)
+    }
+
     /// Findings about an intercepted connection.
     public static func intercept(_ x: Intercept) -> [Finding] {
         var out: [Finding] = []

@@ -41,6 +41,9 @@ public struct DirectionStats: Sendable, Equatable {
     public var maxWindow: UInt16 = 0
     /// Options from this side's SYN (or SYN-ACK).
     public var synOptions: TCPOptions?
+    /// This side's initial sequence number, from its SYN (or SYN-ACK); nil when the handshake was
+    /// not captured. Two captures of one connection share it; a proxy's new connection does not.
+    public var isn: UInt32?
     public init() {}
 
     /// Counts one packet of this direction (in one access to the stats, for every packet).

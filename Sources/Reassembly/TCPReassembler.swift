@@ -129,6 +129,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
                 c.synAckTime = c.synAckTime ?? time
             }
             c.stats[d].synOptions = seg.options
+            c.stats[d].isn = seg.seq
             if !c.halves[d].initialized || c.halves[d].next == c.halves[d].unwrap(seg.seq) {
                 c.halves[d].start(at: seg.seq &+ 1)
             }

@@ -64,6 +64,21 @@ public struct InterceptText {
         return out
     }
 
+    /// One connection captured at two points: a short block, no ladder (every line is the same).
+    public func render(_ x: SameConnection, captureNames: [String]) -> String {
+        func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }
+        var out = bold("same connection, two capture points") + "  session \(x.nearClient) (\(name(x.nearClientCapture)): \(x.nearClientEndpoints.client) → \(x.nearClientEndpoints.server))"
+        out += "  ≡  session \(x.nearServer) (\(name(x.nearServerCapture)): \(x.nearServerEndpoints.client) → \(x.nearServerEndpoints.server))\n"
+        if x.clock.sameClock {
+            out += "  one capture, one clock\n"
+        } else {
+            out += "  clock offset \(SessionText.fixed(x.clock.seconds, 4)) s ± \(SessionText.fixed(x.clock.uncertainty, 4)) s (session \(x.nearServer)'s capture minus session \(x.nearClient)'s)\n"
+        }
+        out += "  " + bold("verdict: ") + Printable.escape(x.verdict) + "\n"
+        out += "  evidence: " + x.evidence.map(Printable.escape).joined(separator: "; ") + "\n"
+        return out
+    }
+
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     private func esc(_ code: String, _ s: String) -> String { color ? "\u{1b}[\(code)m\(s)\u{1b}[0m" : s }
     func bold(_ s: String) -> String { esc("1", s) }

@@ -248,6 +248,45 @@ public enum JSONRecords {
         w.endArray()
     }
 
+    /// One connection seen at two capture points (see `SameConnection`).
+    public static func sameConnection(_ x: SameConnection, captureNames: [String], findings: [Finding] = [], into w: inout JSONWriter) {
+        func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }
+        w.beginObject()
+        w.key("type"); w.string("same_connection")
+        w.key("near_client")
+        w.beginObject()
+        w.key("session"); w.int(x.nearClient)
+        w.key("capture"); w.string(name(x.nearClientCapture))
+        w.key("interface"); w.int(x.nearClientCapture.interface)
+        w.key("gap_bytes"); w.int(x.gapBytes[0])
+        w.key("gap_bytes_in_other_copy"); w.int(x.gapBytesInOtherCopy[0])
+        w.endObject()
+        w.key("near_server")
+        w.beginObject()
+        w.key("session"); w.int(x.nearServer)
+        w.key("capture"); w.string(name(x.nearServerCapture))
+        w.key("interface"); w.int(x.nearServerCapture.interface)
+        w.key("gap_bytes"); w.int(x.gapBytes[1])
+        w.key("gap_bytes_in_other_copy"); w.int(x.gapBytesInOtherCopy[1])
+        w.endObject()
+        w.key("relation"); w.string(x.relation.rawValue)
+        w.key("clock_offset")
+        w.beginObject()
+        w.key("seconds"); w.double(x.clock.seconds)
+        w.key("uncertainty"); w.double(x.clock.uncertainty)
+        w.key("same_clock"); w.bool(x.clock.sameClock)
+        w.endObject()
+        w.key("transit"); if let t = x.transit { w.double(t) } else { w.null() }
+        w.key("verdict"); w.string(x.verdict)
+        w.key("evidence")
+        w.beginArray()
+        for e in x.evidence { w.string(e) }
+        w.endArray()
+        w.key("findings"); self.findings(findings, &w)
+        w.endObject()
+        w.newline()
+    }
+
     public static func intercept(_ x: Intercept, findings: [Finding] = [], into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("intercept")

@@ -139,6 +139,11 @@ public struct TCPSide: Sendable {
     public var windowScale: UInt8?
     public var sackPermitted = false
     public var timestamps = false
+    /// Initial sequence number (from the SYN or SYN-ACK) and the TCP timestamp value it carried
+    /// (RFC 7323): the same in every capture of one connection, also where NAT changed the
+    /// addresses. Used to recognise one connection captured twice; not written out.
+    public var isn: UInt32?
+    public var synTimestamp: UInt32?
     public init() {}
 }
 

@@ -12,7 +12,7 @@ func intercepts(_ paths: [String], mode: InterceptFinder.Mode = .auto) -> (Colle
     return (c, finder.finish())
 }
 
-let middleboxModes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay", "reconnect", "divergent"]
+let middleboxModes = ["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay", "reconnect", "divergent", "gives-up", "gives-up-new-port"]
 
 /// What the lab's intercepting proxy logged doing, as (kind, line) pairs in smtpscope's terms.
 func proxyActions(_ mode: String) throws -> Set<String> {
@@ -127,6 +127,31 @@ func ourActions(_ x: Intercept, proxy: Set<String>) -> Set<String> {
         // The labels do not depend on the clocks.
         let (_, sameClock) = intercepts(["client", "server"].map { capturesDir.appendingPathComponent("middlebox-\(mode)-\($0)-leg.pcap").path })
         #expect(x.actions.map(\.kind) == sameClock.first?.actions.map(\.kind))
+    }
+
+    /// The acceptance case for clock drift within one connection: the server-leg capture's clock
+    /// set 137.25 s ahead and running 200 ppm fast. The lab's sessions last about 5 s; 1000 ppm
+    /// over them moves the clock as far as 200 ppm over a 25 s store-and-forward session (5 ms).
+    /// Every pair is found and every line keeps the label it has on one clock.
+    @Test(arguments: middleboxModes, [200.0, 1000.0])
+    func labelsSurviveOffsetAndDrift(mode: String, ppm: Double) throws {
+        let server = capturesDir.appendingPathComponent("middlebox-\(mode)-server-leg.pcap")
+        let shifted = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-drift\(Int(ppm))-\(mode)-\(getpid()).pcap")
+        defer { try? FileManager.default.removeItem(at: shifted) }
+        try shiftPcap(server, to: shifted, offset: 137.25, driftPPM: ppm)
+        let client = capturesDir.appendingPathComponent("middlebox-\(mode)-client-leg.pcap").path
+        let (_, found) = intercepts([client, shifted.path])
+        let (_, unshifted) = intercepts([client, server.path])
+        let x = try #require(found.first, "\(mode): no pair with the drifting clock")
+        let y = try #require(unshifted.first, "\(mode): no pair on one clock")
+        #expect(found.count == unshifted.count)
+        #expect(abs(x.clock.seconds - 137.25) <= x.clock.uncertainty + 0.005, "\(mode): offset \(x.clock.seconds) ± \(x.clock.uncertainty)")
+        func labels(_ i: Intercept) -> [String] {
+            i.actions.map { "\($0.kind.rawValue) \($0.leg.rawValue) \(String(decoding: $0.line, as: UTF8.self))" }.sorted()
+        }
+        #expect(labels(x) == labels(y), "\(mode)")
+        let expected = try proxyActions(mode)
+        #expect(ourActions(x, proxy: expected) == expected, "\(mode)")
     }
 
     /// Unrelated sessions are never paired: all the other projects' captures read together, and
@@ -281,5 +306,162 @@ func mergePcaps(_ sources: [URL], to destination: URL) throws {
             let drift = try #require(x.clock.driftPPM)
             #expect(abs(drift - 500) < 50, "drift \(drift) ppm")
         }
+    }
+}
+
+/// Runs the pipeline and the pairing; the connections found captured twice and the intercepts.
+func connectionsSeenTwice(_ paths: [String]) -> (Collector, [SameConnection], [Intercept]) {
+    let (c, _) = analyze(paths)
+    let finder = InterceptFinder()
+    for s in c.sessions { finder.add(s, transactions: c.transactions(of: s)) }
+    let found = finder.finish()
+    return (c, finder.connectionsSeenTwice, found)
+}
+
+/// Rewrites a classic Ethernet/IPv4 pcap's TCP sequence numbers as a firewall that randomises
+/// them does (Cisco ASA by default): the client's sequence numbers shifted by `delta`, and the
+/// server's acknowledgements of them shifted back. Checksums are left as they are (not checked).
+func rewriteSequenceNumbers(_ from: URL, to: URL, clientPort: UInt16, delta: UInt32) throws {
+    var data = [UInt8](try Data(contentsOf: from))
+    func u16(_ i: Int) -> UInt16 { UInt16(data[i]) << 8 | UInt16(data[i + 1]) }
+    func u32(_ i: Int) -> UInt32 { UInt32(u16(i)) << 16 | UInt32(u16(i + 2)) }
+    func put(_ i: Int, _ v: UInt32) { for k in 0..<4 { data[i + k] = UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32(k))) } }
+    func le32(_ i: Int) -> Int { Int(data[i]) | Int(data[i + 1]) << 8 | Int(data[i + 2]) << 16 | Int(data[i + 3]) << 24 }
+    var i = 24
+    while i + 16 <= data.count {
+        let len = le32(i + 8), frame = i + 16
+        let ip = frame + 14, tcp = ip + Int(data[ip] & 0x0f) * 4
+        if len >= 54, data[frame + 12] == 0x08, data[frame + 13] == 0x00, data[ip + 9] == 6 {
+            if u16(tcp) == clientPort { put(tcp + 4, u32(tcp + 4) &+ delta) }
+            if u16(tcp + 2) == clientPort, data[tcp + 13] & 0x10 != 0 { put(tcp + 8, u32(tcp + 8) &+ delta) }
+        }
+        i = frame + len
+    }
+    try Data(data).write(to: to)
+}
+
+/// One direct connection captured on the workstation and on the mail server at once (the check
+/// an admin makes for a middlebox) is recognised as one connection, never as an intercept.
+@Suite struct SameConnectionTests {
+    let workstation = capturesDir.appendingPathComponent("double-capture-workstation.pcap")
+    let mailserver = capturesDir.appendingPathComponent("double-capture-mailserver.pcap")
+
+    @Test func oneConnectionCapturedAtBothEndsIsNoIntercept() throws {
+        for paths in [[workstation.path, mailserver.path], [mailserver.path, workstation.path]] {
+            let (c, links, found) = connectionsSeenTwice(paths)
+            #expect(c.sessions.count == 2)
+            #expect(found.isEmpty, "no intercept")
+            let x = try #require(links.first)
+            #expect(links.count == 1)
+            #expect(x.relation == .unchanged)
+            #expect(x.verdict.hasPrefix("no middlebox: the same connection"))
+            // The workstation's copy carries each command first.
+            let near = try #require(c.sessions.first { $0.id == x.nearClient })
+            #expect(paths[near.vantage.file] == workstation.path)
+            // One machine, one clock: the true offset, 0, lies within the estimate.
+            #expect(abs(x.clock.seconds) <= x.clock.uncertainty + 0.0001)
+            #expect((x.transit ?? 0) > 0 && (x.transit ?? 1) < 0.001, "one router between the points")
+        }
+    }
+
+    @Test func theClockOffsetBetweenTheCapturesIsMeasured() throws {
+        let shifted = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-same-shifted-\(getpid()).pcap")
+        defer { try? FileManager.default.removeItem(at: shifted) }
+        try shiftPcap(mailserver, to: shifted, offset: 137.25, driftPPM: 200)
+        let (_, links, found) = connectionsSeenTwice([workstation.path, shifted.path])
+        #expect(found.isEmpty)
+        let x = try #require(links.first)
+        #expect(abs(x.clock.seconds - 137.25) <= x.clock.uncertainty + 0.0001, "offset \(x.clock.seconds) ± \(x.clock.uncertainty)")
+        #expect(x.clock.uncertainty < 0.001)
+    }
+
+    /// The workstation's capture dropped a segment of the message; the server's capture has it.
+    @Test func aPacketOneCaptureDroppedIsInTheOther() throws {
+        let dropped = capturesDir.appendingPathComponent("double-capture-workstation-dropped.pcap")
+        let (c, links, found) = connectionsSeenTwice([dropped.path, mailserver.path])
+        #expect(found.isEmpty)
+        let x = try #require(links.first)
+        let near = try #require(c.sessions.first { $0.id == x.nearClient })
+        #expect(near.gapBytes == [1448, 0])
+        #expect(x.gapBytes == [1448, 0])
+        #expect(x.gapBytesInOtherCopy == [1448, 0])
+        #expect(x.verdict.contains("lost 1448 bytes in gaps, which session \(x.nearServer) holds"))
+    }
+
+    /// NAT between the two capture points: addresses and ports differ, the connection is the same.
+    @Test func addressTranslationBetweenThePointsIsSaid() throws {
+        let paths = ["workstation", "mailserver"].map { capturesDir.appendingPathComponent("nat-double-capture-\($0).pcap").path }
+        let (c, links, found) = connectionsSeenTwice(paths)
+        #expect(c.sessions.count == 2)
+        #expect(found.isEmpty)
+        let x = try #require(links.first)
+        #expect(x.relation == .addressTranslation)
+        #expect(x.nearClientEndpoints.server.description == "198.51.100.100:25")
+        #expect(x.nearServerEndpoints.client.description.hasPrefix("198.51.100.1:"))
+        #expect(x.verdict.contains("client address, client port, server address changed"))
+    }
+
+    /// A firewall that randomises sequence numbers between the points: the handshake's TCP
+    /// timestamps still tie the two copies.
+    @Test func rewrittenSequenceNumbersAreSaid() throws {
+        let rewritten = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-seq-\(getpid()).pcap")
+        defer { try? FileManager.default.removeItem(at: rewritten) }
+        let (c0, _) = analyze([mailserver.path])
+        let port = try #require(c0.sessions.first?.client.port)
+        try rewriteSequenceNumbers(mailserver, to: rewritten, clientPort: port, delta: 0x1234_5678)
+        let (c, links, found) = connectionsSeenTwice([workstation.path, rewritten.path])
+        #expect(Set(c.sessions.compactMap { $0.tcp[0].isn }).count == 2, "the copies' client sequence numbers differ")
+        #expect(found.isEmpty)
+        let x = try #require(links.first)
+        #expect(x.relation == .sequenceRewritten)
+    }
+
+    /// Two clients sending the same message at once are two connections.
+    @Test func twoConnectionsAreNotOne() {
+        let (_, links, _) = connectionsSeenTwice([capturesDir.appendingPathComponent("two-clients-same-message.pcap").path])
+        #expect(links.isEmpty)
+        let legs = ["client", "server"].map { capturesDir.appendingPathComponent("middlebox-plain-relay-\($0)-leg.pcap").path }
+        let (_, none, found) = connectionsSeenTwice(legs)
+        #expect(none.isEmpty)
+        #expect(found.count == 1)
+    }
+}
+
+/// A client that reads the EHLO reply and gives up (it requires TLS and STARTTLS was masked)
+/// sends EHLO and QUIT only; its legs are still paired.
+@Suite struct ClientGivesUpTests {
+    @Test(arguments: ["middlebox-gives-up", "middlebox-gives-up-new-port"])
+    func legsOfAClientThatGivesUpPair(name: String) throws {
+        let legs = ["client", "server"].map { capturesDir.appendingPathComponent("\(name)-\($0)-leg.pcap").path }
+        for paths in [legs, [capturesDir.appendingPathComponent("\(name)-both-legs.pcapng").path]] {
+            let (_, found) = intercepts(paths)
+            let x = try #require(found.first, "\(paths)")
+            #expect(x.verdict.contains("replaced STARTTLS by XXXXXXXA"))
+            #expect(x.actions.filter { !$0.isReply }.allSatisfy { $0.kind == .relayed })
+        }
+    }
+
+    /// A middlebox that strips STARTTLS and leaves the banner alone (as ISPs were found doing):
+    /// the client leg of the lab capture with the banner as the server wrote it. Nothing but the
+    /// greeting ties the legs: they pair on timing, and the evidence says so.
+    @Test func pairsOnTimingWhenContentIsTooThin() throws {
+        let client = capturesDir.appendingPathComponent("middlebox-gives-up-client-leg.pcap")
+        let patched = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-gives-up-\(getpid()).pcap")
+        defer { try? FileManager.default.removeItem(at: patched) }
+        var bytes = [UInt8](try Data(contentsOf: client))
+        let masked = Array("220 ****************************".utf8), banner = Array("220 mx.example.org ESMTP Postfix".utf8)
+        let at = try #require((0...(bytes.count - masked.count)).first { Array(bytes[$0..<($0 + masked.count)]) == masked })
+        bytes.replaceSubrange(at..<(at + masked.count), with: banner)
+        try Data(bytes).write(to: patched)
+        let server = capturesDir.appendingPathComponent("middlebox-gives-up-server-leg.pcap").path
+        let (_, found) = intercepts([patched.path, server])
+        let x = try #require(found.first)
+        #expect(x.evidence.contains { $0.hasPrefix("paired on timing") })
+        #expect(x.verdict.contains("XXXXXXXA"))
+        #expect(!x.verdict.contains("masked the banner"))
+        // Only unambiguous timing pairs: a second session with the same greeting at the same time
+        // (the server leg's copy, read again) leaves it unpaired.
+        let (_, ambiguous) = intercepts([patched.path, server, server])
+        #expect(ambiguous.isEmpty)
     }
 }
