@@ -40,6 +40,9 @@ public struct SameConnection: Sendable {
     /// holds (a packet one capture dropped is often in the other).
     public var gapBytes: [Int]
     public var gapBytesInOtherCopy: [Int]
+    /// The near-server copy's sequence numbers minus the near-client copy's [client's, server's]
+    /// (0 unless a device rewrote them; wrapping arithmetic).
+    public var sequenceDelta: [UInt32]
     public var verdict: String
     public var evidence: [String]
 
@@ -141,7 +144,12 @@ public struct SameConnection: Sendable {
             nearClient: near.id, nearServer: far.id, nearClientCapture: near.vantage, nearServerCapture: far.vantage,
             nearClientEndpoints: (near.endpointClient, near.endpointServer), nearServerEndpoints: (far.endpointClient, far.endpointServer),
             start: min(a.start, b.start), relation: relation, clock: clock, transit: transit > 0 ? transit : nil,
-            gapBytes: gapBytes, gapBytesInOtherCopy: inOther, verdict: verdict, evidence: evidence)
+            gapBytes: gapBytes, gapBytesInOtherCopy: inOther,
+            sequenceDelta: (0..<2).map { d in
+                guard let f = far.wire.isn[d], let n = near.wire.isn[d] else { return 0 }
+                return f &- n
+            },
+            verdict: verdict, evidence: evidence)
     }
 
     /// What the translation changed, e.g. `192.0.2.10:39974 → 198.51.100.100:25 became 198.51.100.1:61134 → 198.51.100.25:25`.

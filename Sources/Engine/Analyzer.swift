@@ -112,6 +112,12 @@ public final class Analyzer: ReassemblyDelegate {
     /// Closes connections idle past the limit (live capture calls this as the clock moves).
     public func expireIdle(now: Timestamp) { reassembler.expireIdle(now) }
 
+    /// Feeds one TCP segment decoded elsewhere (see `CombinedCopies`), as if a packet carried it.
+    public func segment(_ seg: TCPSegment, time: Timestamp, vantage: Vantage) {
+        lastTime = max(lastTime, time)
+        reassembler.process(seg, time: time, vantage: vantage)
+    }
+
     // MARK: - ReassemblyDelegate
 
     public func opened(_ c: Connection) {

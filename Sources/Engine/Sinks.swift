@@ -81,6 +81,18 @@ public final class ReportSink: RecordSink {
         summary.sessions += 1
         for a in s.anomalies { summary.anomalies[a.name, default: 0] += 1 }
         for f in findings { summary.add(f) }
+        write(s, txns, findings)
+        finder.add(s, transactions: txns)
+    }
+
+    /// Decodes both copies of a connection seen twice together, when one lost bytes the other
+    /// holds (set by the command line, which can read the files again): the session and its
+    /// transactions, numbered as given.
+    public var combine: ((SameConnection, Int) -> (Session, [Transaction])?)?
+    /// The number the first combined session takes (after every session read).
+    public var nextSessionID = 1
+
+    private func write(_ s: Session, _ txns: [Transaction], _ findings: [Finding]) {
         switch format {
         case .json:
             writer.reset()
@@ -91,10 +103,10 @@ public final class ReportSink: RecordSink {
             JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, communityID: id, into: &writer)
             writer.withBytes { out.write($0) }
         case .text(let color):
-            let name = captureNames.count > 1 ? captureName(s) : nil
+            var name = captureNames.count > 1 ? captureName(s) : nil
+            if let c = s.combinedFrom { name = "sessions " + c.map(String.init).joined(separator: " + ") + " put together: both captures" }
             out.write(SessionText(color: color).render(s, transactions: txns, captureName: name, findings: findings, part: streaming ? .closing : .whole) + "\n")
         }
-        finder.add(s, transactions: txns)
     }
 
     private func captureName(_ s: Session) -> String {
@@ -109,9 +121,20 @@ public final class ReportSink: RecordSink {
             let f = FindingsEngine.sameConnection(x)
             summary.add(f)
             summary.connectionsSeenTwice += 1
+            // One copy's gaps filled from the other: the whole dialogue, written before the record
+            // that names it (not counted in the summary: its lines are the two copies' own).
+            var combined: Int?
+            if x.gapBytesInOtherCopy.contains(where: { $0 > 0 }), let (s, txns) = combine?(x, nextSessionID) {
+                nextSessionID += 1
+                combined = s.id
+                // The records gathered so far go first: `write` starts the writer afresh.
+                writer.withBytes { out.write($0) }
+                write(s, txns, FindingsEngine.session(s, txns))
+                writer.reset()
+            }
             switch format {
-            case .json: JSONRecords.sameConnection(x, captureNames: captureNames, findings: [f], into: &writer)
-            case .text(let color): out.write(InterceptText(color: color).render(x, captureNames: captureNames) + "\n")
+            case .json: JSONRecords.sameConnection(x, combinedSession: combined, captureNames: captureNames, findings: [f], into: &writer)
+            case .text(let color): out.write(InterceptText(color: color).render(x, combinedSession: combined, captureNames: captureNames) + "\n")
             }
         }
         for x in intercepts {

@@ -65,7 +65,7 @@ public struct InterceptText {
     }
 
     /// One connection captured at two points: a short block, no ladder (every line is the same).
-    public func render(_ x: SameConnection, captureNames: [String]) -> String {
+    public func render(_ x: SameConnection, combinedSession: Int? = nil, captureNames: [String]) -> String {
         func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }
         var out = bold("same connection, two capture points") + "  session \(x.nearClient) (\(name(x.nearClientCapture)): \(x.nearClientEndpoints.client) → \(x.nearClientEndpoints.server))"
         out += "  ≡  session \(x.nearServer) (\(name(x.nearServerCapture)): \(x.nearServerEndpoints.client) → \(x.nearServerEndpoints.server))\n"
@@ -76,6 +76,7 @@ public struct InterceptText {
         }
         out += "  " + bold("verdict: ") + Printable.escape(x.verdict) + "\n"
         out += "  evidence: " + x.evidence.map(Printable.escape).joined(separator: "; ") + "\n"
+        if let c = combinedSession { out += "  both copies put together, gaps filled: session \(c) above\n" }
         return out
     }
 

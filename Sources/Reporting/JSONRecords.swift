@@ -160,6 +160,14 @@ public enum JSONRecords {
             w.endObject()
         }
         w.endObject()
+        w.key("combined_from")
+        if let c = s.combinedFrom {
+            w.beginArray()
+            for id in c { w.int(id) }
+            w.endArray()
+        } else {
+            w.null()
+        }
         w.key("anomalies"); anomalies(s.anomalies, &w)
         w.key("findings"); self.findings(findings, &w)
         w.endObject()
@@ -249,7 +257,7 @@ public enum JSONRecords {
     }
 
     /// One connection seen at two capture points (see `SameConnection`).
-    public static func sameConnection(_ x: SameConnection, captureNames: [String], findings: [Finding] = [], into w: inout JSONWriter) {
+    public static func sameConnection(_ x: SameConnection, combinedSession: Int? = nil, captureNames: [String], findings: [Finding] = [], into w: inout JSONWriter) {
         func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }
         w.beginObject()
         w.key("type"); w.string("same_connection")
@@ -277,6 +285,7 @@ public enum JSONRecords {
         w.key("same_clock"); w.bool(x.clock.sameClock)
         w.endObject()
         w.key("transit"); if let t = x.transit { w.double(t) } else { w.null() }
+        w.key("combined_session"); if let c = combinedSession { w.int(c) } else { w.null() }
         w.key("verdict"); w.string(x.verdict)
         w.key("evidence")
         w.beginArray()

@@ -190,6 +190,9 @@ public struct Session: Sendable {
     public var handshakeHalves: (server: Double, client: Double)?
     /// TCP facts about each side [client, server], from the reassembler.
     public var tcp: [TCPSide] = [TCPSide(), TCPSide()]
+    /// Set on a session decoded from two captures of one connection put together (the copy near
+    /// the client, the copy near the server), to fill one copy's gaps from the other.
+    public var combinedFrom: [Int]?
 
     public init(id: Int, client: Endpoint, server: Endpoint, vantage: Vantage, start: Timestamp, end: Timestamp) {
         self.id = id

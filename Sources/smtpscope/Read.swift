@@ -93,6 +93,11 @@ struct Read: ParsableCommand {
         for e in captures.errors.dropFirst(openErrors) { report(e) }
         analyzer.finish()
         background.drain()
+        // A connection captured twice whose copies each lost what the other holds is decoded
+        // again from both (the files are read a second time, for that connection only).
+        sink.nextSessionID = analyzer.sessionsSeen + 1
+        let readOptions = options
+        sink.combine = { x, id in CombinedCopies.decode(x, paths: files, options: readOptions, id: id) }
         sink.finish(packets: analyzer.packetStats.packets)
         out.flush()
         // Done: the process ends here, without taking apart what the analysis built (the flow

@@ -465,3 +465,42 @@ func rewriteSequenceNumbers(_ from: URL, to: URL, clientPort: UInt16, delta: UIn
         #expect(ambiguous.isEmpty)
     }
 }
+
+/// The workstation's capture dropped a segment the server's capture holds: read together on the
+/// command line, the two copies are decoded as one and the transaction comes out whole.
+@Suite struct CombinedCopiesTests {
+    @Test func aGapIsFilledFromTheOtherCapture() throws {
+        let dropped = capturesDir.appendingPathComponent("double-capture-workstation-dropped.pcap").path
+        let server = capturesDir.appendingPathComponent("double-capture-mailserver.pcap").path
+        let r = try runCLI(["read", "--format", "json", dropped, server])
+        #expect(r.status == 0)
+        let records = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let link = try #require(records.first { $0["type"] as? String == "same_connection" })
+        let combined = try #require(link["combined_session"] as? Int)
+        let session = try #require(records.first { $0["type"] as? String == "session" && $0["session"] as? Int == combined })
+        #expect((session["combined_from"] as? [Int])?.count == 2)
+        let gaps = try #require(session["gaps"] as? [String: Any])
+        #expect(gaps["client_bytes"] as? Int == 0, "the dropped segment is back")
+        let txns = records.filter { $0["type"] as? String == "transaction" && $0["session"] as? Int == combined }
+        #expect(txns.count == 1)
+        // The same message as the mail server's complete copy, byte for byte in size.
+        let complete = try #require(records.first { $0["type"] as? String == "transaction" && $0["session"] as? Int == link["near_server"].flatMap { ($0 as? [String: Any])?["session"] as? Int } })
+        #expect(txns.first?["size"] as? Int == complete["size"] as? Int)
+        #expect(txns.first?["outcome"] as? String == "queued")
+        #expect(txns.first?["message_complete"] as? Bool == true)
+        // The server's capture on a clock 137.25 s ahead, 200 ppm fast: its segments are brought
+        // onto the workstation's clock before they fill the gap.
+        let shifted = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-fill-\(getpid()).pcap")
+        defer { try? FileManager.default.removeItem(at: shifted) }
+        try shiftPcap(URL(fileURLWithPath: server), to: shifted, offset: 137.25, driftPPM: 200)
+        let s = try runCLI(["read", "--format", "json", dropped, shifted.path])
+        let again = s.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let id = try #require(again.first { $0["type"] as? String == "same_connection" }?["combined_session"] as? Int)
+        let t = try #require(again.first { $0["type"] as? String == "transaction" && $0["session"] as? Int == id })
+        #expect(t["message_complete"] as? Bool == true)
+        #expect(t["size"] as? Int == complete["size"] as? Int)
+        // Without a gap to fill, nothing is decoded twice.
+        let plain = try runCLI(["read", "--format", "json", capturesDir.appendingPathComponent("double-capture-workstation.pcap").path, server])
+        #expect(plain.stdout.contains("\"combined_session\":null"))
+    }
+}
