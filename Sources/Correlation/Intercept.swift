@@ -39,6 +39,12 @@ public struct Intercept: Sendable {
         public var note: String?
         /// True for a reply line (shown flowing towards the client), false for a command.
         public var isReply: Bool
+        /// The reply code of a reply line (nil for commands and messages).
+        public var code: Int? = nil
+        /// True when the line stands for a message (`▸ message N octets …`), not a command.
+        public var isMessage = false
+        /// True for a server-leg command that repeats one the client sent earlier (a replay).
+        public var isReplay = false
     }
 
     /// Clock relation between the legs: server-leg time minus client-leg time of the same instant.
@@ -65,6 +71,49 @@ public struct Intercept: Sendable {
     public var score: Int
     public var evidence: [String]
     public var clock: ClockOffset
-    public var verdict: String
+    public var verdict: Verdict
     public var actions: [Action]
+}
+
+extension Intercept {
+    /// What the middlebox did, as facts (see `Attribution.verdict`); `description` says it in one
+    /// sentence. Findings switch over `kind`; no module reads the sentence.
+    public struct Verdict: Sendable, CustomStringConvertible {
+        public enum Kind: String, Sendable {
+            /// Answered DATA itself or held the message: an anti-virus style scanner.
+            case storeAndForward = "store-and-forward"
+            /// Changed bytes in place (banner, STARTTLS, commands): SMTP inspection on a firewall.
+            case inlineInspection = "inline-inspection"
+            /// Answered STARTTLS itself.
+            case starttlsAnswered = "starttls-answered"
+            /// Every line passed on unchanged.
+            case transparentRelay = "transparent-relay"
+            /// Something else: lines rewritten, kept back or written by the middlebox.
+            case other
+        }
+        public var kind: Kind
+        /// Store and forward: the middlebox's own 354; how long it held the message; the
+        /// commands it sent the client never sent (verb, count); whether it replayed the
+        /// transaction; whether the client was told "accepted" before the server had the message.
+        public var answeredData = false
+        public var heldFor: Double?
+        public var injected: [(verb: String, count: Int)] = []
+        public var replayed = false
+        public var acceptedEarly = false
+        /// Inline inspection: banner masked, STARTTLS replaced by XXXXXXXA, commands overwritten.
+        public var maskedBanner = false
+        public var maskedStartTLS = false
+        public var overwritten: [[UInt8]] = []
+        /// STARTTLS answered by the middlebox; other client lines it kept back.
+        public var answeredStartTLS = false
+        public var keptBack: [[UInt8]] = []
+        /// The 221 the client got was the middlebox's own.
+        public var ownGoodbye = false
+        /// Each divergent outcome, in words.
+        public var divergences: [String] = []
+        /// Median delay the middlebox added to the lines it relayed.
+        public var medianRelayDelay = 0.0
+
+        public var description: String { Attribution.sentence(self) }
+    }
 }

@@ -34,20 +34,14 @@ public enum FindingsEngine {
             out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: x.start, message: message, session: x.clientLeg))
         }
         let legs = "session \(x.clientLeg) ⇄ " + x.serverLegs.map { "\($0)" }.joined(separator: ", ")
-        let kinds = Set(x.actions.map(\.kind))
         let v = x.verdict
-        if v.contains("store-and-forward") {
-            add("intercepted-store-and-forward", "\(legs): " + v)
-        } else if v.contains("inline SMTP inspection") {
-            add("intercepted-inline-rewriter", "\(legs): " + v)
-        } else if v.contains("answered STARTTLS itself") {
-            add("intercepted-starttls", "\(legs): " + v)
-        } else if kinds.isSubset(of: [.relayed]) {
-            add("intercepted-relay", "\(legs): " + v)
-        } else {
-            add("intercepted-inline-rewriter", "\(legs): " + v)
+        switch v.kind {
+        case .storeAndForward: add("intercepted-store-and-forward", "\(legs): \(v)")
+        case .inlineInspection, .other: add("intercepted-inline-rewriter", "\(legs): \(v)")
+        case .starttlsAnswered: add("intercepted-starttls", "\(legs): \(v)")
+        case .transparentRelay: add("intercepted-relay", "\(legs): \(v)")
         }
-        if v.contains("inline SMTP inspection"), v.contains("answered STARTTLS itself") {
+        if v.kind == .inlineInspection, v.answeredStartTLS {
             add("intercepted-starttls", "\(legs): STARTTLS answered by the middlebox")
         }
         for a in x.actions where a.kind == .divergent {

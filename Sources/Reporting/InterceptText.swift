@@ -17,7 +17,7 @@ public struct InterceptText {
         var clock = x.clock.sameClock ? "one capture, one clock" : "clock offset \(SessionText.fixed(x.clock.seconds, 4)) s ± \(SessionText.fixed(x.clock.uncertainty, 4)) s (server-leg capture minus client-leg capture)"
         if let d = x.clock.driftPPM { clock += ", drifting \(SessionText.fixed(d, 1)) ppm" }
         out += "  \(clock) · score \(x.score)\n"
-        out += "  " + bold("verdict: ") + Printable.escape(x.verdict) + "\n"
+        out += "  " + bold("verdict: ") + Printable.escape(x.verdict.description) + "\n"
         out += "  evidence: " + x.evidence.map(Printable.escape).joined(separator: "; ") + "\n\n"
         out += "  " + pad("", 9) + pad("client leg", columnWidth) + "  " + pad("middlebox", middleWidth) + "  server leg\n"
         for a in x.actions {

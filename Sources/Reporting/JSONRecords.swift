@@ -316,7 +316,7 @@ public enum JSONRecords {
         w.key("same_clock"); w.bool(x.clock.sameClock)
         w.key("drift_ppm"); if let d = x.clock.driftPPM { w.double(d, decimals: 1) } else { w.null() }
         w.endObject()
-        w.key("verdict"); w.string(x.verdict)
+        w.key("verdict"); w.string(x.verdict.description)
         w.key("findings"); self.findings(findings, &w)
         w.key("actions")
         w.beginArray()
