@@ -18,6 +18,9 @@ public enum FindingsEngine {
         r.sizes()
         r.eightBitContent()
         r.timeAndEnd()
+        r.credentials()
+        // Last: how much a TTL change weighs depends on what the other rules found.
+        r.ttlChange()
         return r.out.sorted { ($0.time ?? .zero, $0.id) < ($1.time ?? .zero, $1.id) }
     }
 
@@ -174,12 +177,29 @@ struct Rules {
             }
         }
         ipIDSequence()
-        if let banner = s.banner, banner.ttl != 0 {
-            for (i, e) in s.timeline.enumerated() {
-                guard case .reply = e.kind, e.ttl != 0, e.ttl != banner.ttl else { continue }
-                add("ttl-mismatch", "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host", at: i)
-                break
-            }
+    }
+
+    /// Findings that say from the dialogue's content that a middlebox wrote into it: a masked
+    /// banner, XXXXXXXA, a command overwritten with X, a 354 or end-of-data reply faster than the
+    /// server answers, STARTTLS offered and then called unknown, a reply out of the server's IPv4
+    /// ID sequence.
+    static let middleboxContent: Set<String> = ["banner-masked", "starttls-masked", "command-masked", "fast-reply", "starttls-answer-inconsistent", "ip-id-mismatch"]
+
+    /// A reply with another TTL than the banner was written by another host. At large providers
+    /// that host is the provider's own: a front end accepts the connection and the banner, and
+    /// another machine answers the rest (Yahoo's, in Suricata's smtp-bug-5981, changes the TTL at
+    /// the 221). Alone it is information; with content that shows a middlebox, a warning.
+    mutating func ttlChange() {
+        guard let banner = s.banner, banner.ttl != 0 else { return }
+        guard let i = s.timeline.indices.first(where: {
+            if case .reply = s.timeline[$0].kind { return s.timeline[$0].ttl != 0 && s.timeline[$0].ttl != banner.ttl } else { return false }
+        }) else { return }
+        let e = s.timeline[i]
+        let evidence = Set(out.map(\.id)).intersection(Self.middleboxContent).sorted()
+        if evidence.isEmpty {
+            add("ttl-mismatch", "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host; nothing in the dialogue shows a middlebox (a provider's front end handing the connection on does this)", at: i, severity: .info)
+        } else {
+            add("ttl-mismatch", "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host, and the dialogue shows a middlebox (\(evidence.joined(separator: ", ")))", at: i, severity: .warning)
         }
     }
 
@@ -239,6 +259,32 @@ struct Rules {
             } else {
                 add("starttls-refused", "STARTTLS refused: \"\(text(reply(c)!.line))\"", at: replyTo[c.index])
             }
+        }
+    }
+
+    // MARK: Credentials
+
+    /// Mechanisms whose responses carry the secret itself (RFC 4616 PLAIN, the LOGIN draft, RFC
+    /// 7628 OAUTHBEARER and its predecessor XOAUTH2: a bearer token), and how many non-empty
+    /// responses it takes until the secret has been sent.
+    static let cleartextMechanisms: [String: Int] = ["PLAIN": 1, "LOGIN": 2, "XOAUTH2": 1, "OAUTHBEARER": 1]
+
+    /// AUTH in the dialogue's clear text, before any STARTTLS the server accepted, with a mechanism
+    /// that sends the password: anyone on the path has it (RFC 4954 §4). After an accepted STARTTLS
+    /// followed by clear text (`plaintext-after-starttls`) the capture is most often a firewall's
+    /// decrypted export, so nothing is said there.
+    mutating func credentials() {
+        let tlsAccepted = commands.first { $0.verb == .starttls && code(reply($0)) == 220 }?.pos ?? Int.max
+        for (k, c) in commands.enumerated() where c.verb == .auth && c.pos < tlsAccepted {
+            let words = c.line.split(separator: 0x20)
+            let mechanism = words.count > 1 ? String(decoding: words[1].map(ASCII.upper), as: UTF8.self) : ""
+            guard let needed = Self.cleartextMechanisms[mechanism] else { continue }
+            var sent = words.count > 2 && !(words[2].count == 1 && words[2].first == UInt8(ascii: "=")) ? 1 : 0
+            for r in commands[(k + 1)...].prefix(while: { $0.verb == .authResponse }) where r.line != [UInt8(ascii: "*")] { sent += 1 }
+            guard sent >= needed else { continue }
+            let outcome = code(reply(commands[k + sent - (words.count > 2 ? 1 : 0)])).map { "; the server answered \($0)" } ?? ""
+            add("cleartext-credentials", "AUTH \(mechanism) sent the \(mechanism.hasSuffix("OAUTH2") || mechanism == "OAUTHBEARER" ? "access token" : "password") without TLS\(outcome)", at: c.pos)
+            return
         }
     }
 

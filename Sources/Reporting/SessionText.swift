@@ -91,7 +91,7 @@ public struct SessionText {
             case .gap:
                 out += "\(bar)\(time) \(e.side == .client ? "C" : "S")  " + warn("⚠ " + Printable.escape(e.line)) + mark(i) + "\n"
             case .note:
-                out += "\(bar)\(time)    " + Printable.escape(e.line) + "\n"
+                out += "\(bar)\(time)    " + warn("⚠ " + Printable.escape(e.line)) + mark(i) + "\n"
             }
         }
         if let t = openTxn { out += closeLine(txns[t]) }

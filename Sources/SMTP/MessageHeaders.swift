@@ -6,7 +6,10 @@ import Darwin
 #endif
 
 /// The top-level headers of a message (RFC 5322 §2.2), as far as smtpscope reports them.
-/// Values are unfolded (RFC 5322 §2.2.3) and trimmed; `subject` is also RFC 2047-decoded.
+/// Values are unfolded (RFC 5322 §2.2.3) and trimmed; `subject`, `from`, `to`, `cc` and the extra
+/// headers are also RFC 2047-decoded. Raw 8-bit bytes outside encoded words are read as UTF-8 when
+/// they are valid UTF-8, else in the charset the message's Content-Type declares, else as
+/// windows-1252 (`HeaderText`).
 public struct MessageHeaders: Sendable, Equatable {
     /// Subject as sent (unfolded), bytes kept for exact output.
     public var rawSubject: [UInt8]?
@@ -49,20 +52,14 @@ struct HeaderCollector {
     func parse(wanted: Set<String>) -> MessageHeaders {
         var h = MessageHeaders()
         var current: (name: Known, key: String?, value: [UInt8])?
+        // Values are kept as bytes until the block's end: the Content-Type that says their charset
+        // may come after them.
+        var raw: [Known: [UInt8]] = [:]
+        var extra: [(key: String, value: [UInt8])] = []
         func store(_ field: (name: Known, key: String?, value: [UInt8])) {
             let value = trim(field.value)
-            switch field.name {
-            case .subject where h.rawSubject == nil:
-                h.rawSubject = value
-                h.subject = RFC2047.decode(value)
-            case .messageID where h.messageID == nil: h.messageID = text(value)
-            case .from where h.from == nil: h.from = RFC2047.decode(value)
-            case .to where h.to == nil: h.to = RFC2047.decode(value)
-            case .cc where h.cc == nil: h.cc = RFC2047.decode(value)
-            case .date where h.date == nil: h.date = text(value)
-            default: break
-            }
-            if let key = field.key { h.extra[key, default: []].append(RFC2047.decode(value)) }
+            if field.name != .other, raw[field.name] == nil { raw[field.name] = value }
+            if let key = field.key { extra.append((key, value)) }
         }
         var complete = buffer[...]
         if cutByGap { complete = complete[..<(complete.lastIndex(of: 0x0a).map { $0 + 1 } ?? 0)] }
@@ -103,12 +100,23 @@ struct HeaderCollector {
             }
         }
         if let field = current { store(field) }
+        let charset = raw[.contentType].flatMap(HeaderText.charsetParameter)
+        if let v = raw[.subject] {
+            h.rawSubject = v
+            h.subject = RFC2047.decode(v, charset: charset)
+        }
+        h.messageID = raw[.messageID].map { HeaderText.decode($0, charset: charset) }
+        h.from = raw[.from].map { RFC2047.decode($0, charset: charset) }
+        h.to = raw[.to].map { RFC2047.decode($0, charset: charset) }
+        h.cc = raw[.cc].map { RFC2047.decode($0, charset: charset) }
+        h.date = raw[.date].map { HeaderText.decode($0, charset: charset) }
+        for (key, value) in extra { h.extra[key, default: []].append(RFC2047.decode(value, charset: charset)) }
         return h
     }
 
     /// The header fields reported without being asked for.
     enum Known {
-        case subject, messageID, from, to, cc, date, other
+        case subject, messageID, from, to, cc, date, contentType, other
 
         init(_ name: UnsafeBufferPointer<UInt8>) {
             func named(_ literal: StaticString) -> Bool {
@@ -126,6 +134,7 @@ struct HeaderCollector {
             case 2 where named("to"): self = .to
             case 2 where named("cc"): self = .cc
             case 4 where named("date"): self = .date
+            case 12 where named("content-type"): self = .contentType
             default: self = .other
             }
         }
@@ -137,18 +146,22 @@ struct HeaderCollector {
         while let l = s.last, l == 0x20 || l == 0x09 || l == 0x0d { s = s.dropLast() }
         return Array(s)
     }
-
-    private func text(_ v: [UInt8]) -> String { String(decoding: v, as: UTF8.self) }
 }
 
 /// RFC 2047 encoded-word decoding: `=?charset?B|Q?text?=`. White space between two adjacent
 /// encoded words is dropped (§6.2). Charsets other than UTF-8, US-ASCII and ISO-8859-1 are
 /// converted with the C library's iconv; an unknown charset or bad encoding leaves the word as sent.
 public enum RFC2047 {
-    public static func decode(_ raw: [UInt8]) -> String {
+    /// `charset`: the message's declared charset, for raw 8-bit text outside encoded words.
+    public static func decode(_ raw: [UInt8], charset: String? = nil) -> String {
         // Most header values have no encoded word: then the text is the bytes as they are.
         guard raw.indices.dropLast().contains(where: { raw[$0] == 0x3d && raw[$0 + 1] == 0x3f }) else {
-            return String(decoding: raw, as: UTF8.self)
+            return HeaderText.decode(raw, charset: charset)
+        }
+        // Raw text between the encoded words: valid UTF-8 as a whole is read as UTF-8.
+        let rawCharset = String(validating: raw, as: UTF8.self) == nil ? charset ?? "windows-1252" : nil
+        func text(_ bytes: ArraySlice<UInt8>) -> String {
+            rawCharset.map { HeaderText.decode(Array(bytes), charset: $0) } ?? String(decoding: bytes, as: UTF8.self)
         }
         var out = ""
         var i = 0
@@ -174,7 +187,7 @@ public enum RFC2047 {
             var j = i
             while j < raw.count, raw[j] != 0x20, raw[j] != 0x09, !(raw[j] == 0x3d && j + 1 < raw.count && raw[j + 1] == 0x3f) { j += 1 }
             if j == i { j += 1 }
-            out += String(decoding: raw[i..<j], as: UTF8.self)
+            out += text(raw[i..<j])
             i = j
             lastWasEncoded = false
         }
@@ -277,5 +290,75 @@ public enum RFC2047 {
         }
         guard ok, let end = output.firstIndex(of: 0) else { return nil }
         return String(decoding: output[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Header text outside encoded words. RFC 5322 allows only ASCII there, but mail carries raw
+/// 8-bit bytes: UTF-8 (RFC 6532), or a legacy charset. Mail readers read them in the charset the
+/// message declares and fall back on windows-1252 as browsers do (WHATWG Encoding); a decoder
+/// that printed U+FFFD would lose what the sender wrote.
+public enum HeaderText {
+    /// ASCII and valid UTF-8 as they are; else `charset` (a MIME charset name), else windows-1252.
+    public static func decode(_ raw: [UInt8], charset: String?) -> String {
+        if !raw.contains(where: { $0 >= 0x80 }) { return String(decoding: raw, as: UTF8.self) }
+        if let s = String(validating: raw, as: UTF8.self) { return s }
+        if let charset, let label = legacyLabel(charset), let s = RFC2047.convert(raw, from: label) { return s }
+        return windows1252(raw)
+    }
+
+    /// The name to convert with, for a declared charset that can describe 8-bit bytes that are not
+    /// UTF-8; nil for those that cannot (UTF-8 itself) or that mean windows-1252 anyway.
+    /// The aliases are WHATWG's: US-ASCII and ISO-8859-1 labels are decoded as windows-1252, and
+    /// the older Chinese, Japanese and Korean names as their supersets.
+    static func legacyLabel(_ charset: String) -> String? {
+        let cs = charset.lowercased()
+        switch cs {
+        case "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "latin1", "l1", "windows-1252", "cp1252", "x-cp1252": return nil
+        case "gb2312", "x-gbk", "gbk", "gb_2312-80", "chinese", "csgb2312": return "GBK"
+        case "shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "windows-31j", "csshiftjis": return "CP932"
+        case "big5", "x-x-big5", "csbig5", "big5-hkscs": return "BIG5-HKSCS"
+        case "ks_c_5601-1987", "euc-kr", "cseuckr", "korean", "windows-949": return "CP949"
+        default: return cs
+        }
+    }
+
+    /// The `charset` parameter of a Content-Type value (RFC 2045 §5.1), unquoted; nil when absent.
+    static func charsetParameter(_ value: [UInt8]) -> String? {
+        for param in value.split(separator: UInt8(ascii: ";")).dropFirst() {
+            guard let eq = param.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let name = String(decoding: param[..<eq], as: UTF8.self).trimmingBlanks.lowercased()
+            guard name == "charset" else { continue }
+            var v = String(decoding: param[(eq + 1)...], as: UTF8.self).trimmingBlanks
+            if v.count >= 2, v.hasPrefix("\""), v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
+            return v.isEmpty ? nil : v
+        }
+        return nil
+    }
+
+    /// windows-1252 as WHATWG defines it: Latin-1 but for 0x80–0x9F, where 27 bytes are
+    /// typographic characters and the five undefined ones (0x81, 0x8D, 0x8F, 0x90, 0x9D) stay the
+    /// C1 code points of the same value.
+    public static func windows1252(_ bytes: [UInt8]) -> String {
+        var scalars = String.UnicodeScalarView()
+        for b in bytes {
+            let v = b >= 0x80 && b <= 0x9f ? c1[Int(b - 0x80)] : UInt32(b)
+            scalars.append(Unicode.Scalar(v) ?? Unicode.Scalar(b))
+        }
+        return String(scalars)
+    }
+
+    private static let c1: [UInt32] = [
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
+        0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+    ]
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    fileprivate var trimmingBlanks: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
     }
 }

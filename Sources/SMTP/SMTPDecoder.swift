@@ -50,6 +50,26 @@ public final class SMTPDecoder {
         case bdat(remaining: Int, last: Bool)
         /// After STARTTLS or implicit TLS: opaque.
         case tls
+        /// After a 220 to STARTTLS, until the first bytes tell TLS from clear text (`afterStartTLS`).
+        case undecided
+    }
+
+    /// What came after a 220 to STARTTLS, kept in wire order until its first bytes tell whether
+    /// TLS began (`StartTLSOutcome.judge`); then replayed in the mode decided.
+    struct AfterStartTLS {
+        enum Input {
+            case bytes(Direction, [UInt8], Timestamp, ttl: UInt8, ipID: UInt16?)
+            case gap(Direction, Int, Timestamp)
+        }
+        /// When the 220 arrived: TLS, if it began, began there.
+        var time: Timestamp
+        var inputs: [Input] = []
+        /// The first bytes of each direction (at most three: a TLS record header).
+        var client: [UInt8] = []
+        var server: [UInt8] = []
+        /// The client's first bytes fell in a gap: only the server's can tell.
+        var clientLost = false
+        var held = 0
     }
 
     public let options: Options
@@ -89,6 +109,7 @@ public final class SMTPDecoder {
     var group = 0
     var scanner: BodyScanner?
     var message: MessageInfo?
+    var afterStartTLS: AfterStartTLS?
     /// Counted once each: repeated per-line anomalies would flood the output.
     var reported: Set<String> = []
 
@@ -131,6 +152,16 @@ public final class SMTPDecoder {
     /// `length` bytes of one direction are missing.
     public func gap(_ direction: Direction, length: Int, at time: Timestamp) {
         events.append(.gap(direction, length, time))
+        if afterStartTLS != nil {
+            afterStartTLS!.inputs.append(.gap(direction, length, time))
+            if direction == .toServer, afterStartTLS!.client.isEmpty { afterStartTLS!.clientLost = true }
+            decideAfterStartTLS(final: false)
+            return
+        }
+        directionGap(direction, length, time)
+    }
+
+    private func directionGap(_ direction: Direction, _ length: Int, _ time: Timestamp) {
         switch direction {
         case .toServer: clientGap(length, time)
         case .toClient:
@@ -151,6 +182,7 @@ public final class SMTPDecoder {
 
     /// The connection ended: partial lines and messages are closed off.
     public func finish(at time: Timestamp) {
+        if afterStartTLS != nil { decideAfterStartTLS(final: true) }
         if !clientLine.isEmpty, case .command = clientMode {
             anomaly("unterminated-line", "the client's last line had no line ending", time)
             let line = clientLine
@@ -189,6 +221,9 @@ public final class SMTPDecoder {
             switch clientMode {
             case .tls:
                 tlsBytes[0] += rest.count
+                return
+            case .undecided:
+                holdAfterStartTLS(.toServer, rest, time, ttl: 0, ipID: nil)
                 return
             case .awaiting(let index, let verb):
                 if held.isEmpty { heldTime = time }
@@ -356,7 +391,7 @@ public final class SMTPDecoder {
 
     private func clientGap(_ length: Int, _ time: Timestamp) {
         switch clientMode {
-        case .tls:
+        case .tls, .undecided:
             tlsBytes[0] += length
         case .command:
             clientLine.removeAll(keepingCapacity: true)
@@ -400,9 +435,7 @@ public final class SMTPDecoder {
             }
         case .starttls:
             if positive {
-                clientMode = .tls
-                serverTLS = true
-                events.append(.tlsStarted(time))
+                startTLSAccepted(time)
             } else {
                 clientMode = .command
             }
@@ -460,6 +493,10 @@ public final class SMTPDecoder {
     // MARK: - Server side
 
     private func server(_ input: UnsafeRawBufferPointer, _ time: Timestamp, ttl: UInt8, ipID: UInt16?) {
+        if afterStartTLS != nil {
+            holdAfterStartTLS(.toClient, input, time, ttl: ttl, ipID: ipID)
+            return
+        }
         if serverBytes == 0, commandCount == 0, input.count >= 3, input[0] == 0x16, input[1] == 0x03, input[2] <= 0x04 {
             // The server's first bytes are a TLS record: implicit TLS seen from the server's side.
             serverTLS = true
@@ -563,12 +600,72 @@ public final class SMTPDecoder {
             }
             stopWaiting(index: index, verb: verb, assumePositive: positive, time)
             releaseHeld()
-        } else if cmd.verb == .starttls, reply.code == 220, !serverTLS {
+        } else if cmd.verb == .starttls, reply.code == 220, !serverTLS, afterStartTLS == nil {
             // STARTTLS accepted after the decoder had stopped waiting.
-            serverTLS = true
-            clientMode = .tls
-            events.append(.tlsStarted(time))
+            if case .tls = clientMode {
+                // The client's handshake already came (`tls-without-starttls`): TLS it is.
+                enterTLS(time)
+            } else {
+                startTLSAccepted(time)
+            }
         }
+    }
+
+    // MARK: - After STARTTLS
+
+    /// The server said 220 to STARTTLS. Whether TLS followed is for the next bytes to say: a
+    /// TLS-inspecting firewall exports the dialogue it decrypted, and a broken server may go on in
+    /// clear text. Until they tell, every input is held.
+    private func startTLSAccepted(_ time: Timestamp) {
+        clientMode = .undecided
+        afterStartTLS = AfterStartTLS(time: time)
+    }
+
+    private func holdAfterStartTLS(_ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ time: Timestamp, ttl: UInt8, ipID: UInt16?) {
+        guard afterStartTLS != nil else { return }
+        afterStartTLS!.inputs.append(.bytes(direction, Array(bytes), time, ttl: ttl, ipID: ipID))
+        afterStartTLS!.held += bytes.count
+        if direction == .toServer {
+            if !afterStartTLS!.clientLost { afterStartTLS!.client += bytes.prefix(3 - afterStartTLS!.client.count) }
+        } else {
+            afterStartTLS!.server += bytes.prefix(3 - afterStartTLS!.server.count)
+        }
+        decideAfterStartTLS(final: afterStartTLS!.held > options.waitLimit)
+    }
+
+    /// Decides, once the first bytes allow it (or, `final`, with what there is), and replays what was held.
+    private func decideAfterStartTLS(final: Bool) {
+        guard let pending = afterStartTLS,
+            let outcome = StartTLSOutcome.judge(client: pending.clientLost ? nil : pending.client, server: pending.server, final: final)
+        else { return }
+        afterStartTLS = nil
+        switch outcome {
+        case .tls:
+            enterTLS(pending.time)
+        case .plaintext:
+            clientMode = .command
+            anomaly("plaintext-after-starttls", "the server accepted STARTTLS (220) but no TLS handshake followed: the dialogue goes on in clear text", pending.time)
+        }
+        for input in pending.inputs {
+            switch input {
+            case .bytes(let direction, let bytes, let time, let ttl, let ipID):
+                bytes.withUnsafeBytes { b in
+                    switch direction {
+                    case .toServer: client(b, time)
+                    case .toClient: server(b, time, ttl: ttl, ipID: ipID)
+                    }
+                }
+            case .gap(let direction, let length, let time):
+                directionGap(direction, length, time)
+            }
+        }
+    }
+
+    /// TLS began (after STARTTLS): both directions are opaque from here.
+    private func enterTLS(_ time: Timestamp) {
+        clientMode = .tls
+        serverTLS = true
+        events.append(.tlsStarted(time))
     }
 
     /// Which pending command a reply answers.

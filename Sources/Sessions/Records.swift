@@ -111,6 +111,9 @@ public enum StartTLSState: String, Sendable {
     case started
     /// The client sent STARTTLS and the server refused.
     case refused
+    /// The server accepted STARTTLS (220) but no TLS handshake followed: the dialogue went on in
+    /// clear text (a TLS-inspecting firewall's export of what it decrypted, or a broken server).
+    case plaintext
     /// TLS from the first byte (port 465), recognised from the traffic on any port.
     case implicit
 }

@@ -139,7 +139,13 @@ public final class SessionBuilder {
             let side: Side = dir == .toServer ? .client : .server
             add(TimelineEntry(time: t, side: side, kind: .gap(length: length), line: Array("gap: \(length) bytes missing from the capture".utf8), transaction: currentNumber))
             if let c = current { open[c].txn.gapped = true }
-        case .anomaly(let a): note(a)
+        case .anomaly(let a):
+            if a.name == "plaintext-after-starttls" {
+                // The decoder keeps reading: the timeline says why the dialogue after STARTTLS is readable.
+                session.starttls = .plaintext
+                add(TimelineEntry(time: a.time ?? session.end, side: .client, kind: .note, line: Array("STARTTLS accepted, but no TLS followed: the dialogue goes on in clear text".utf8), transaction: nil))
+            }
+            note(a)
         }
     }
 

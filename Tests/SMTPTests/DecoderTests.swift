@@ -202,6 +202,83 @@ let plainDelivery = Dialogue([
         #expect(t2.count == 1)
     }
 
+    /// STARTTLS, 220, then the dialogue in clear (a TLS-inspecting firewall's export, or a broken
+    /// server): decoded, and said.
+    static let plaintextAfterStartTLS = Dialogue([
+        .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+        .client("STARTTLS\r\n"), .server("220 2.0.0 Ready to start TLS\r\n"),
+        .client("EHLO c\r\n"), .server(ehloReply),
+        .client("MAIL FROM:<a@x>\r\n"), .server("250 ok\r\n"), .client("RCPT TO:<b@y>\r\n"), .server("250 ok\r\n"),
+        .client("DATA\r\n"), .server("354 go\r\n"), .client("Subject: in clear\r\n\r\nhi\r\n.\r\n"), .server("250 queued\r\n"),
+        .client("QUIT\r\n"), .server("221 bye\r\n"),
+    ])
+
+    @Test func plaintextAfterStarttlsIsDecoded() throws {
+        let ev = Self.plaintextAfterStartTLS.events()
+        #expect(!ev.contains("TLS"))
+        #expect(ev.filter { $0 == "A plaintext-after-starttls" }.count == 1)
+        #expect(ev.contains { $0.hasPrefix("C MAIL") })
+        #expect(ev.contains { $0.hasPrefix("M end size=") && $0.contains("subject=in clear") })
+        let (s, txns) = Self.plaintextAfterStartTLS.run()
+        #expect(s.starttls == .plaintext)
+        #expect(s.close == "quit")
+        let t = try #require(txns.first)
+        #expect(txns.count == 1)
+        #expect(t.outcome == .queued && !t.tls)
+        #expect(t.rcptTo == ["b@y"])
+        #expect(s.timeline.contains { if case .note = $0.kind { return String(decoding: $0.line, as: UTF8.self).contains("no TLS followed") } else { return false } })
+        // Cut anywhere (the first bytes after the 220 one at a time, too), the same events.
+        var rng = SeededRandom(seed: 7)
+        for _ in 0..<50 {
+            #expect(Self.plaintextAfterStartTLS.events { $0.randomPieces(&rng, maxPiece: 3) } == ev)
+        }
+        #expect(Self.plaintextAfterStartTLS.events { $0.map { [$0] } } == ev)
+    }
+
+    @Test func tlsAfterStarttlsStaysOpaqueWhateverTheSegmentation() {
+        let d = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+            .client("STARTTLS\r\n"), .server("220 2.0.0 Ready to start TLS\r\n"),
+            .client("\u{16}\u{03}\u{01}\u{02}\u{00}MAIL FROM:<x@y>\r\n"), .server("\u{16}\u{03}\u{03}\u{00}\u{7a}RCPT\r\n"),
+            .client("\u{17}\u{03}\u{03}QUIT\r\n"),
+        ])
+        let ev = d.events()
+        #expect(ev.last == "TLS")
+        #expect(!ev.contains { $0.hasPrefix("A ") || $0.hasPrefix("C MAIL") })
+        #expect(d.events { $0.map { [$0] } } == ev)
+        // Only the server's side after the 220 (the client's first bytes lost in a gap): its
+        // ServerHello decides.
+        let serverOnly = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+            .client("STARTTLS\r\n"), .server("220 ready\r\n"), .clientGap(300), .server("\u{16}\u{03}\u{03}\u{00}\u{7a}"),
+        ])
+        #expect(serverOnly.events().contains("TLS"))
+        #expect(serverOnly.run().0.starttls == .started)
+        let serverClear = Dialogue([
+            .server(greeting), .client("EHLO c\r\n"), .server(ehloReply),
+            .client("STARTTLS\r\n"), .server("220 ready\r\n"), .clientGap(8), .server("250 ok\r\n"),
+        ])
+        #expect(serverClear.events().contains("A plaintext-after-starttls"))
+        // Nothing after the 220: as the server agreed, TLS.
+        let nothing = Dialogue([.server(greeting), .client("EHLO c\r\n"), .server(ehloReply), .client("STARTTLS\r\n"), .server("220 ready\r\n")])
+        #expect(nothing.events().last == "TLS")
+        #expect(nothing.run().0.starttls == .started)
+    }
+
+    @Test func tlsRecordHeaders() {
+        #expect(StartTLSOutcome.isTLSRecord([0x16, 0x03, 0x01]))
+        #expect(StartTLSOutcome.isTLSRecord([0x16, 0x03, 0x04]))
+        #expect(StartTLSOutcome.isTLSRecord([0x15, 0x03]))
+        #expect(!StartTLSOutcome.isTLSRecord([0x16, 0x03, 0x05]))
+        #expect(!StartTLSOutcome.isTLSRecord(Array("EHL".utf8)))
+        #expect(!StartTLSOutcome.isTLSRecord([0x16, 0x02, 0x01]))
+        #expect(StartTLSOutcome.judge(client: [0x16, 0x03], server: [], final: false) == nil)
+        #expect(StartTLSOutcome.judge(client: [0x16, 0x03], server: [], final: true) == .tls)
+        #expect(StartTLSOutcome.judge(client: Array("EH".utf8), server: [], final: true) == .plaintext)
+        #expect(StartTLSOutcome.judge(client: [], server: Array("250".utf8), final: false) == nil)
+        #expect(StartTLSOutcome.judge(client: nil, server: Array("250".utf8), final: false) == .plaintext)
+    }
+
     @Test func bdatChunksAreCountedExactly() throws {
         // RFC 3030 §4.2's example: chunk data may contain anything, including CRLF.CRLF.
         let d = Dialogue([
