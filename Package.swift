@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layout: arrows point one way. Only `Capture` calls libpcap; `Packets`, `Reassembly`, `SMTP` and
-// `Sessions` are pure decoders (bytes in, values out) that can be tested from literals.
+// Layout: arrows point one way. Only `Capture` calls libpcap (and zlib, for compressed captures);
+// `Packets`, `Reassembly`, `SMTP` and `Sessions` are pure decoders (bytes in, values out) that can
+// be tested from literals.
 let package = Package(
     name: "smtpscope",
     platforms: [.macOS(.v13)],
@@ -19,9 +20,14 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         .target(name: "ScopeCore"),
         .target(name: "Packets", dependencies: ["ScopeCore"]),
-        .target(name: "Capture", dependencies: ["CPcap", "ScopeCore"]),
+        .target(name: "Capture", dependencies: ["CPcap", "CZlib", "ScopeCore"]),
         .target(name: "Reassembly", dependencies: ["ScopeCore", "Packets"]),
         .target(name: "SMTP", dependencies: ["ScopeCore"]),
         .target(name: "Sessions", dependencies: ["ScopeCore", "SMTP"]),

@@ -45,6 +45,7 @@ missing=()
 command -v tshark > /dev/null || missing+=(tshark)
 command -v gcc > /dev/null || missing+=(gcc)
 [ -f /usr/include/pcap/pcap.h ] || missing+=(libpcap-dev)
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 [ -x /usr/bin/time ] || missing+=(time)
 if ((${#missing[@]})); then
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo

@@ -2,10 +2,14 @@
 public struct CaptureError: Error, CustomStringConvertible, Sendable, Equatable {
     public var file: String
     public var problem: String
+    /// The fault is in what was asked (a capture filter that does not compile), not in the input:
+    /// the command line exits with the usage status, as tcpdump does.
+    public var isUsageError: Bool
 
-    public init(file: String, problem: String) {
+    public init(file: String, problem: String, isUsageError: Bool = false) {
         self.file = file
         self.problem = problem
+        self.isUsageError = isUsageError
     }
 
     public var description: String { "\(file): \(problem)" }

@@ -31,6 +31,11 @@ public final class LiveCapture {
         guard let h = pcap_create(interface, &errbuf) else {
             throw CaptureError(file: interface, problem: PcapFile.cString(errbuf))
         }
+        // The handle belongs to this initializer until its last line, where the object takes it
+        // over, and every failure before that closes it here, once. (Stored properties are set
+        // only then: once they all are, a throw would run deinit, which closes the handle too.)
+        var handedOver = false
+        defer { if !handedOver { pcap_close(h) } }
         pcap_set_snaplen(h, snaplen)
         pcap_set_promisc(h, promiscuous ? 1 : 0)
         pcap_set_immediate_mode(h, 1)
@@ -40,44 +45,48 @@ public final class LiveCapture {
         pcap_set_buffer_size(h, 32 << 20)
         let rc = pcap_activate(h)
         if rc < 0 {
-            let message = String(cString: pcap_geterr(h))
-            pcap_close(h)
             switch rc {
             case PCAP_ERROR_PERM_DENIED:
                 throw CaptureError(file: interface, problem: "permission denied: capturing needs root or the CAP_NET_RAW capability (e.g. sudo setcap cap_net_raw,cap_net_admin=eip smtpscope)")
             case PCAP_ERROR_NO_SUCH_DEVICE:
                 throw CaptureError(file: interface, problem: "no such interface (smtpscope live --list-interfaces shows them)")
             default:
-                throw CaptureError(file: interface, problem: message)
+                throw CaptureError(file: interface, problem: Self.oneLine(String(cString: pcap_geterr(h))))
             }
         }
-        handle = h
-        dlt = pcap_datalink(h)
-        dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
+        let dlt = pcap_datalink(h)
         var program = bpf_program()
         if pcap_compile(h, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 {
-            let message = String(cString: pcap_geterr(h))
-            pcap_close(h)
-            throw CaptureError(file: interface, problem: "capture filter \"\(filter)\": \(message)")
+            throw CaptureError(file: "capture filter \"\(filter)\"", problem: Self.oneLine(String(cString: pcap_geterr(h))), isUsageError: true)
         }
         defer { pcap_freecode(&program) }
         if pcap_setfilter(h, &program) != 0 {
-            let message = String(cString: pcap_geterr(h))
-            pcap_close(h)
-            throw CaptureError(file: interface, problem: "capture filter: \(message)")
+            throw CaptureError(file: interface, problem: "capture filter: \(Self.oneLine(String(cString: pcap_geterr(h))))")
         }
         // Non-blocking reads and our own poll(): a signal or the timeout always returns control
         // (in immediate mode libpcap may otherwise wait without a timeout).
         pcap_setnonblock(h, 1, &errbuf)
-        selectable = pcap_get_selectable_fd(h)
+        var dumper: OpaquePointer?
         if let path {
             guard let d = pcap_dump_open(h, path) else {
-                let message = String(cString: pcap_geterr(h))
-                pcap_close(h)
-                throw CaptureError(file: path, problem: message)
+                var message = String(cString: pcap_geterr(h))
+                if message.hasPrefix(path + ": ") { message.removeFirst(path.count + 2) }
+                throw CaptureError(file: path, problem: "cannot be written (\(Self.oneLine(message)))")
             }
             dumper = d
         }
+        // Nothing fails after this point.
+        self.dlt = dlt
+        dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
+        selectable = pcap_get_selectable_fd(h)
+        self.dumper = dumper
+        handle = h
+        handedOver = true
+    }
+
+    /// libpcap's messages on one line (a filter error can quote a newline from the expression).
+    private static func oneLine(_ s: String) -> String {
+        String(s.map { $0.isNewline ? " " : $0 })
     }
 
     deinit {

@@ -25,9 +25,9 @@ public struct RawPacket {
     public var vantage: Vantage
 }
 
-/// An offline capture file (pcap or pcapng, any byte order, micro- or nanosecond timestamps) read
-/// through libpcap. `-` reads standard input. This file and `LiveCapture` are the only callers of
-/// libpcap.
+/// An offline capture file (pcap or pcapng, any byte order, micro- or nanosecond timestamps, plain
+/// or gzip-compressed) read through libpcap. `-` reads standard input, exactly as a file. This file
+/// and `LiveCapture` are the only callers of libpcap.
 public final class PcapFile {
     public let path: String
     public let index: Int
@@ -35,7 +35,8 @@ public final class PcapFile {
     public let dlt: Int32
     public let dltName: String
     private let handle: OpaquePointer
-    private var interfaces: PcapngInterfaceWalker?
+    /// The bytes libpcap reads, and each packet's pcapng interface.
+    private let input: CaptureInput
     private static let readBufferSize = 1 << 16
     /// stdio's buffer for the file; it must outlive the FILE, which libpcap closes.
     private let readBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: readBufferSize)
@@ -43,44 +44,40 @@ public final class PcapFile {
     public init(path: String, index: Int) throws(CaptureError) {
         self.path = path
         self.index = index
-        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        let opened: OpaquePointer?
-        if path == "-" {
-            opened = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
-        } else {
-            // Our own FILE with a 64 KiB buffer: stdio's default (the block size, 4 KiB) costs a
-            // read(2) per few packets, and a buffer larger than the L2 cache makes the kernel's
-            // copy and libpcap's copy out of it miss (measured: 1 MiB doubles the system time).
-            // glibc ignores the size unless it is given the buffer too. libpcap closes the FILE
-            // with the handle.
-            guard let file = fopen(path, "rb") else {
-                readBuffer.deallocate()
-                throw CaptureError.fromLibpcap(file: path, String(cString: strerror(errno)))
-            }
-            setvbuf(file, readBuffer, _IOFBF, Self.readBufferSize)
-            #if canImport(Glibc)
-            // One thread at a time reads a capture: stdio need not lock the FILE around each of
-            // libpcap's two reads per packet.
-            __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
-            #endif
-            opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
-            if opened == nil { fclose(file) }
-        }
-        guard let h = opened else {
+        let input: CaptureInput
+        do {
+            input = try CaptureInput(path: path)
+        } catch {
             readBuffer.deallocate()
-            throw CaptureError.fromLibpcap(file: path, Self.cString(errbuf))
+            throw error
+        }
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        // One FILE for files, standard input and compressed data alike; libpcap closes it with the
+        // handle (and so the input), or leaves it to us when it cannot read the start.
+        guard let file = input.makeFile(buffer: readBuffer, size: Self.readBufferSize) else {
+            readBuffer.deallocate()
+            throw CaptureError(file: path, problem: "cannot be read (\(String(cString: strerror(errno))))")
+        }
+        guard let h = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+            fclose(file)
+            readBuffer.deallocate()
+            if let failure = input.failure { throw CaptureError(file: path, problem: failure) }
+            let e = CaptureError.fromLibpcap(file: path, Self.cString(errbuf))
+            if input.isCompressed, e.problem.hasPrefix("not a capture file") {
+                throw CaptureError(file: path, problem: "not a capture file once uncompressed (neither pcap nor pcapng)")
+            }
+            throw e
         }
         handle = h
+        self.input = input
         dlt = pcap_datalink(h)
         dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
-        if path != "-" { interfaces = PcapngInterfaceWalker(path: path) }
     }
 
     deinit {
         pcap_close(handle)
         readBuffer.deallocate()
     }
-
 
     /// Reads the next packet. Returns nil at the end of the file; throws when the file is damaged
     /// (packets already returned stay valid results).
@@ -93,13 +90,17 @@ public final class PcapFile {
             guard let h = header?.pointee, let d = data else { return nil }
             let caplen = Int(h.caplen)
             let time = Timestamp(seconds: Int64(h.ts.tv_sec), nanoseconds: Int64(h.ts.tv_usec))
-            let iface = interfaces?.nextPacketInterface() ?? 0
+            let iface = input.interfaces.nextPacketInterface()
             return RawPacket(
                 time: time, bytes: UnsafeRawBufferPointer(start: d, count: caplen),
                 wireLength: max(Int(h.len), caplen), vantage: Vantage(file: index, interface: iface))
         case -2:
+            // A read failure at a packet boundary looks like the end to libpcap.
+            if let failure = input.failure { throw CaptureError(file: path, problem: failure) }
             return nil
         default:
+            // Ours is the better account of a failed read (libpcap sees only that fread failed).
+            if let failure = input.failure { throw CaptureError(file: path, problem: failure) }
             throw CaptureError.fromLibpcap(file: path, String(cString: pcap_geterr(handle)))
         }
     }

@@ -1,133 +1,104 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// libpcap does not say which pcapng interface a packet came from, yet two legs of a transparent
-/// proxy captured on two interfaces can carry identical addresses and ports. This walker reads the
-/// block headers of a pcapng file in step with libpcap and reports each packet's interface index.
+/// proxy captured on two interfaces can carry identical addresses and ports. This walker is fed the
+/// same bytes as libpcap, as they are read (`CaptureInput`), follows the pcapng block structure and
+/// queues the interface index of each packet block; libpcap returns one packet per packet block,
+/// in the same order, so `nextPacketInterface()` pairs them.
 ///
-/// It switches itself off (returns 0 for every packet, at no cost) for classic pcap files and for
-/// pcapng files that declare a single interface before their first packet.
+/// It switches itself off (0 for every packet, at no cost) for classic pcap and at the first block
+/// that makes no sense (libpcap then reports the damage).
 final class PcapngInterfaceWalker {
-    private var fd: Int32
-    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    private var start = 0
-    private var end = 0
+    /// Interface indices of packet blocks seen and not yet taken; `taken` of them were taken.
+    private var queue: [Int32] = []
+    private var taken = 0
+    /// The first 12 bytes of the block being read (type, length, and the byte-order magic of a
+    /// section header or the interface of a packet block), when they arrive in pieces.
+    private var header: (UInt64, UInt32) = (0, 0)
+    private var held = 0
+    /// Bytes of the current block still to pass by.
+    private var skip = 0
     private var bigEndian = false
+    private var started = false
+    private var active = true
     private var interfacesInSection = 0
     /// Interfaces seen in earlier sections: pcapng numbers interfaces per section.
     private var sectionBase = 0
-    private var active = true
 
-    init?(path: String) {
-        fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        // Only pcapng files that declare more than one interface before their first packet need it.
-        guard let magic = peek(4), magic == [0x0a, 0x0d, 0x0d, 0x0a], probeInterfaces() == true else {
-            active = false
-            close(fd)
-            return nil
+    /// The interface index of the next packet (0-based across sections), or 0 when unknown.
+    func nextPacketInterface() -> Int {
+        guard taken < queue.count else { return 0 }
+        let i = queue[taken]
+        taken += 1
+        // Keep the queue short: it holds the packets of about one read ahead of libpcap.
+        if taken >= 4096 {
+            queue.removeFirst(taken)
+            taken = 0
         }
+        return Int(i)
     }
 
-    deinit { if active { close(fd) } }
-
-    /// The interface index of the next packet block (0-based across sections), or 0 when unknown.
-    func nextPacketInterface() -> Int {
-        guard active else { return 0 }
-        var result = 0
-        while let block = readBlockHeader() {
-            if let iface = block.interface {
-                result = iface
-                return result
+    /// Follows the blocks through the next bytes of the input.
+    func consume(_ bytes: UnsafeRawBufferPointer) {
+        guard active, let base = bytes.baseAddress else { return }
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            if skip > 0 {
+                let t = min(skip, n - i)
+                skip -= t
+                i += t
+                continue
+            }
+            if held == 0, n - i >= 12 {
+                guard block(UnsafeRawBufferPointer(start: base + i, count: 12)) else { active = false; return }
+                i += 12
+                continue
+            }
+            let t = min(12 - held, n - i)
+            withUnsafeMutableBytes(of: &header) { h in
+                h.baseAddress!.advanced(by: held).copyMemory(from: base + i, byteCount: t)
+            }
+            held += t
+            i += t
+            if held == 12 {
+                held = 0
+                let ok = withUnsafeBytes(of: header) { h in block(UnsafeRawBufferPointer(rebasing: h[0..<12])) }
+                guard ok else { active = false; return }
             }
         }
-        active = false
-        close(fd)
-        return result
     }
 
-    private struct Block { var interface: Int? }
-
-    /// Walks leading blocks; returns true when more than one interface is declared before the first
-    /// packet (the walker then stays active, positioned at that packet block).
-    private func probeInterfaces() -> Bool? {
-        while let type = peekBlockType() {
-            if type == 6 || type == 3 || type == 2 { return interfacesInSection > 1 }
-            guard readBlockHeader() != nil else { return nil }
+    /// Reads one block's first 12 bytes and sets the rest to be skipped; false when the bytes are
+    /// not a pcapng block.
+    private func block(_ head: UnsafeRawBufferPointer) -> Bool {
+        let sectionHeader = head[0] == 0x0a && head[1] == 0x0d && head[2] == 0x0d && head[3] == 0x0a
+        if !started {
+            started = true
+            guard sectionHeader else { return false }
         }
-        return nil
-    }
-
-    private func peekBlockType() -> UInt32? {
-        guard let b = peek(4) else { return nil }
-        if b == [0x0a, 0x0d, 0x0d, 0x0a] { return 0x0a0d0d0a }
-        return u32(b, 0)
-    }
-
-    /// Consumes one block; for packet blocks returns its interface index.
-    private func readBlockHeader() -> Block? {
-        guard let head = peek(12) else { return nil }
-        var type = u32(head, 0)
-        if head[0] == 0x0a, head[1] == 0x0d, head[2] == 0x0d, head[3] == 0x0a {
-            // Section header: the byte-order magic decides the endianness of this section.
+        if sectionHeader {
+            // The byte-order magic decides the endianness of this section, its length included.
             bigEndian = head[8] == 0x1a
-            type = 0x0a0d0d0a
             sectionBase += interfacesInSection
             interfacesInSection = 0
         }
+        let type = sectionHeader ? 0x0a0d0d0a : u32(head, 0)
         let length = Int(u32(head, 4))
-        guard length >= 12, length % 4 == 0 else { return nil }
-        var block = Block()
+        guard length >= 12, length % 4 == 0 else { return false }
         switch type {
         case 1: interfacesInSection += 1
-        case 6: block.interface = sectionBase + Int(u32(head, 8))
-        case 2: block.interface = sectionBase + Int(bigEndian ? UInt16(head[8]) << 8 | UInt16(head[9]) : UInt16(head[9]) << 8 | UInt16(head[8]))
-        case 3: block.interface = sectionBase
+        case 6: queue.append(Int32(truncatingIfNeeded: sectionBase + Int(u32(head, 8))))
+        case 2:
+            let id = bigEndian ? UInt16(head[8]) << 8 | UInt16(head[9]) : UInt16(head[9]) << 8 | UInt16(head[8])
+            queue.append(Int32(truncatingIfNeeded: sectionBase + Int(id)))
+        case 3: queue.append(Int32(truncatingIfNeeded: sectionBase))
         default: break
         }
-        guard skip(length) else { return nil }
-        return block
+        skip = length - 12
+        return true
     }
 
-    private func u32(_ b: [UInt8], _ i: Int) -> UInt32 {
+    private func u32(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt32 {
         let v = UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
         return bigEndian ? v.byteSwapped : v
-    }
-
-    private func fill(_ want: Int) -> Bool {
-        if end - start >= want { return true }
-        if start > 0 {
-            buffer.withUnsafeMutableBytes { p in
-                if end > start { memmove(p.baseAddress!, p.baseAddress! + start, end - start) }
-            }
-            end -= start
-            start = 0
-        }
-        if buffer.count < want { buffer += [UInt8](repeating: 0, count: want - buffer.count) }
-        while end - start < want {
-            let n = buffer.withUnsafeMutableBytes { p in read(fd, p.baseAddress! + end, p.count - end) }
-            if n <= 0 { return false }
-            end += n
-        }
-        return true
-    }
-
-    private func peek(_ n: Int) -> [UInt8]? {
-        guard fill(n) else { return nil }
-        return Array(buffer[start..<(start + n)])
-    }
-
-    private func skip(_ n: Int) -> Bool {
-        var left = n
-        while left > 0 {
-            if start == end, !fill(1) { return false }
-            let take = min(left, end - start)
-            start += take
-            left -= take
-        }
-        return true
     }
 }

@@ -170,8 +170,11 @@ struct Live: ParsableCommand {
         line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress!, $0.count) }
     }
 
+    /// One line on stderr, then the exit status: 64 (usage) for a capture filter that does not
+    /// compile, as tcpdump; 1 for everything else (no such interface, no permission, a file that
+    /// cannot be written).
     private func fail(_ e: Error) -> Never {
         stderrLine("smtpscope: \(e)")
-        Glibc.exit(1)
+        Glibc.exit((e as? CaptureError)?.isUsageError == true ? 64 : 1)
     }
 }

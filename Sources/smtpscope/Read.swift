@@ -23,7 +23,8 @@ struct Read: ParsableCommand {
         discussion: """
             Several files are read together in timestamp order: give the capture from the \
             workstation and the one from the mail server to analyse both legs of a connection. \
-            '-' reads a capture from standard input.
+            '-' reads a capture from standard input. Gzip-compressed captures (.pcap.gz, \
+            .pcapng.gz) are read as they are.
 
             SMTP is looked for on ports 25, 465, 587 and 2525, and on any other port where a \
             server greets with 220 and the client answers EHLO or HELO.
@@ -32,7 +33,7 @@ struct Read: ParsableCommand {
             damaged (what could be read is still reported); 64 for a usage error.
             """)
 
-    @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); '-' for standard input.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Capture files (pcap or pcapng, plain or gzip-compressed); '-' for standard input.", valueName: "file"))
     var files: [String]
 
     @Option(help: "Output format: text (a timeline for people) or json (one JSON object per line).")

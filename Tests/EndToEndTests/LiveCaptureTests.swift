@@ -29,3 +29,43 @@ import Testing
         #expect(text.contains("PASS"))
     }
 }
+
+/// `smtpscope live` refusing to start: one line on stderr naming the problem and the exit status a
+/// Unix tool gives (64 for a filter that does not compile, as tcpdump; 1 for the rest), never a
+/// crash. Opening the capture needs root (CI runs as root); no traffic is needed.
+@Suite struct LiveErrorTests {
+    /// Bounded: a capture that starts after all must fail the test, not hang the suite.
+    static let bounded = ["/usr/bin/timeout", "20"]
+
+    static func expectOneLine(_ r: RunResult, status: Int32, _ text: String) {
+        #expect(r.status == status, "stderr: \(r.stderr)")
+        #expect(r.stderr.split(separator: "\n", omittingEmptySubsequences: false).count == 2 && r.stderr.hasSuffix("\n"), "one line: \(r.stderr)")
+        #expect(r.stderr.hasPrefix("smtpscope: "))
+        #expect(r.stderr.contains(text), "stderr: \(r.stderr)")
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func badFilterIsAUsageError() throws {
+        #expect(getuid() == 0, "live capture needs root (CI runs as root): run `sudo swift test`")
+        let r = try runCLI(["live", "-i", "lo", "--filter", "tcp port"], prefix: Self.bounded)
+        Self.expectOneLine(r, status: 64, #"capture filter "tcp port": "#)
+    }
+
+    @Test func unwritableEvidenceFile() throws {
+        #expect(getuid() == 0, "live capture needs root (CI runs as root): run `sudo swift test`")
+        let r = try runCLI(["live", "-i", "lo", "-w", "/no/such/dir/x.pcap"], prefix: Self.bounded)
+        Self.expectOneLine(r, status: 1, "/no/such/dir/x.pcap: cannot be written")
+    }
+
+    @Test func missingInterface() throws {
+        let r = try runCLI(["live", "-i", "nosuchif0"], prefix: Self.bounded)
+        Self.expectOneLine(r, status: 1, "nosuchif0: no such interface")
+    }
+
+    @Test func missingPermission() throws {
+        // Root without the capabilities capturing needs (setpriv drops them from the bounding set).
+        #expect(getuid() == 0, "dropping capabilities needs root (CI runs as root): run `sudo swift test`")
+        let r = try runCLI(["live", "-i", "lo"], prefix: Self.bounded + ["/usr/bin/setpriv", "--bounding-set=-net_raw,-net_admin", "--"])
+        Self.expectOneLine(r, status: 1, "lo: permission denied")
+    }
+}

@@ -57,12 +57,19 @@ struct RunResult {
     var stderr: String
 }
 
-/// Runs the command line with `arguments`.
-func runCLI(_ arguments: [String], environment: [String: String] = ["NO_COLOR": "1"]) throws -> RunResult {
+/// Runs the command line with `arguments`, standard input read from `input` when given. With
+/// `prefix` (a command and its arguments, e.g. `timeout 30`), that command runs the binary.
+func runCLI(_ arguments: [String], environment: [String: String] = ["NO_COLOR": "1"], input: URL? = nil, prefix: [String] = []) throws -> RunResult {
     let binary = try #require(smtpscopeBinary(), "the smtpscope executable was not built")
     let p = Process()
-    p.executableURL = binary
-    p.arguments = arguments
+    if let command = prefix.first {
+        p.executableURL = URL(fileURLWithPath: command)
+        p.arguments = Array(prefix.dropFirst()) + [binary.path] + arguments
+    } else {
+        p.executableURL = binary
+        p.arguments = arguments
+    }
+    if let input { p.standardInput = try FileHandle(forReadingFrom: input) }
     p.currentDirectoryURL = repoRoot
     p.environment = environment
     let out = Pipe(), err = Pipe()
