@@ -59,8 +59,33 @@ public final class Analyzer: ReassemblyDelegate {
     /// A connection not on an SMTP port, kept in `Connection.context` while its first bytes are
     /// held to see whether it carries SMTP. An SMTP session's slot is the connection's `tag`.
     final class Candidate {
+        /// The first bytes of each direction, decided on (at most `holdLimit` each).
         var server: [UInt8] = []
         var client: [UInt8] = []
+        /// Everything delivered so far, in delivery order, with the time, TTL and IPv4 ID of its
+        /// packet: replayed as it came once the connection is known to carry SMTP, so that its
+        /// session reads exactly as it would on an SMTP port.
+        var held: [Held] = []
+
+        struct Held {
+            var direction: Direction
+            var bytes: [UInt8]
+            var meta: SegmentMeta
+        }
+
+        /// Bytes of each direction examined before giving up on a connection.
+        static let holdLimit = 4096
+
+        /// Adds a delivered piece to the bytes decided on.
+        func look(_ direction: Direction, _ bytes: UnsafeRawBufferPointer) {
+            if direction == .toClient {
+                server.append(contentsOf: bytes.prefix(Self.holdLimit - server.count))
+            } else {
+                client.append(contentsOf: bytes.prefix(Self.holdLimit - client.count))
+            }
+        }
+
+        var full: Bool { server.count >= Self.holdLimit || client.count >= Self.holdLimit }
     }
 
     public init(options: AnalyzerOptions = .init(), sink: RecordSink) {
@@ -139,20 +164,24 @@ public final class Analyzer: ReassemblyDelegate {
             stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
             return true
         }
-        if direction == .toClient {
-            candidate.server.append(contentsOf: bytes.prefix(4096 - candidate.server.count))
-        } else {
-            candidate.client.append(contentsOf: bytes.prefix(4096 - candidate.client.count))
-        }
-        switch Self.classify(server: candidate.server, client: candidate.client) {
+        candidate.look(direction, bytes)
+        let verdict = Self.classify(server: candidate.server, client: candidate.client)
+        // Most connections are ruled out by their first bytes: those are not copied again.
+        if verdict == .no { return false }
+        candidate.held.append(Candidate.Held(direction: direction, bytes: Array(bytes), meta: meta))
+        switch verdict {
         case .no: return false
-        case .undecided: return candidate.server.count < 4096 && candidate.client.count < 4096
+        case .undecided: return !candidate.full
         case .yes:
             let slot = openSession(c)
             c.context = nil
-            // Replay what was held, server greeting first.
-            candidate.server.withUnsafeBytes { stage.receive(slot, .toClient, $0, at: meta.time) }
-            candidate.client.withUnsafeBytes { stage.receive(slot, .toServer, $0, at: meta.time) }
+            // Replay what was held as it came, each piece with its own packet's facts: the SMTP
+            // decoder sees what it would have seen on an SMTP port.
+            for h in candidate.held {
+                h.bytes.withUnsafeBytes {
+                    stage.receive(slot, h.direction, $0, at: h.meta.time, ttl: h.meta.ttl, ipID: h.meta.ipID)
+                }
+            }
             return true
         }
     }
