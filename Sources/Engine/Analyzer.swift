@@ -131,6 +131,7 @@ public final class Analyzer: ReassemblyDelegate {
             total.truncated += d.stats.truncated
             total.fragments += d.stats.fragments
             total.reassembledDatagrams += d.stats.reassembledDatagrams
+            total.offloadFrames += d.stats.offloadFrames
         }
     }
 

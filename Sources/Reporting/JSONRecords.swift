@@ -153,6 +153,7 @@ public enum JSONRecords {
             for v in t.ttls { w.int(Int(v)) }
             w.endArray()
             w.key("ip_id_jumps"); w.int(t.ipIDJumps)
+            w.key("offload_frames"); w.int(t.offloadFrames)
             w.key("mss"); w.int(t.mss.map(Int.init))
             w.key("window_scale"); w.int(t.windowScale.map(Int.init))
             w.key("sack_permitted"); w.bool(t.sackPermitted)

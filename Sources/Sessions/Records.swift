@@ -135,6 +135,9 @@ public struct TCPSide: Sendable {
     public var ttls: [UInt8] = []
     /// IPv4 IDs that jumped instead of counting up (another IP stack, or random IDs).
     public var ipIDJumps = 0
+    /// Large-send-offload super-frames: packets captured on the sending host before the network
+    /// card cut them into segments, read with the frame's length.
+    public var offloadFrames = 0
     public var mss: UInt16?
     public var windowScale: UInt8?
     public var sackPermitted = false
