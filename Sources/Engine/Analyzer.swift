@@ -166,20 +166,25 @@ public final class Analyzer: ReassemblyDelegate {
             return true
         }
         candidate.look(direction, bytes)
-        let verdict = Self.classify(server: candidate.server, client: candidate.client)
+        let verdict = Self.detect(server: candidate.server, client: candidate.client)
         // Most connections are ruled out by their first bytes: those are not copied again.
         if verdict == .no { return false }
         candidate.held.append(Candidate.Held(direction: direction, bytes: Array(bytes), meta: meta))
         switch verdict {
         case .no: return false
         case .undecided: return !candidate.full
-        case .yes:
-            let slot = openSession(c)
+        case .yes(let proxy, let preamble):
+            let slot = openSession(c, proxy: proxy)
             c.context = nil
-            // Replay what was held as it came, each piece with its own packet's facts: the SMTP
-            // decoder sees what it would have seen on an SMTP port.
+            // Replay what was held as it came, each piece with its own packet's facts, less the
+            // proxy handshake: the SMTP decoder sees what it would have seen on an SMTP port.
+            var skip = [preamble.client, preamble.server]
             for h in candidate.held {
-                h.bytes.withUnsafeBytes {
+                let d = Int(h.direction.rawValue)
+                let drop = min(skip[d], h.bytes.count)
+                skip[d] -= drop
+                guard drop < h.bytes.count else { continue }
+                h.bytes[drop...].withUnsafeBytes {
                     stage.receive(slot, h.direction, $0, at: h.meta.time, ttl: h.meta.ttl, ipID: h.meta.ipID)
                 }
             }
@@ -205,15 +210,56 @@ public final class Analyzer: ReassemblyDelegate {
     // MARK: - Helpers
 
     /// Begins the connection's SMTP session; its slot becomes the connection's tag.
-    private func openSession(_ c: Connection) -> Int {
+    private func openSession(_ c: Connection, proxy: ProxyTunnel? = nil) -> Int {
         sessionsSeen += 1
-        let slot = stage.open(Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen))
+        var s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
+        s.proxy = proxy
+        let slot = stage.open(s)
         c.tag = slot
         return slot
     }
 
     /// Whether a connection on another port carries SMTP.
     public enum Verdict: Sendable { case yes, no, undecided }
+
+    /// Whether a connection on another port carries SMTP, directly or inside a proxy tunnel.
+    public enum Detection: Sendable, Equatable {
+        /// SMTP: after the handshake of `proxy` when there is one, which takes the first
+        /// `preamble` bytes of each direction (0 and 0 without a proxy).
+        case yes(proxy: ProxyTunnel?, preamble: (client: Int, server: Int))
+        case no
+        case undecided
+
+        public static func == (a: Detection, b: Detection) -> Bool {
+            switch (a, b) {
+            case (.no, .no), (.undecided, .undecided): return true
+            case (.yes(let p, let x), .yes(let q, let y)): return p == q && x == y
+            default: return false
+            }
+        }
+    }
+
+    /// SMTP by content (see `classify`), also behind a SOCKS 4/4a/5 or HTTP CONNECT handshake
+    /// (`ProxyPreamble`): the bytes after a completed handshake are classified as SMTP the usual
+    /// way. A refused handshake opens no tunnel.
+    public static func detect(server: [UInt8], client: [UInt8]) -> Detection {
+        switch ProxyPreamble.parse(client: client, server: server) {
+        case .none:
+            switch classify(server: server, client: client) {
+            case .yes: return .yes(proxy: nil, preamble: (0, 0))
+            case .no: return .no
+            case .undecided: return .undecided
+            }
+        case .incomplete: return .undecided
+        case .refused: return .no
+        case .tunnel(let proxy, let c, let s):
+            switch classify(server: Array(server[s...]), client: Array(client[c...])) {
+            case .yes: return .yes(proxy: proxy, preamble: (c, s))
+            case .no: return .no
+            case .undecided: return .undecided
+            }
+        }
+    }
 
     /// SMTP by content: the server greets with `220`, the client answers EHLO or HELO.
     public static func classify(server: [UInt8], client: [UInt8]) -> Verdict {

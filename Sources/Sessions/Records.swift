@@ -153,6 +153,9 @@ public struct Session: Sendable {
     public var vantage: Vantage
     /// False when client and server were inferred (no handshake in the capture).
     public var rolesFromHandshake = true
+    /// The SOCKS or HTTP CONNECT proxy the SMTP dialogue was tunnelled through: `server` is then
+    /// the proxy, and the proxy's target the mail server. Nil for a direct connection.
+    public var proxy: ProxyTunnel?
     public var start: Timestamp
     public var end: Timestamp
     public var banner: Reply?
