@@ -59,8 +59,33 @@ public final class Analyzer: ReassemblyDelegate {
     /// A connection not on an SMTP port, kept in `Connection.context` while its first bytes are
     /// held to see whether it carries SMTP. An SMTP session's slot is the connection's `tag`.
     final class Candidate {
+        /// The first bytes of each direction, decided on (at most `holdLimit` each).
         var server: [UInt8] = []
         var client: [UInt8] = []
+        /// Everything delivered so far, in delivery order, with the time, TTL and IPv4 ID of its
+        /// packet: replayed as it came once the connection is known to carry SMTP, so that its
+        /// session reads exactly as it would on an SMTP port.
+        var held: [Held] = []
+
+        struct Held {
+            var direction: Direction
+            var bytes: [UInt8]
+            var meta: SegmentMeta
+        }
+
+        /// Bytes of each direction examined before giving up on a connection.
+        static let holdLimit = 4096
+
+        /// Adds a delivered piece to the bytes decided on.
+        func look(_ direction: Direction, _ bytes: UnsafeRawBufferPointer) {
+            if direction == .toClient {
+                server.append(contentsOf: bytes.prefix(Self.holdLimit - server.count))
+            } else {
+                client.append(contentsOf: bytes.prefix(Self.holdLimit - client.count))
+            }
+        }
+
+        var full: Bool { server.count >= Self.holdLimit || client.count >= Self.holdLimit }
     }
 
     public init(options: AnalyzerOptions = .init(), sink: RecordSink) {
@@ -106,6 +131,7 @@ public final class Analyzer: ReassemblyDelegate {
             total.truncated += d.stats.truncated
             total.fragments += d.stats.fragments
             total.reassembledDatagrams += d.stats.reassembledDatagrams
+            total.offloadFrames += d.stats.offloadFrames
         }
     }
 
@@ -145,20 +171,29 @@ public final class Analyzer: ReassemblyDelegate {
             stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
             return true
         }
-        if direction == .toClient {
-            candidate.server.append(contentsOf: bytes.prefix(4096 - candidate.server.count))
-        } else {
-            candidate.client.append(contentsOf: bytes.prefix(4096 - candidate.client.count))
-        }
-        switch Self.classify(server: candidate.server, client: candidate.client) {
+        candidate.look(direction, bytes)
+        let verdict = Self.detect(server: candidate.server, client: candidate.client)
+        // Most connections are ruled out by their first bytes: those are not copied again.
+        if verdict == .no { return false }
+        candidate.held.append(Candidate.Held(direction: direction, bytes: Array(bytes), meta: meta))
+        switch verdict {
         case .no: return false
-        case .undecided: return candidate.server.count < 4096 && candidate.client.count < 4096
-        case .yes:
-            let slot = openSession(c)
+        case .undecided: return !candidate.full
+        case .yes(let proxy, let preamble):
+            let slot = openSession(c, proxy: proxy)
             c.context = nil
-            // Replay what was held, server greeting first.
-            candidate.server.withUnsafeBytes { stage.receive(slot, .toClient, $0, at: meta.time) }
-            candidate.client.withUnsafeBytes { stage.receive(slot, .toServer, $0, at: meta.time) }
+            // Replay what was held as it came, each piece with its own packet's facts, less the
+            // proxy handshake: the SMTP decoder sees what it would have seen on an SMTP port.
+            var skip = [preamble.client, preamble.server]
+            for h in candidate.held {
+                let d = Int(h.direction.rawValue)
+                let drop = min(skip[d], h.bytes.count)
+                skip[d] -= drop
+                guard drop < h.bytes.count else { continue }
+                h.bytes[drop...].withUnsafeBytes {
+                    stage.receive(slot, h.direction, $0, at: h.meta.time, ttl: h.meta.ttl, ipID: h.meta.ipID)
+                }
+            }
             return true
         }
     }
@@ -181,15 +216,56 @@ public final class Analyzer: ReassemblyDelegate {
     // MARK: - Helpers
 
     /// Begins the connection's SMTP session; its slot becomes the connection's tag.
-    private func openSession(_ c: Connection) -> Int {
+    private func openSession(_ c: Connection, proxy: ProxyTunnel? = nil) -> Int {
         sessionsSeen += 1
-        let slot = stage.open(Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen))
+        var s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
+        s.proxy = proxy
+        let slot = stage.open(s)
         c.tag = slot
         return slot
     }
 
     /// Whether a connection on another port carries SMTP.
     public enum Verdict: Sendable { case yes, no, undecided }
+
+    /// Whether a connection on another port carries SMTP, directly or inside a proxy tunnel.
+    public enum Detection: Sendable, Equatable {
+        /// SMTP: after the handshake of `proxy` when there is one, which takes the first
+        /// `preamble` bytes of each direction (0 and 0 without a proxy).
+        case yes(proxy: ProxyTunnel?, preamble: (client: Int, server: Int))
+        case no
+        case undecided
+
+        public static func == (a: Detection, b: Detection) -> Bool {
+            switch (a, b) {
+            case (.no, .no), (.undecided, .undecided): return true
+            case (.yes(let p, let x), .yes(let q, let y)): return p == q && x == y
+            default: return false
+            }
+        }
+    }
+
+    /// SMTP by content (see `classify`), also behind a SOCKS 4/4a/5 or HTTP CONNECT handshake
+    /// (`ProxyPreamble`): the bytes after a completed handshake are classified as SMTP the usual
+    /// way. A refused handshake opens no tunnel.
+    public static func detect(server: [UInt8], client: [UInt8]) -> Detection {
+        switch ProxyPreamble.parse(client: client, server: server) {
+        case .none:
+            switch classify(server: server, client: client) {
+            case .yes: return .yes(proxy: nil, preamble: (0, 0))
+            case .no: return .no
+            case .undecided: return .undecided
+            }
+        case .incomplete: return .undecided
+        case .refused: return .no
+        case .tunnel(let proxy, let c, let s):
+            switch classify(server: Array(server[s...]), client: Array(client[c...])) {
+            case .yes: return .yes(proxy: proxy, preamble: (c, s))
+            case .no: return .no
+            case .undecided: return .undecided
+            }
+        }
+    }
 
     /// SMTP by content: the server greets with `220`, the client answers EHLO or HELO.
     public static func classify(server: [UInt8], client: [UInt8]) -> Verdict {

@@ -28,6 +28,7 @@ struct ConnectionFacts {
             t.keepAlives = d.keepAlives
             t.ttls = Array(d.ttls)
             t.ipIDJumps = d.ipIDJumps
+            t.offloadFrames = d.offloadFrames
             t.mss = d.synOptions?.mss
             t.windowScale = d.synOptions?.windowScale
             t.sackPermitted = d.synOptions?.sackPermitted ?? false

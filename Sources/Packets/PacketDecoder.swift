@@ -23,7 +23,7 @@ public struct PacketDecoder {
     ) -> PacketOutcome {
         stats.packets += 1
         if bytes.count < wireLength { stats.truncated += 1 }
-        let outcome = decodeLink(bytes, time: time, body)
+        let outcome = decodeLink(bytes, wireLength: max(wireLength, bytes.count), time: time, body)
         switch outcome {
         case .tcp: stats.tcp += 1
         case .fragmentHeld: break
@@ -35,7 +35,7 @@ public struct PacketDecoder {
     }
 
     private mutating func decodeLink(
-        _ bytes: UnsafeRawBufferPointer, time: Timestamp, _ body: (TCPSegment) -> Void
+        _ bytes: UnsafeRawBufferPointer, wireLength: Int, time: Timestamp, _ body: (TCPSegment) -> Void
     ) -> PacketOutcome {
         var r = ByteReader(bytes)
         let etherType: UInt16
@@ -77,31 +77,43 @@ public struct PacketDecoder {
         }
         let rest = r.readRest()
         switch etherType {
-        case 0x0800: return decodeIPv4(rest, time: time, body)
+        case 0x0800: return decodeIPv4(rest, wireLength: wireLength - (bytes.count - rest.count), time: time, body)
         case 0x86dd: return decodeIPv6(rest, time: time, body)
         default: return .notIP
         }
     }
 
     /// RFC 791 §3.1. Options (IHL > 5) are skipped; Ethernet padding beyond Total Length is ignored.
+    /// `wireLength` is the length on the wire of the bytes from the IP header on (the frame's
+    /// length less the link header). A large-send-offload super-frame's length is taken from the
+    /// frame (see `offloadLength`).
     private mutating func decodeIPv4(
-        _ bytes: UnsafeRawBufferPointer, time: Timestamp, _ body: (TCPSegment) -> Void
+        _ bytes: UnsafeRawBufferPointer, wireLength: Int, time: Timestamp, _ body: (TCPSegment) -> Void
     ) -> PacketOutcome {
         var r = ByteReader(bytes)
         guard let vihl = r.readUInt8(), vihl >> 4 == 4 else { return .malformed("not an IPv4 header") }
         let headerLength = Int(vihl & 0x0f) * 4
         guard headerLength >= 20, bytes.count >= headerLength,
-            r.skip(1), let totalLength = r.readUInt16(), let id = r.readUInt16(),
+            r.skip(1), let declaredLength = r.readUInt16(), let id = r.readUInt16(),
             let fragField = r.readUInt16(), let ttl = r.readUInt8(), let proto = r.readUInt8(),
             r.skip(2), let src = r.readUInt32(), let dst = r.readUInt32()
         else { return .malformed("IPv4 header cut short") }
-        guard Int(totalLength) >= headerLength else { return .malformed("IPv4 total length below header length") }
-        let available = min(Int(totalLength), bytes.count) - headerLength
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[headerLength..<(headerLength + available)])
-        let wirePayload = Int(totalLength) - headerLength
-        let info = IPInfo(version: 4, ttl: ttl, ipID: id, reassembled: false)
         let moreFragments = fragField & 0x2000 != 0
         let fragOffset = Int(fragField & 0x1fff) * 8
+        var totalLength = Int(declaredLength)
+        var offload = false
+        if proto == 6, !moreFragments, fragOffset == 0,
+            let length = Self.offloadLength(declared: totalLength, headerLength: headerLength, onWire: wireLength)
+        {
+            totalLength = length
+            offload = true
+            stats.offloadFrames += 1
+        }
+        guard totalLength >= headerLength else { return .malformed("IPv4 total length below header length") }
+        let available = min(totalLength, bytes.count) - headerLength
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[headerLength..<(headerLength + available)])
+        let wirePayload = totalLength - headerLength
+        let info = IPInfo(version: 4, ttl: ttl, ipID: id, reassembled: false, offload: offload)
         guard proto == 6 else {
             if moreFragments || fragOffset > 0 { stats.fragments += 1 }
             return .notTCP
@@ -122,6 +134,33 @@ public struct PacketDecoder {
         }
         return decodeTCP(payload, wireLength: wirePayload, source: .v4(src), destination: .v4(dst), ip: info, body)
     }
+
+    /// The IPv4 packet length to use instead of the header's Total Length when the frame is a
+    /// large-send-offload (LSO/TSO) super-frame: a TCP send larger than the MSS, captured on the
+    /// sending host before the network card cut it into segments. Nil for an ordinary packet.
+    ///
+    /// - Total Length 0 (Windows with Large Send Offload, Linux BIG TCP above 64 KiB): the length
+    ///   is the frame's, as Wireshark takes it ("Bogus IP length (0, assuming TSO)").
+    /// - Total Length shorter than the frame: bytes after the IP packet are ordinary in two forms
+    ///   only, and both are short. Ethernet pads a frame to its 60-byte minimum (IEEE 802.3
+    ///   §3.2.8), so padding exists only in frames of at most 60 bytes, and is at most 26 bytes
+    ///   after an IPv4 header; a trailer (the 4-byte FCS some capture cards keep, or a switch's
+    ///   or load balancer's timestamp / metadata trailer) is a few tens of bytes. The extra bytes
+    ///   are taken as payload only when both facts rule those out: the IP part of the frame is
+    ///   longer than the 1500 bytes a standard Ethernet frame carries (so it is no ordinary
+    ///   frame and cannot be padded), and the extra exceeds `maxTrailer` (so a jumbo frame with
+    ///   an FCS or trailer stays as it is).
+    static func offloadLength(declared: Int, headerLength: Int, onWire: Int) -> Int? {
+        if declared == 0 { return onWire >= headerLength ? onWire : nil }
+        guard declared >= headerLength, onWire > standardMTU, onWire - declared > maxTrailer else { return nil }
+        return onWire
+    }
+
+    /// The largest IP packet a standard (non-jumbo) Ethernet frame carries.
+    static let standardMTU = 1500
+    /// The most bytes after an IP packet still read as padding or a trailer (FCS 4 bytes; vendor
+    /// timestamp / metadata trailers a few tens).
+    static let maxTrailer = 64
 
     /// RFC 8200 §4: the extension-header chain is walked until TCP or an unknown header.
     private mutating func decodeIPv6(

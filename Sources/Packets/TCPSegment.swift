@@ -31,12 +31,16 @@ public struct IPInfo: Hashable, Sendable {
     public var ipID: UInt16?
     /// True when the segment was rebuilt from IP fragments.
     public var reassembled: Bool
+    /// True when the packet was a large-send-offload super-frame: its length was taken from the
+    /// frame, not from the IPv4 Total Length (see `PacketDecoder.offloadLength`).
+    public var offload: Bool
 
-    public init(version: UInt8, ttl: UInt8, ipID: UInt16?, reassembled: Bool) {
+    public init(version: UInt8, ttl: UInt8, ipID: UInt16?, reassembled: Bool, offload: Bool = false) {
         self.version = version
         self.ttl = ttl
         self.ipID = ipID
         self.reassembled = reassembled
+        self.offload = offload
     }
 }
 
@@ -96,5 +100,8 @@ public struct PacketStats: Sendable, Equatable {
     public var truncated = 0
     public var fragments = 0
     public var reassembledDatagrams = 0
+    /// IPv4 large-send-offload super-frames, read with the frame's length (see
+    /// `PacketDecoder.offloadLength`).
+    public var offloadFrames = 0
     public init() {}
 }

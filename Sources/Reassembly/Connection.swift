@@ -37,6 +37,9 @@ public struct DirectionStats: Sendable, Equatable {
     public var lastIPID: UInt16?
     /// IPv4 IDs that did not follow the previous one by a small step (a different IP stack, or random IDs).
     public var ipIDJumps = 0
+    /// Large-send-offload super-frames (see `IPInfo.offload`): one packet captured for what went
+    /// out as several.
+    public var offloadFrames = 0
     public var minWindow: UInt16 = .max
     public var maxWindow: UInt16 = 0
     /// Options from this side's SYN (or SYN-ACK).
@@ -50,6 +53,7 @@ public struct DirectionStats: Sendable, Equatable {
     mutating func count(_ seg: TCPSegment) {
         packets += 1
         ttls.insert(seg.ip.ttl)
+        if seg.ip.offload { offloadFrames += 1 }
         if let id = seg.ip.ipID {
             if let last = lastIPID {
                 let step = id &- last

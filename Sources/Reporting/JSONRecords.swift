@@ -95,6 +95,16 @@ public enum JSONRecords {
         w.key("start"); w.timestamp(s.start)
         w.key("end"); w.timestamp(s.end)
         w.key("roles_from_handshake"); w.bool(s.rolesFromHandshake)
+        w.key("proxy")
+        if let p = s.proxy {
+            w.beginObject()
+            w.key("type"); w.string(p.kind.rawValue)
+            w.key("target"); w.stringBytes(Array(p.target.utf8))
+            w.key("authenticated"); w.bool(p.authenticated)
+            w.endObject()
+        } else {
+            w.null()
+        }
         w.key("banner")
         if let b = s.banner { w.stringBytes(b.displayLine) } else { w.null() }
         w.key("helo"); optionalBytes(s.helo, &w)
@@ -153,6 +163,7 @@ public enum JSONRecords {
             for v in t.ttls { w.int(Int(v)) }
             w.endArray()
             w.key("ip_id_jumps"); w.int(t.ipIDJumps)
+            w.key("offload_frames"); w.int(t.offloadFrames)
             w.key("mss"); w.int(t.mss.map(Int.init))
             w.key("window_scale"); w.int(t.windowScale.map(Int.init))
             w.key("sack_permitted"); w.bool(t.sackPermitted)

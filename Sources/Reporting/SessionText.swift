@@ -49,6 +49,9 @@ public struct SessionText {
         if !s.rolesFromHandshake {
             out += dim("  (capture starts mid-connection: client and server inferred)") + "\n"
         }
+        if let p = s.proxy {
+            out += dim("  (through \(Self.proxyName(p.kind)) proxy \(s.server) to " + Printable.escape(p.target) + (p.authenticated ? ", authenticated" : "") + ")") + "\n"
+        }
         let txns = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         // Replies shown beside their command are skipped when reached.
         var replyFor: [Int: Int] = [:]  // command index -> timeline position of its reply
@@ -211,6 +214,16 @@ public struct SessionText {
         if n < 1000 { return "\(n) B" }
         if n < 1_000_000 { return fixed(Double(n) / 1000, 1) + " kB" }
         return fixed(Double(n) / 1_000_000, 1) + " MB"
+    }
+
+    /// A proxy handshake as named in the session header.
+    static func proxyName(_ kind: ProxyTunnel.Kind) -> String {
+        switch kind {
+        case .socks4: return "a SOCKS4"
+        case .socks4a: return "a SOCKS4a"
+        case .socks5: return "a SOCKS5"
+        case .httpConnect: return "an HTTP CONNECT"
+        }
     }
 
     static func closeWords(_ reason: String) -> String {

@@ -138,6 +138,9 @@ public struct TCPSide: Sendable {
     public var ttls: [UInt8] = []
     /// IPv4 IDs that jumped instead of counting up (another IP stack, or random IDs).
     public var ipIDJumps = 0
+    /// Large-send-offload super-frames: packets captured on the sending host before the network
+    /// card cut them into segments, read with the frame's length.
+    public var offloadFrames = 0
     public var mss: UInt16?
     public var windowScale: UInt8?
     public var sackPermitted = false
@@ -158,6 +161,9 @@ public struct Session: Sendable {
     public var vantage: Vantage
     /// False when client and server were inferred (no handshake in the capture).
     public var rolesFromHandshake = true
+    /// The SOCKS or HTTP CONNECT proxy the SMTP dialogue was tunnelled through: `server` is then
+    /// the proxy, and the proxy's target the mail server. Nil for a direct connection.
+    public var proxy: ProxyTunnel?
     public var start: Timestamp
     public var end: Timestamp
     public var banner: Reply?

@@ -27,7 +27,8 @@ struct Read: ParsableCommand {
             .pcapng.gz) are read as they are.
 
             SMTP is looked for on ports 25, 465, 587 and 2525, and on any other port where a \
-            server greets with 220 and the client answers EHLO or HELO.
+            server greets with 220 and the client answers EHLO or HELO, also inside a SOCKS or \
+            HTTP CONNECT proxy tunnel.
 
             Exit status: 0 when every input was read; 1 when an input could not be read or is \
             damaged (what could be read is still reported); 64 for a usage error.

@@ -51,3 +51,32 @@ func rewritePort(_ source: URL, to destination: URL, from: UInt16, to newPort: U
         #expect(Analyzer.classify(server: Array("22".utf8), client: []) == .undecided)
     }
 }
+/// A session found by content replays what was held with each packet's own time, TTL and IPv4 ID.
+@Suite struct ContentDetectedTimelineTests {
+    let moved = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-timeline-10025-\(getpid()).pcap")
+
+    @Test func sameTimelineAsOnPort25() throws {
+        defer { try? FileManager.default.removeItem(at: moved) }
+        let original = capturesDir.appendingPathComponent("plain-delivery.pcap")
+        try rewritePort(original, to: moved, from: 25, to: 10025)
+        let (a, _) = analyze([original.path])
+        let (b, _) = analyze([moved.path])
+        let s = try #require(a.sessions.first), t = try #require(b.sessions.first)
+        #expect(t.server.port == 10025)
+        #expect(t.start == s.start)
+        #expect(t.end == s.end)
+        #expect(t.timeline.count == s.timeline.count)
+        #expect(t.timeline.count > 5)
+        for (x, y) in zip(s.timeline, t.timeline) {
+            #expect(x.line == y.line)
+            #expect(x.time == y.time, "\(String(decoding: x.line, as: UTF8.self))")
+            #expect(x.ttl == y.ttl)
+            #expect(x.ipID == y.ipID)
+        }
+        // The greeting came before the EHLO.
+        #expect(t.timeline[0].time < t.timeline[1].time)
+        let x = try #require(a.transactions.first?.0), y = try #require(b.transactions.first?.0)
+        #expect(x.start == y.start)
+        #expect(x.end == y.end)
+    }
+}

@@ -14,12 +14,15 @@ struct PcapBuilder {
     /// Forgets what was written (the file header too): the next bytes continue a stream.
     mutating func reset() { data.removeAll(keepingCapacity: true) }
 
-    mutating func frame(src: (UInt32, UInt16), dst: (UInt32, UInt16), seq: UInt32, ack: UInt32, flags: UInt8, payload: ArraySlice<UInt8> = []) {
+    /// One frame. `totalLength` replaces the IPv4 Total Length (0 for a Windows large-send-offload
+    /// super-frame); `trailer` is written after the IP packet (Ethernet padding or an FCS).
+    mutating func frame(src: (UInt32, UInt16), dst: (UInt32, UInt16), seq: UInt32, ack: UInt32, flags: UInt8, payload: ArraySlice<UInt8> = [], totalLength: UInt16? = nil, trailer: [UInt8] = []) {
         var f: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]
-        let total = 20 + 20 + payload.count
-        f += [0x45, 0] + be16(UInt16(total)) + [0, 0, 0x40, 0, 64, 6, 0, 0] + be32(src.0) + be32(dst.0)
+        let total = totalLength ?? UInt16(truncatingIfNeeded: 20 + 20 + payload.count)
+        f += [0x45, 0] + be16(total) + [0, 0, 0x40, 0, 64, 6, 0, 0] + be32(src.0) + be32(dst.0)
         f += be16(src.1) + be16(dst.1) + be32(seq) + be32(ack) + [0x50, flags] + be16(65535) + [0, 0, 0, 0]
         f += payload
+        f += trailer
         time += 0.0001
         let secs = UInt32(time), usec = UInt32((time - Double(secs)) * 1e6)
         data += le32(secs) + le32(usec) + le32(UInt32(f.count)) + le32(UInt32(f.count)) + f
@@ -59,6 +62,18 @@ struct ScriptedConnection {
             cseq &+= UInt32(n)
             i += n
         }
+    }
+
+    /// The client sends `bytes` as one large-send-offload super-frame (IPv4 Total Length 0).
+    mutating func clientSuperFrame(_ b: inout PcapBuilder, _ bytes: [UInt8]) {
+        b.frame(src: client, dst: server, seq: cseq, ack: sseq, flags: 0x18, payload: bytes[...], totalLength: 0)
+        cseq &+= UInt32(bytes.count)
+    }
+
+    /// The server acknowledges what the client sent, in a frame padded to the Ethernet minimum
+    /// with non-zero bytes (as some drivers pad).
+    mutating func serverPaddedAck(_ b: inout PcapBuilder) {
+        b.frame(src: server, dst: client, seq: sseq, ack: cseq, flags: 0x10, trailer: [UInt8](repeating: 0xa5, count: 6))
     }
 
     mutating func server(_ b: inout PcapBuilder, _ bytes: [UInt8]) {
