@@ -234,6 +234,21 @@ setup_server_postfix() {
         -keyout "$SRV/tls/key.pem" -out "$SRV/tls/cert.pem" >/dev/null 2>&1
     chmod 600 "$SRV/tls/key.pem"
     write_master_cf "$SRV/etc"
+    # Submission (587: STARTTLS required, AUTH required, AUTH offered only inside
+    # TLS) and implicit TLS (465: TLS from the first byte; the lab networks may
+    # relay to example.org without AUTH, as on port 25).
+    cat >> "$SRV/etc/master.cf" <<'EOF'
+submission inet n       -       n       -       -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+smtps     inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/smtps
+  -o smtpd_tls_wrappermode=yes
+EOF
     cat > "$SRV/etc/recipient_access" <<'EOF'
 nobody@example.org   550 5.1.1 User unknown in relay recipient table
 unknown@example.org  550 5.1.1 User unknown in relay recipient table
@@ -405,7 +420,7 @@ dumpcap_start() {  # dumpcap_start NS FILE IFACE... : pcapng with interface name
     errf=$(mktemp "$WORK/dumpcap.XXXXXX")
     # -f before the first -i: the filter applies to every interface (after an
     # -i it would apply to the last interface only)
-    ip netns exec "$ns" dumpcap -q -f "tcp port 25" -s 0 "${args[@]}" -w "$file" 2>"$errf" &
+    ip netns exec "$ns" dumpcap -q -f "${DUMPCAP_FILTER:-tcp port 25}" -s 0 "${args[@]}" -w "$file" 2>"$errf" &
     BG_PIDS+=($!); CAP_PIDS+=($!)
     sleep 1.5
     kill -0 "$!" 2>/dev/null || die "dumpcap did not start: $(cat "$errf")"
@@ -451,6 +466,8 @@ ALL_SCENARIOS=(
     double-capture nat-double-capture middlebox-gives-up middlebox-gives-up-new-port
     plaintext-after-starttls socks5-proxy socks4-proxy http-connect-proxy subject-8bit
     tso-sender alt-port-detected
+    tls13-starttls-msmtp tls12-starttls-chacha-msmtp tls12-implicit-cbc-smtplib
+    tls12-starttls-gcm-smtplib tls-handshake-failed tls-intercepting-shield
 )
 
 main() {

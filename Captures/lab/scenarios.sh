@@ -869,3 +869,248 @@ scenario_alt_port_detected() {
                "messages": ["$MSG/$name.eml"]}]}
 EOT
 }
+
+# --------------------------------------------------------------------------
+# TLS with key logs: each capture has NAME.keys (NSS key log, only the lines of
+# that capture's TLS sessions) written by the client software itself (msmtp via
+# GnuTLS's SSLKEYLOGFILE, Python's SSLContext.keylog_filename), and the truth
+# has tshark's decryption of the capture with it (tshark_check).
+# --------------------------------------------------------------------------
+KEYLOG_LABELS='^(CLIENT_RANDOM|CLIENT_EARLY_TRAFFIC_SECRET|EARLY_EXPORTER_SECRET|CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EXPORTER_SECRET) [0-9a-fA-F]+ [0-9a-fA-F]+$'
+keys_out() {  # keys_out OUT IN... : the key-log lines of the IN files (no comments), in order
+    local out=$1; shift
+    cat "$@" 2>/dev/null | grep -E "$KEYLOG_LABELS" > "$out" || true
+    chmod 644 "$out"
+}
+gnutls_version() { dpkg-query -W -f='${Version}' libgnutls30 2>/dev/null | sed 's/-.*//'; }
+openssl_lib_version() { $PY -c 'import ssl; print(ssl.OPENSSL_VERSION.split()[1])'; }
+
+# run_msmtp_tls TRANSCRIPT KEYLOG PORT EML [msmtp options] : msmtp over STARTTLS to mx.example.org
+# (the lab's hosts file gives its address), trusting the server's self-signed certificate
+run_msmtp_tls() {
+    local out=$1 keylog=$2 port=$3 eml=$4; shift 4
+    nsx "$NS_C" env SSLKEYLOGFILE="$keylog" msmtp --debug --host=mx.example.org --port="$port" \
+        --domain="$HELO" --tls=on --tls-starttls=on --tls-trust-file="$SRV/tls/cert.pem" \
+        --from=alice@example.net "$@" bob@example.org < "$eml" > "$out" 2>&1 || true
+}
+
+# tls_direct NAME PORT MADE_WITH SCENARIO SESSIONS_JSON [decode-as] : capture/keys/truth around CLIENT_CMD
+# The caller runs the clients between tls_capture_start and tls_capture_done.
+tls_capture_start() {  # tls_capture_start NAME PORT
+    TLS_NAME=$1; TLS_T=$WORK/$1
+    mkdir -p "$TLS_T"
+    log_mark
+    cap_start "$NS_C" c0 "$OUT_DIR/$1.pcap" "tcp port $2"
+}
+tls_capture_done() {  # tls_capture_done KEYLOG...
+    cap_stop
+    log_slice "$TLS_T/server.log"
+    finalize_pcap "$OUT_DIR/$TLS_NAME.pcap"
+    keys_out "$OUT_DIR/$TLS_NAME.keys" "$@"
+    log "wrote $TLS_NAME.keys ($(wc -l < "$OUT_DIR/$TLS_NAME.keys") lines)"
+}
+
+scenario_tls13_starttls_msmtp() {
+    local name=tls13-starttls-msmtp
+    tls_capture_start $name 25
+    run_msmtp_tls "$TLS_T/msmtp.txt" "$TLS_T/keys.log" 25 "$MSG/$name.eml" --auth=off
+    tls_capture_done "$TLS_T/keys.log"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "msmtp $(msmtp_version) (GnuTLS $(gnutls_version), SSLKEYLOGFILE) -> Postfix $(postfix_version) (OpenSSL $(openssl version | awk '{print $2}')); tcpdump on the client's interface",
+ "scenario": "STARTTLS on port 25 with msmtp and GnuTLS's default priorities: EHLO and STARTTLS in the clear, then TLS 1.3; EHLO, MAIL, RCPT, DATA, the message and QUIT are encrypted. The client wrote its TLS secrets to $name.keys (SSLKEYLOGFILE), so the capture can be decrypted.",
+ "server_log": "$TLS_T/server.log", "key_log": "$OUT_DIR/$name.keys",
+ "sessions": [{"format": "msmtp", "transcript": "$TLS_T/msmtp.txt", "leg": "direct", "server": "$S_IP:25",
+               "messages": ["$MSG/$name.eml"], "tls_check": {"keys": "$OUT_DIR/$name.keys"}}]}
+EOT
+}
+
+scenario_tls12_starttls_chacha_msmtp() {
+    local name=tls12-starttls-chacha-msmtp
+    local prio='NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305:-KX-ALL:+ECDHE-RSA'
+    tls_capture_start $name 587
+    run_msmtp_tls "$TLS_T/msmtp.txt" "$TLS_T/keys.log" 587 "$MSG/$name.eml" \
+        --tls-priorities="$prio" --auth=plain --user=alice@example.net --passwordeval="echo $FAKE_PASSWORD"
+    tls_capture_done "$TLS_T/keys.log"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "msmtp $(msmtp_version) (GnuTLS $(gnutls_version), tls_priorities $prio, SSLKEYLOGFILE) -> Postfix $(postfix_version) submission service on port 587 (STARTTLS and AUTH required; Dovecot $(dovecot_version) SASL); tcpdump on the client's interface",
+ "scenario": "Message submission on port 587: EHLO and STARTTLS in the clear, then TLS 1.2 with ECDHE-RSA and ChaCha20-Poly1305 (forced by msmtp's tls_priorities); inside TLS: EHLO, AUTH PLAIN with the lab's test account (fake password '$FAKE_PASSWORD'), MAIL, RCPT, DATA, the message, QUIT. The server's submission service requires STARTTLS and AUTH, and offers AUTH only inside TLS. The client wrote its TLS secret (CLIENT_RANDOM) to $name.keys.",
+ "server_log": "$TLS_T/server.log", "key_log": "$OUT_DIR/$name.keys",
+ "sessions": [{"format": "msmtp", "transcript": "$TLS_T/msmtp.txt", "leg": "direct", "server": "$S_IP:587",
+               "messages": ["$MSG/$name.eml"], "tls_check": {"keys": "$OUT_DIR/$name.keys"}}]}
+EOT
+}
+
+# run_smtplib_tls TRANSCRIPT ARGS... : the lab's smtplib TLS client in the client namespace
+run_smtplib_tls() {
+    local out=$1; shift
+    nsx "$NS_C" $PY "$LAB_DIR/smtplib_tls_client.py" --helo "$HELO" "$@" > "$out" 2>&1 || true
+}
+
+scenario_tls12_implicit_cbc_smtplib() {
+    local name=tls12-implicit-cbc-smtplib
+    tls_capture_start $name 465
+    run_smtplib_tls "$TLS_T/smtplib-1.txt" --server mx.example.org --port 465 --tls implicit \
+        --cafile "$SRV/tls/cert.pem" --keylog "$TLS_T/keys-1.log" --max-version TLSv1_2 \
+        --ciphers ECDHE-RSA-AES128-SHA256 --eml "$MSG/$name-1.eml" --eml "$MSG/$name-2.eml"
+    sleep 0.5
+    run_smtplib_tls "$TLS_T/smtplib-2.txt" --server mx.example.org --port 465 --tls implicit \
+        --cafile "$SRV/tls/cert.pem" --keylog "$TLS_T/keys-2.log" --max-version TLSv1_2 \
+        --ciphers ECDHE-RSA-AES256-SHA --no-etm --eml "$MSG/$name-3.eml"
+    tls_capture_done "$TLS_T/keys-1.log" "$TLS_T/keys-2.log"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "Python $(python_version) smtplib SMTP_SSL (OpenSSL $(openssl_lib_version), SSLContext.keylog_filename; lab/smtplib_tls_client.py) -> Postfix $(postfix_version) smtps service on port 465 (smtpd_tls_wrappermode=yes); tcpdump on the client's interface",
+ "scenario": "Implicit TLS on port 465 (TLS from the first byte, no STARTTLS), TLS 1.2 with AES-CBC suites. Session 1: ECDHE-RSA-AES128-SHA256 (HMAC-SHA256), the client offers Encrypt-then-MAC and the server accepts it; two messages on the one connection (no RSET between them). Session 2: ECDHE-RSA-AES256-SHA (HMAC-SHA1), the client does not offer Encrypt-then-MAC (SSL_OP_NO_ENCRYPT_THEN_MAC), so records are MAC-then-encrypt; one message. The lab networks need no AUTH on 465. The client wrote both sessions' secrets (CLIENT_RANDOM) to $name.keys.",
+ "server_log": "$TLS_T/server.log", "key_log": "$OUT_DIR/$name.keys",
+ "sessions": [{"format": "smtplib", "transcript": "$TLS_T/smtplib-1.txt", "leg": "direct", "server": "$S_IP:465",
+               "implicit_tls": true, "tls_check": {"keys": "$OUT_DIR/$name.keys"}},
+              {"format": "smtplib", "transcript": "$TLS_T/smtplib-2.txt", "leg": "direct", "server": "$S_IP:465",
+               "implicit_tls": true, "tls_check": {"keys": "$OUT_DIR/$name.keys"}}]}
+EOT
+}
+
+scenario_tls12_starttls_gcm_smtplib() {
+    local name=tls12-starttls-gcm-smtplib
+    tls_capture_start $name 25
+    run_smtplib_tls "$TLS_T/smtplib.txt" --server mx.example.org --port 25 --tls starttls \
+        --cafile "$SRV/tls/cert.pem" --keylog "$TLS_T/keys.log" --max-version TLSv1_2 \
+        --ciphers ECDHE-RSA-AES128-GCM-SHA256 --eml "$MSG/$name.eml"
+    tls_capture_done "$TLS_T/keys.log"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "Python $(python_version) smtplib starttls() (OpenSSL $(openssl_lib_version), SSLContext.keylog_filename; lab/smtplib_tls_client.py) -> Postfix $(postfix_version); tcpdump on the client's interface",
+ "scenario": "STARTTLS on port 25 with Python smtplib: EHLO and STARTTLS in the clear, then TLS 1.2 with ECDHE-RSA-AES128-GCM-SHA256 (the client's only suite, maximum version TLS 1.2); inside TLS: EHLO, MAIL, RCPT, DATA, the message, QUIT. The client wrote its TLS secret (CLIENT_RANDOM) to $name.keys.",
+ "server_log": "$TLS_T/server.log", "key_log": "$OUT_DIR/$name.keys",
+ "sessions": [{"format": "smtplib", "transcript": "$TLS_T/smtplib.txt", "leg": "direct", "server": "$S_IP:25",
+               "tls_check": {"keys": "$OUT_DIR/$name.keys"}}]}
+EOT
+}
+
+scenario_tls_handshake_failed() {
+    local name=tls-handshake-failed
+    local prio='NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA'
+    # a root CA that did not issue the server's certificate
+    local ca=$WORK/$name-other-ca
+    mkdir -p "$ca"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Lab Other Root CA" \
+        -keyout "$ca/key.pem" -out "$ca/cert.pem" >/dev/null 2>&1
+    tls_capture_start $name 25
+    # 1: msmtp that allows only ECDSA-authenticated key exchange (the server has an RSA certificate)
+    run_msmtp_tls "$TLS_T/msmtp.txt" "$TLS_T/keys-1.log" 25 "$MSG/$name.eml" --auth=off \
+        --tls-priorities="$prio"
+    sleep 0.5
+    # 2: smtplib that verifies the server's certificate against the wrong CA
+    run_smtplib_tls "$TLS_T/smtplib.txt" --server mx.example.org --port 25 --tls starttls \
+        --cafile "$ca/cert.pem" --keylog "$TLS_T/keys-2.log" --eml "$MSG/$name.eml"
+    tls_capture_done "$TLS_T/keys-1.log" "$TLS_T/keys-2.log"
+    local e1 e2
+    e1=$(grep -m1 '^msmtp: ' "$TLS_T/msmtp.txt" | $PY -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')
+    e2=$(grep -m1 '^=== error: ' "$TLS_T/smtplib.txt" | sed 's/^=== error: //' | $PY -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "msmtp $(msmtp_version) (GnuTLS $(gnutls_version)) and Python $(python_version) smtplib (OpenSSL $(openssl_lib_version); lab/smtplib_tls_client.py) -> Postfix $(postfix_version) (OpenSSL $(openssl version | awk '{print $2}')); tcpdump on the client's interface",
+ "scenario": "Two STARTTLS sessions whose TLS handshake fails; no message is sent. 1: msmtp allowed only TLS 1.2 with ECDHE-ECDSA key exchange (tls_priorities $prio); the server has only an RSA certificate, finds no shared cipher suite and refuses the ClientHello with a handshake_failure alert, and msmtp gives up. 2: Python smtplib verifies the server's certificate against a root CA that did not issue it (Lab Other Root CA); the TLS 1.3 handshake runs until the server's Certificate, CertificateVerify and Finished have arrived, then the client aborts with a fatal unknown_ca alert and closes the connection without QUIT (Postfix logs 'SSL_accept error' and 'lost connection after STARTTLS'). The client had not yet installed its own handshake keys, so its alert went in the clear (an unencrypted alert record). $name.keys holds the one secret the client had written, SERVER_HANDSHAKE_TRAFFIC_SECRET of session 2, which is enough to decrypt the server's EncryptedExtensions, Certificate, CertificateVerify and Finished; session 1 has no key-log lines (the handshake never got as far as a secret). tls is false for both sessions: STARTTLS was answered 220, but no TLS session was established.",
+ "server_log": "$TLS_T/server.log", "key_log": "$OUT_DIR/$name.keys",
+ "sessions": [{"format": "msmtp", "transcript": "$TLS_T/msmtp.txt", "leg": "direct", "server": "$S_IP:25",
+               "tls_check": {"keys": "$OUT_DIR/$name.keys"},
+               "extra": {"tls": false, "tls_failure": {"stage": "ClientHello refused by the server", "client_error": $e1,
+                                         "why": "the client offered only ECDHE-ECDSA cipher suites (TLS 1.2); the server has an RSA certificate only, so there is no shared cipher suite"}}},
+              {"format": "smtplib", "transcript": "$TLS_T/smtplib.txt", "leg": "direct", "server": "$S_IP:25",
+               "tls_check": {"keys": "$OUT_DIR/$name.keys"},
+               "extra": {"tls": false, "tls_failure": {"stage": "server certificate rejected by the client", "client_error": $e2,
+                                         "why": "the client verifies the server's certificate against Lab Other Root CA; the server's certificate is self-signed (CN=mx.example.org)"}}}]}
+EOT
+}
+
+# A TLS-intercepting mail shield (smtp_middlebox.py --mode tls-shield) between
+# msmtp and Postfix: two TLS sessions, each with its own key log.
+scenario_tls_intercepting_shield() {
+    local name=tls-intercepting-shield; local t=$WORK/$name
+    mkdir -p "$t/shield"
+    chmod 755 "$t/shield"
+    local ca=$t/shield/ca.pem cakey=$t/shield/ca.key leafkey=$t/shield/leaf.key
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Lab Mail Shield Root CA" \
+        -keyout "$cakey" -out "$ca" >/dev/null 2>&1
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$leafkey" >/dev/null 2>&1
+    middlebox_on tls-shield client "$t/proxy.jsonl" --shield-ca-cert "$ca" --shield-ca-key "$cakey" \
+        --shield-leaf-key "$leafkey" --server-ca "$SRV/tls/cert.pem" --workdir "$t/shield" \
+        --keylog-client-leg "$t/shield-client-leg.log" --keylog-server-leg "$t/shield-server-leg.log"
+    log_mark
+    local cl="$OUT_DIR/$name-client-leg.pcap" sl="$OUT_DIR/$name-server-leg.pcap" both="$OUT_DIR/$name-both-legs.pcapng"
+    cap_start "$NS_M" m0 "$cl"
+    cap_start "$NS_M" m1 "$sl"
+    dumpcap_start "$NS_M" "$both" m0 m1
+    # msmtp trusts the shield's root CA (as users do who import the shield's certificate)
+    nsx "$NS_C" env SSLKEYLOGFILE="$t/msmtp-keys.log" msmtp --debug --host=mx.example.org --port=25 \
+        --domain="$HELO" --tls=on --tls-starttls=on --tls-trust-file="$ca" --auth=off \
+        --from=alice@example.net bob@example.org < "$MSG/$name.eml" > "$t/msmtp.txt" 2>&1 || true
+    local i
+    for i in $(seq 1 100); do
+        grep -q '"leg": "server", "event": "close"' "$t/proxy.jsonl" && break
+        sleep 0.1
+    done
+    sleep 0.3
+    cap_stop
+    middlebox_off
+    log_slice "$t/server.log"
+    finalize_pcap "$cl"; finalize_pcap "$sl"; finalize_pcap "$both"
+    # key logs: the client leg as msmtp wrote it, the server leg as the shield wrote it
+    keys_out "$OUT_DIR/$name-client-leg.keys" "$t/msmtp-keys.log"
+    keys_out "$OUT_DIR/$name-server-leg.keys" "$t/shield-server-leg.log"
+    keys_out "$OUT_DIR/$name.keys" "$OUT_DIR/$name-client-leg.keys" "$OUT_DIR/$name-server-leg.keys"
+    keys_out "$t/shield-client-leg.keys" "$t/shield-client-leg.log"
+    local same=false
+    cmp -s <(sort "$t/shield-client-leg.keys") <(sort "$OUT_DIR/$name-client-leg.keys") && same=true
+    local notes
+    notes=$($PY - "$t/proxy.jsonl" "$same" "$(wc -l < "$t/shield-client-leg.keys")" <<'EOP'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+tls = {r["leg"]: r for r in recs if r.get("event") == "tls"}
+print(json.dumps({
+  "certificate_issuers": {
+    "seen_by_client": tls.get("client", {}).get("own_cert_issuer"),
+    "seen_by_client_subject": tls.get("client", {}).get("own_cert_subject"),
+    "seen_by_shield": tls.get("server", {}).get("peer_cert_issuer"),
+    "seen_by_shield_subject": tls.get("server", {}).get("peer_cert_subject"),
+    "about": "The client (msmtp) gets a certificate for mx.example.org issued on the spot by the shield's own root CA, which the client trusts; the shield gets the server's own self-signed certificate, which it checks against the lab's copy of it."},
+  "key_logs": {
+    "client_leg": "$NAME-client-leg.keys: written by msmtp (GnuTLS SSLKEYLOGFILE) for its TLS session with the shield",
+    "server_leg": "$NAME-server-leg.keys: written by the shield (Python SSLContext.keylog_filename) for its TLS session with the server",
+    "combined": "$NAME.keys: both",
+    "shield_client_leg_log_matches_msmtp": sys.argv[2] == "true",
+    "shield_client_leg_log_lines": int(sys.argv[3])},
+  "shield_actions": sorted({r.get("action") for r in recs if r.get("action")}),
+  "footer_added": next((r.get("note") for r in recs if r.get("dir") == "to_server" and "body" in r), None)}))
+EOP
+)
+    notes=${notes//\$NAME/$name}
+    local made="msmtp $(msmtp_version) (GnuTLS $(gnutls_version), SSLKEYLOGFILE, trusting the shield's root CA) -> smtp_middlebox.py --mode tls-shield --source client (Python $(python_version), OpenSSL $(openssl_lib_version), keylog_filename; modelled on Avast/AVG Mail Shield and ESET SSL/TLS filtering) -> Postfix $(postfix_version)"
+    local what="A TLS-intercepting mail shield on the path (reached through an nftables redirect, so the client does not know it is there; its server leg uses the client's address with a new port). It relays the greeting and the first EHLO. When the client sends STARTTLS, the shield does not pass it on: it sends its own STARTTLS to the server and does TLS there as a client (its own ClientHello, Python's ssl, SNI mx.example.org from the server's greeting), then answers the client's STARTTLS itself with 220 and does TLS with the client using a certificate for mx.example.org issued on the spot by its own root CA (CN=Lab Mail Shield Root CA), which msmtp has been told to trust. Inside the two TLS sessions it relays EHLO, MAIL, RCPT, DATA, the message and QUIT command by command, and adds a footer line ('-- scanned by Lab Mail Shield') to the message body, so the server receives a longer message than the client sent. Two TLS sessions with different ClientHellos, ciphers and secrets; the queue id in the 250 the client sees is the server's, relayed."
+    local common='"server_log": "'$t/server.log'", "proxy_log": "'$t/proxy.jsonl'", "client_transcripts": ["'$t/msmtp.txt'"], "notes": '$notes
+    local csess='{"format": "msmtp", "transcript": "'$t/msmtp.txt'", "leg": "client", "conn": 1, "tls_check": {"keys": "KEYS"}}'
+    local ssess='{"format": "proxy", "leg": "server", "conn": 1, "tls_check": {"keys": "KEYS"}}'
+    local ck=$OUT_DIR/$name-client-leg.keys sk=$OUT_DIR/$name-server-leg.keys bk=$OUT_DIR/$name.keys
+    truth <<EOT
+{"name": "$name-client-leg", "capture": "$name-client-leg.pcap", "pcap": "$cl",
+ "made_with": "$made; tcpdump on the middlebox's client-facing interface",
+ "scenario": "Client leg only (client <-> shield). $what",
+ "also_in": ["$name-server-leg.pcap", "$name-both-legs.pcapng"], $common, "key_log": "$ck",
+ "sessions": [${csess/KEYS/$ck}]}
+EOT
+    truth <<EOT
+{"name": "$name-server-leg", "capture": "$name-server-leg.pcap", "pcap": "$sl",
+ "made_with": "$made; tcpdump on the middlebox's server-facing interface",
+ "scenario": "Server leg only (shield <-> server). $what",
+ "also_in": ["$name-client-leg.pcap", "$name-both-legs.pcapng"], $common, "key_log": "$sk",
+ "sessions": [${ssess/KEYS/$sk}]}
+EOT
+    truth <<EOT
+{"name": "$name-both-legs", "capture": "$name-both-legs.pcapng", "pcap": "$both",
+ "made_with": "$made; dumpcap on both of the middlebox's interfaces (pcapng, interface m0 = client side, m1 = server side)",
+ "scenario": "Both legs in one file. $what",
+ "also_in": ["$name-client-leg.pcap", "$name-server-leg.pcap"], $common, "key_log": "$bk",
+ "sessions": [${csess/KEYS/$bk}, ${ssess/KEYS/$bk}]}
+EOT
+}

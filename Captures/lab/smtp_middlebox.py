@@ -33,6 +33,22 @@ Modes (--mode):
                       the message replayed, then QUIT.  The client sees one
                       connection, the server two.
 
+  tls-shield          TLS-intercepting mail shield (modelled on Avast/AVG Mail
+                      Shield and ESET SSL/TLS filtering): relays greeting and
+                      EHLO; the client's STARTTLS is not passed on: the shield
+                      sends its own STARTTLS to the server, does TLS there as a
+                      client (its own ClientHello, Python's ssl; SNI is the name
+                      in the server's greeting, the server certificate is
+                      checked against --server-ca), then answers the client's
+                      STARTTLS itself with 220 and does TLS with the client using
+                      a certificate it issues on the spot with its own root CA
+                      (--shield-ca-cert/--shield-ca-key), copying the server
+                      certificate's subject and subjectAltName.  After that it
+                      relays the decrypted dialogue command by command between
+                      the two TLS sessions and adds a footer line to every
+                      message body.  Each TLS session's secrets go to an NSS key
+                      log (--keylog-client-leg, --keylog-server-leg).
+
 Server leg source address (--source): 'proxy' (the middlebox's own address),
 'client' (the client's address, new port: like a proxy running on the client
 host), or 'client-port' (the client's address and port: the server leg has the
@@ -43,17 +59,25 @@ Log (--log): JSON lines.  Every line seen or sent on either leg is one record:
    "dir": "from_client"|"to_client"|"from_server"|"to_server",
    "line": "...", "action": "relayed"|"rewritten"|"answered"|"injected"|
    "withheld"|"held"|"replayed"|"consumed", "original": "..." (rewrites)}
-Message bodies are one record with "body" instead of "line".  Connection
+Message bodies are one record with "body" instead of "line".  In tls-shield
+mode, records of lines that travelled inside TLS have "tls": true, and each
+TLS handshake is one record with "event": "tls" (leg, role, version, cipher,
+certificates).  Connection
 events have "event": accept|server_connected|close.  In reconnect mode, where
 one client connection has two server connections, every server-leg record and
 event also has "server_conn": 1 or 2.
 """
 import argparse
 import asyncio
+import hashlib
 import json
+import os
 import socket
+import ssl
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 
 SO_ORIGINAL_DST = 80
@@ -84,15 +108,21 @@ class Conn:
         self.stop_keepalive = False
         self.data_time = time.time()
         self.server_conn = None          # reconnect mode: 1 or 2, the current server connection
+        self.tls_legs = set()            # tls-shield mode: legs on which TLS is up
 
     # -- logging helpers ----------------------------------------------
     def rec(self, d, line, action, **extra):
         leg = "client" if d in ("from_client", "to_client") else "server"
-        log(conn=self.n, leg=leg, dir=d, line=line, action=action, **extra, **self._sc(leg))
+        log(conn=self.n, leg=leg, dir=d, line=line, action=action, **extra, **self._sc(leg), **self._tls(leg))
 
-    def body(self, d, text, action):
+    def body(self, d, text, action, **extra):
         leg = "client" if d in ("from_client", "to_client") else "server"
-        log(conn=self.n, leg=leg, dir=d, body=text, bytes=len(text.encode()), action=action, **self._sc(leg))
+        log(conn=self.n, leg=leg, dir=d, body=text, bytes=len(text.encode()), action=action, **extra,
+            **self._sc(leg), **self._tls(leg))
+
+    def _tls(self, leg):
+        """tls-shield mode: the line travelled inside TLS on that leg."""
+        return {"tls": True} if leg in self.tls_legs else {}
 
     def _sc(self, leg):
         """reconnect mode: which server connection a server-leg record belongs to."""
@@ -459,6 +489,120 @@ async def mode_reconnect(c, args, client_sa, dst):
         await c.server_reply("consumed")
 
 
+def cert_names(cert):
+    """subject / issuer of a getpeercert() dict as 'CN=..., O=...'."""
+    def one(rdns):
+        return ", ".join(f"{k}={v}" for rdn in rdns for k, v in rdn)
+    return one(cert.get("subject", ())), one(cert.get("issuer", ()))
+
+
+def mint_leaf(args, server_cert, n):
+    """Issue a certificate for the client leg with the shield's own CA, copying
+    the server certificate's subject CN and DNS subjectAltNames."""
+    cn = next((v for rdn in server_cert.get("subject", ()) for k, v in rdn if k == "commonName"), "localhost")
+    sans = [v for k, v in server_cert.get("subjectAltName", ()) if k == "DNS"] or [cn]
+    d = args.workdir
+    cfg = os.path.join(d, f"leaf-{n}.cnf")
+    with open(cfg, "w") as f:
+        f.write("[req]\ndistinguished_name = dn\n[dn]\n[ext]\n"
+                "basicConstraints = critical, CA:FALSE\n"
+                "keyUsage = critical, digitalSignature, keyEncipherment\n"
+                "extendedKeyUsage = serverAuth\n"
+                "authorityKeyIdentifier = keyid\n"
+                "subjectKeyIdentifier = hash\n"
+                f"subjectAltName = {', '.join('DNS:' + x for x in sans)}\n")
+    csr = os.path.join(d, f"leaf-{n}.csr")
+    pem = os.path.join(d, f"leaf-{n}.pem")
+    subprocess.run(["openssl", "req", "-new", "-key", args.shield_leaf_key, "-subj", f"/CN={cn}",
+                    "-config", cfg, "-out", csr], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", args.shield_ca_cert, "-CAkey", args.shield_ca_key,
+                    "-set_serial", str(1000 + n), "-days", "30", "-sha256", "-extfile", cfg, "-extensions", "ext",
+                    "-out", pem], check=True, capture_output=True)
+    with open(pem) as f:
+        leaf = f.read()
+    with open(args.shield_ca_cert) as f:
+        ca = f.read()
+    chain = os.path.join(d, f"leaf-{n}-chain.pem")
+    with open(chain, "w") as f:
+        f.write(leaf + ca)
+    return chain, cn, sans
+
+
+def der_sha256(der):
+    return hashlib.sha256(der).hexdigest() if der else None
+
+
+async def mode_tls_shield(c, args):
+    greeting = await c.relay_reply()             # greeting
+    words = greeting[0][4:].split()
+    server_name = words[0] if words else None    # the name the server announces
+    while True:
+        raw = await c.client_line()
+        if not raw:
+            log(conn=c.n, leg="client", event="close", by="client")
+            break
+        t = c.text(raw)
+        verb = t.split(" ", 1)[0].upper()
+        if verb == "STARTTLS" and "client" not in c.tls_legs:
+            c.rec("from_client", t, "withheld",
+                  note="the shield answers STARTTLS itself and does its own STARTTLS on the server leg")
+            # 1. TLS with the server, as a client
+            await c.to_server("STARTTLS", "injected", note="the shield's own STARTTLS")
+            lines = await c.server_reply("consumed")
+            if not lines[-1].startswith("220"):
+                await c.to_client("454 4.7.0 TLS not available due to temporary reason", "answered")
+                continue
+            sctx = ssl.create_default_context(cafile=args.server_ca)
+            sctx.keylog_filename = args.keylog_server_leg
+            await c.sw.start_tls(sctx, server_hostname=server_name)
+            so = c.sw.get_extra_info("ssl_object")
+            c.tls_legs.add("server")
+            scert = so.getpeercert()
+            subj, iss = cert_names(scert)
+            log(conn=c.n, leg="server", event="tls", role="client", version=so.version(), cipher=so.cipher()[0],
+                sni=server_name, peer_cert_subject=subj, peer_cert_issuer=iss,
+                peer_cert_sha256=der_sha256(so.getpeercert(binary_form=True)),
+                verified_against=os.path.basename(args.server_ca), **c._sc("server"))
+            # 2. a certificate for the client leg, issued by the shield's own CA
+            chain, cn, sans = mint_leaf(args, scert, c.n)
+            cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            cctx.load_cert_chain(chain, args.shield_leaf_key)
+            cctx.keylog_filename = args.keylog_client_leg
+            sni_seen = []
+            cctx.sni_callback = lambda sobj, name, ctx: sni_seen.append(name)
+            await c.to_client("220 2.0.0 Ready to start TLS", "answered",
+                              note="the shield's own 220; the server's 220 was consumed")
+            await c.cw.start_tls(cctx)
+            co = c.cw.get_extra_info("ssl_object")
+            c.tls_legs.add("client")
+            with open(chain) as f:
+                leaf_pem = f.read().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+            log(conn=c.n, leg="client", event="tls", role="server", version=co.version(), cipher=co.cipher()[0],
+                sni=sni_seen[0] if sni_seen else None,
+                own_cert_subject=f"commonName={cn}", own_cert_san=sans,
+                own_cert_issuer=args.shield_ca_name,
+                own_cert_sha256=der_sha256(ssl.PEM_cert_to_DER_cert(leaf_pem)))
+            continue
+        c.rec("from_client", t, "relayed")
+        await c.to_server(t, "relayed")
+        if verb == "QUIT":
+            await c.relay_reply()
+            break
+        lines = await c.relay_reply()
+        if verb == "DATA" and lines[-1].startswith("354"):
+            body = await c.read_body("relayed")
+            footer = [b"\r\n", args.footer.encode() + b"\r\n"]
+            if body and not body[-1].endswith(b"\n"):
+                body[-1] += b"\r\n"
+            out = b"".join(body + footer)
+            c.sw.write(out + b".\r\n")
+            await c.sw.drain()
+            c.body("to_server", out.decode("utf-8", "replace"), "rewritten",
+                   note=f"footer added: {args.footer!r}")
+            c.rec("to_server", ".", "relayed")
+            await c.relay_reply()
+
+
 async def keep_server_busy(c, args):
     """Server leg while the message is held: RSET, a second RSET, then NOOPs."""
     await c.to_server("RSET", "injected", note="sent instead of DATA")
@@ -522,6 +666,8 @@ async def handle(args, cr, cw):
             await mode_store_and_forward(c, args)
         elif args.mode == "reconnect":
             await mode_reconnect(c, args, peer, dst)
+        elif args.mode == "tls-shield":
+            await mode_tls_shield(c, args)
         c.sw.close()
         log(conn=n, leg="server", event="close", by="proxy", **c._sc("server"))
     except Exception as e:          # keep serving other connections
@@ -543,7 +689,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mode", required=True,
                    choices=["store-and-forward", "inline-rewriter", "starttls-answered", "plain-relay",
-                            "reconnect"])
+                            "reconnect", "tls-shield"])
     p.add_argument("--port", type=int, default=10025)
     p.add_argument("--source", default="proxy", choices=["proxy", "client", "client-port"])
     p.add_argument("--hold", type=float, default=4.0, help="store-and-forward: seconds the message is held")
@@ -553,6 +699,16 @@ def main():
     p.add_argument("--server-delay", type=float, default=0.0,
                    help="seconds to wait before each line the proxy itself sends to the server, as if the "
                         "server were across a WAN (the proxy sits on the client host)")
+    p.add_argument("--shield-ca-cert", help="tls-shield: the shield's root CA certificate (PEM)")
+    p.add_argument("--shield-ca-key", help="tls-shield: the root CA's key")
+    p.add_argument("--shield-ca-name", default="CN=Lab Mail Shield Root CA",
+                   help="tls-shield: the root CA's name, for the log")
+    p.add_argument("--shield-leaf-key", help="tls-shield: key of the certificates the shield issues")
+    p.add_argument("--server-ca", help="tls-shield: trust anchor for the server's certificate")
+    p.add_argument("--keylog-client-leg", help="tls-shield: NSS key log of the client-leg TLS sessions")
+    p.add_argument("--keylog-server-leg", help="tls-shield: NSS key log of the server-leg TLS sessions")
+    p.add_argument("--footer", default="-- scanned by Lab Mail Shield", help="tls-shield: line added to bodies")
+    p.add_argument("--workdir", default=tempfile.gettempdir(), help="tls-shield: where issued certificates go")
     p.add_argument("--log", required=True)
     args = p.parse_args()
     LOG = open(args.log, "w")

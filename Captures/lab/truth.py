@@ -32,6 +32,21 @@ Description fields:
                   record, copied to the session as "address_translation");
                   the client address Postfix logged is then not expected to
                   match the capture's
+     implicit_tls optional true: TLS from the first byte (port 465); the
+                  session is marked tls and its transactions inside_tls
+     tls_check    optional {"keys": path, "decode_as": ["tcp.port==N,smtp"]}:
+                  a TLS session with a key log.  The session gets "commands"
+                  (the client's commands in order, from the transcript),
+                  "tls_by_client" (what the client reported: msmtp's "TLS
+                  session parameters", the lab smtplib client's '=== tls' line,
+                  or the proxy's tls event), "tls_by_server" (Postfix's "TLS
+                  connection established" line, or the proxy's tls event), and
+                  "tshark_check": what tshark 4.0 decodes from the capture with
+                  that key log (ClientHello/ServerHello facts, JA3/JA3S,
+                  certificates, alerts, the SMTP it decrypts, which key-log
+                  lines belong to the session).  The tshark_check is a
+                  cross-check made from the capture, not ground truth.
+     extra        optional object merged into the session (e.g. tls_failure)
      proxy        optional object: the session is tunnelled through a SOCKS or
                   HTTP CONNECT proxy ("server" is then the proxy's address);
                   copied to the session as "proxy", with the client's record of
@@ -46,6 +61,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 # ---------------------------------------------------------------------------
 # events: ("C", line) client command/body line, ("S", line) server reply line,
@@ -98,12 +114,17 @@ def parse_smtplib(text):
     sessions = []
     ev = None
     in_data = False
+    tls = False
     for raw in text.splitlines():
         if raw.startswith("=== session"):
             ev = []
             sessions.append(ev)
+            tls = False
             continue
         if ev is None:
+            continue
+        if raw.startswith("=== tls "):
+            tls = True          # the lab's TLS client: everything after this is inside TLS
             continue
         if raw.startswith("send: "):
             payload = ast.literal_eval(raw[6:])
@@ -114,12 +135,12 @@ def parse_smtplib(text):
             if lines and lines[-1] == "":
                 lines.pop()
             for ln in lines:
-                ev.append(("C", ln, False))
+                ev.append(("C", ln, tls))
         elif raw.startswith("reply: b") or raw.startswith("reply: '"):
             payload = ast.literal_eval(raw[7:])
             if isinstance(payload, bytes):
                 payload = payload.decode("utf-8", "replace")
-            ev.append(("S", payload.rstrip("\r\n"), False))
+            ev.append(("S", payload.rstrip("\r\n"), tls))
     return sessions
 
 
@@ -236,10 +257,11 @@ def proxy_sessions(records, conn, server_conn=None):
         if leg == "server" and server_conn is not None and r.get("server_conn", 1) != server_conn:
             continue
         who = "C" if d in ("from_client", "to_server") else "S"
+        tls = bool(r.get("tls"))        # tls-shield mode: the line travelled inside TLS
         if "body" in r:
-            legs[leg].append(("BODY", r["body"], False))
+            legs[leg].append(("BODY", r["body"], tls))
         elif "line" in r:
-            legs[leg].append((who, r["line"], False))
+            legs[leg].append((who, r["line"], tls))
         elif d == "close":
             legs[leg].append(("CLOSE", who, False))
     return legs
@@ -319,6 +341,7 @@ class Analyser:
         self.quit = False
         self.starttls = None
         self.clear_after_starttls = False   # client lines in the clear after a 220 to STARTTLS
+        self.commands = []                  # client command lines in order (no message text)
 
     # -- transactions -------------------------------------------------
     def _new_txn(self, mail_from, tls):
@@ -355,6 +378,7 @@ class Analyser:
             else:
                 self.body.append(line)
             return
+        self.commands.append({"command": line, "inside_tls": bool(tls)})
         if self.auth_cont:
             self.pending.append(("AUTHDATA", "", line, tls))
             self.auth_cont = False
@@ -528,7 +552,7 @@ def postfix_facts(lines):
     q = collections.OrderedDict()
     ports = []
     for ln in lines:
-        m = re.search(r"postfix/smtpd\[\d+\]: connect from \S+?\[([^\]]+)\]:(\d+)", ln)
+        m = re.search(r"postfix/(?:[a-z]+/)?smtpd\[\d+\]: connect from \S+?\[([^\]]+)\]:(\d+)", ln)
         if m:
             ports.append(fmt_addr(m.group(1), m.group(2)))
         m = re.search(r": ([0-9A-F]{6,}): client=\S+?\[([^\]]+)\]:(\d+)", ln)
@@ -546,6 +570,209 @@ def postfix_facts(lines):
             d["from"] = m.group(2)
             d["size"] = int(m.group(3))
     return q, ports
+
+
+# ---------------------------------------------------------------------------
+# TLS: what the software reported, and tshark's cross-check with the key log
+# ---------------------------------------------------------------------------
+
+def tls_by_msmtp(text):
+    """msmtp --debug: the 'TLS session parameters' and certificate lines."""
+    out = {}
+    lines = text.splitlines()
+    for i, ln in enumerate(lines):
+        if ln.startswith("TLS session parameters"):
+            out["session_parameters"] = lines[i + 1].strip() if i + 1 < len(lines) else None
+        if ln.startswith("msmtp: "):
+            out.setdefault("errors", []).append(ln)
+    # the certificate block as msmtp printed it (Owner / Issuer sections)
+    blk = []
+    on = False
+    for ln in lines:
+        if ln.startswith("TLS certificate information"):
+            on = True
+        elif on and (ln.startswith("<--") or ln.startswith("-->") or ln.startswith("TLS session")):
+            on = False
+        if on:
+            blk.append(ln.rstrip())
+    if blk:
+        out["certificate_information"] = blk
+    return out
+
+
+def tls_by_smtplib(text):
+    for ln in text.splitlines():
+        if ln.startswith("=== tls "):
+            return json.loads(ln[8:])
+    return None
+
+
+def split_addr(a):
+    ip, _, port = a.rpartition(":")
+    return ip.strip("[]"), port
+
+
+def tls_by_postfix(server_log, client):
+    if not client:
+        return None
+    ip, port = split_addr(client)
+    for ln in server_log:
+        m = re.search(r"(postfix/\S+?)\[\d+\]: (\w+ TLS connection established from \S+?\[" + re.escape(ip)
+                      + r"\]:" + port + r": .*)$", ln)
+        if m:
+            return {"by": m.group(1), "log": m.group(2)}
+    # no TLS session: Postfix's record of the failed handshake
+    fail = []
+    for ln in server_log:
+        m = re.search(r"(postfix/\S+?)\[\d+\]: (SSL_accept error from \S+?\[" + re.escape(ip) + r"\]:" + port + r": .*)$", ln)
+        if m:
+            fail.append(m.group(2))
+            continue
+        if fail and len(fail) == 1:
+            m = re.search(r"postfix/\S+?\[\d+\]: (warning: TLS library problem: .*)$", ln)
+            if m:
+                fail.append(m.group(1))
+    return {"by": "postfix/smtpd", "handshake_failed": fail} if fail else None
+
+
+def _pdml_packets(cmd):
+    out = subprocess.run(cmd + ["-T", "pdml"], capture_output=True, text=True, check=True).stdout
+    return ET.fromstring(out).findall("packet") if out.strip() else []
+
+
+def _field(el, name, attr="show"):
+    f = el.find(f".//field[@name='{name}']")
+    return f.get(attr) if f is not None else None
+
+
+def _fields(el, name, attr="show"):
+    return [f.get(attr) for f in el.iter("field") if f.get("name") == name]
+
+
+def _x509_names(cert_el):
+    """issuer and subject of one certificate in a Certificate message (PDML)."""
+    res = {}
+    for part in ("issuer", "subject"):
+        f = cert_el.find(f".//field[@name='x509af.{part}']")
+        if f is None:
+            continue
+        rdn = next((x for x in f.iter("field") if x.get("name", "").endswith(".rdnSequence")), None)
+        show = (rdn if rdn is not None else f).get("showname") or ""
+        m = re.search(r"\((.*)\)\s*$", show)
+        res[part] = m.group(1) if m else show
+    return res
+
+
+def tshark_check(pcap, keys, client, server, decode_as=()):
+    """What tshark decodes for one TCP connection, with and without the key log."""
+    cip, cport = split_addr(client)
+    sip, sport = split_addr(server)
+    filt = f"tcp.port=={cport} && tcp.port=={sport} && ip.addr=={cip} && ip.addr=={sip}"
+    dec = []
+    for d in decode_as:
+        dec += ["-d", d]
+    base = ["tshark", "-r", pcap] + dec
+    withkeys = base + ["-o", f"tls.keylog_file:{keys}"]
+    tv = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    res = {"tool": tv, "command": " ".join(["tshark", "-r", os.path.basename(pcap)] + dec +
+                                            ["-o", f"tls.keylog_file:{os.path.basename(keys)}"]),
+           "client_hello": None, "server_hello": None, "certificates": [], "alerts": [],
+           "other_handshake_messages": []}
+    randoms = []
+    for pkt in _pdml_packets(withkeys + ["-Y", f"({filt}) && (tls.handshake || tls.alert_message)"]):
+        frame = int(_field(pkt, "frame.number"))
+        src = _field(pkt, "ip.src")
+        who = "client" if src == cip else "server"
+        for hs in pkt.iter("field"):
+            if hs.get("name") != "tls.handshake":
+                continue
+            typ = _field(hs, "tls.handshake.type")
+            typ_name = (_field(hs, "tls.handshake.type", "showname") or "").split(": ", 1)[-1]
+            if typ == "1":
+                rnd = _field(hs, "tls.handshake.random", "value")
+                randoms.append(rnd)
+                res["client_hello"] = {
+                    "frame": frame,
+                    "legacy_version": (_field(hs, "tls.handshake.version", "showname") or "").split(": ", 1)[-1],
+                    "supported_versions": [v.split(": ", 1)[-1] for v in
+                                           _fields(hs, "tls.handshake.extensions.supported_version", "showname")],
+                    "sni": _field(hs, "tls.handshake.extensions_server_name"),
+                    "cipher_suites_offered": [v.split(": ", 1)[-1] for v in
+                                              _fields(hs, "tls.handshake.ciphersuite", "showname")],
+                    "extensions": [v.split(": ", 1)[-1] for v in
+                                   _fields(hs, "tls.handshake.extension.type", "showname")],
+                    "ja3": _field(hs, "tls.handshake.ja3"),
+                    "ja3_full": _field(hs, "tls.handshake.ja3_full"),
+                    "random": rnd}
+            elif typ == "2":
+                sv = [v.split(": ", 1)[-1] for v in _fields(hs, "tls.handshake.extensions.supported_version", "showname")]
+                exts = [v.split(": ", 1)[-1] for v in _fields(hs, "tls.handshake.extension.type", "showname")]
+                res["server_hello"] = {
+                    "frame": frame,
+                    "legacy_version": (_field(hs, "tls.handshake.version", "showname") or "").split(": ", 1)[-1],
+                    "supported_version": sv[0] if sv else None,
+                    "cipher_suite": (_field(hs, "tls.handshake.ciphersuite", "showname") or "").split(": ", 1)[-1],
+                    "extensions": exts,
+                    "encrypt_then_mac": any("encrypt_then_mac" in e for e in exts),
+                    "extended_master_secret": any("extended_master_secret" in e for e in exts),
+                    "ja3s": _field(hs, "tls.handshake.ja3s"),
+                    "ja3s_full": _field(hs, "tls.handshake.ja3s_full")}
+            elif typ == "11":
+                for cert in hs.iter("field"):
+                    if cert.get("name") == "tls.handshake.certificate":
+                        res["certificates"].append({"frame": frame, "from": who, **_x509_names(cert)})
+            if typ and typ not in ("1", "2"):
+                res["other_handshake_messages"].append(f"{who}: {typ_name} (frame {frame})")
+        for al in pkt.iter("field"):
+            if al.get("name") == "tls.alert_message":
+                res["alerts"].append({
+                    "frame": frame, "from": who,
+                    "level": (_field(al, "tls.alert_message.level", "showname") or "").split(": ", 1)[-1],
+                    "description": (_field(al, "tls.alert_message.desc", "showname") or "").split(": ", 1)[-1]})
+    sh = res["server_hello"] or {}
+    res["negotiated_version"] = sh.get("supported_version") or sh.get("legacy_version")
+    res["negotiated_cipher_suite"] = sh.get("cipher_suite")
+
+    def smtp(cmd):
+        out = subprocess.run(cmd + ["-Y", f"({filt}) && smtp", "-T", "fields", "-E", "occurrence=a",
+                                    "-E", "aggregator=\x1f", "-e", "smtp.command_line",
+                                    "-e", "smtp.response.code", "-e", "imf.subject", "-e", "imf.message_id"],
+                             capture_output=True, text=True, check=True).stdout
+        cmds, codes, imf = [], [], []
+        for ln in out.splitlines():
+            f = (ln.split("\t") + [""] * 4)[:4]
+            cmds += [c.replace("\\r", "").replace("\\n", "").strip() for c in f[0].split("\x1f") if c]
+            codes += [c for c in f[1].split("\x1f") if c]
+            if f[2] or f[3]:
+                imf.append({"subject": f[2] or None, "message_id": f[3] or None})
+        return cmds, codes, imf
+    clear_cmds, clear_codes, _ = smtp(base)
+    all_cmds, all_codes, imf = smtp(withkeys)
+    res["smtp_commands_without_key_log"] = clear_cmds
+    res["smtp_commands_with_key_log"] = all_cmds
+    res["smtp_reply_codes_with_key_log"] = all_codes
+    res["imf_with_key_log"] = imf
+    # the key log lines that belong to this connection (by the ClientHello's random)
+    lines = []
+    if os.path.exists(keys):
+        with open(keys) as f:
+            for ln in f:
+                p = ln.split()
+                if len(p) == 3 and p[1].lower() in randoms:
+                    lines.append(f"{p[0]} {p[1]}")
+    res["key_log_lines"] = lines
+    return res
+
+
+def key_log_summary(path):
+    lines = []
+    with open(path) as f:
+        for ln in f:
+            p = ln.split()
+            if len(p) == 3 and not ln.startswith("#"):
+                lines.append(f"{p[0]} {p[1]}")
+    return {"file": os.path.basename(path), "format": "NSS key log (label, client random, secret)",
+            "lines": lines}
 
 
 def build(desc):
@@ -701,6 +928,38 @@ def build(desc):
             s["in_capture"] = False
         if spec.get("made_by"):
             s["made_by"] = spec["made_by"]
+        if spec.get("extra"):
+            s.update(spec["extra"])
+        if spec.get("implicit_tls"):
+            s["tls"] = True
+            s["tls_mode"] = "implicit"
+        elif s["tls"] and spec.get("tls_check"):
+            s["tls_mode"] = "starttls"
+        if spec.get("tls_check"):
+            s["commands"] = a.commands
+            by_client = None
+            if fmt == "msmtp":
+                with open(spec["transcript"], errors="replace") as f:
+                    by_client = tls_by_msmtp(f.read())
+            elif fmt == "smtplib":
+                with open(spec["transcript"], errors="replace") as f:
+                    by_client = tls_by_smtplib(f.read())
+            by_proxy = {r["leg"]: r for r in proxy_log
+                        if r.get("event") == "tls" and r.get("conn") == spec.get("conn", 1)}
+            if fmt == "proxy" and "server" in by_proxy:
+                by_client = dict(by_proxy["server"], by="smtp_middlebox.py (the shield, as TLS client)")
+            s["tls_by_client"] = by_client
+            if spec["leg"] == "client" and "client" in by_proxy:
+                s["tls_by_server"] = dict(by_proxy["client"], by="smtp_middlebox.py (the shield, as TLS server)")
+            else:
+                s["tls_by_server"] = tls_by_postfix(server_log, client)
+            if client and desc.get("pcap"):
+                tc = spec["tls_check"]
+                try:
+                    s["tshark_check"] = tshark_check(desc["pcap"], tc["keys"], client, server,
+                                                     tc.get("decode_as", []))
+                except (subprocess.CalledProcessError, ET.ParseError) as e:
+                    warnings.append(f"tshark check failed: {e}")
         sessions.append(s)
 
     if logged_ports:
@@ -728,6 +987,8 @@ def build(desc):
     for k in ("also_in", "notes"):
         if k in desc:
             truth[k] = desc[k]
+    if desc.get("key_log"):
+        truth["key_log"] = key_log_summary(desc["key_log"])
     if warnings:
         truth["lab_warnings"] = warnings
     return truth, warnings
