@@ -38,13 +38,19 @@ public struct AnalyzerOptions: Sendable {
 
 /// Capture packets in, sessions and transactions out: packet decoding, TCP reassembly, SMTP
 /// decoding and transaction building wired together. Single-threaded; no I/O of its own.
-public final class Analyzer: ReassemblyDelegate {
+public final class Analyzer {
     public let options: AnalyzerOptions
     public private(set) var packetStats = PacketStats()
     public private(set) var sessionsSeen = 0
     public private(set) var lastTime = Timestamp.zero
-    private var reassembler: TCPReassembler<Analyzer>!
+    private let reassembler: TCPReassembler
     private let stage: SessionStage
+    /// Per connection, by its handle: the slot of its SMTP session (`noSession` until there is
+    /// one, `ignoredConnection` once it is known not to carry SMTP).
+    private var sessionSlot: [Int] = []
+    private static let noSession = -1, ignoredConnection = -2
+    /// Connections not on an SMTP port whose first bytes are being looked at, by handle.
+    private var candidates: [Int: Candidate] = [:]
     private var reportedHorizon = Timestamp.zero
     /// One packet decoder per input file (its fragment table and counters), indexed by file number.
     private var decoders: [FileDecoder?] = []
@@ -56,8 +62,8 @@ public final class Analyzer: ReassemblyDelegate {
         init(_ linkType: LinkType) { decoder = PacketDecoder(linkType: linkType) }
     }
 
-    /// A connection not on an SMTP port, kept in `Connection.context` while its first bytes are
-    /// held to see whether it carries SMTP. An SMTP session's slot is the connection's `tag`.
+    /// A connection not on an SMTP port, while its first bytes are held to see whether it
+    /// carries SMTP.
     final class Candidate {
         /// The first bytes of each direction, decided on (at most `holdLimit` each).
         var server: [UInt8] = []
@@ -91,7 +97,7 @@ public final class Analyzer: ReassemblyDelegate {
     public init(options: AnalyzerOptions = .init(), sink: RecordSink) {
         self.options = options
         self.stage = SessionStage(sink: sink, decoderOptions: options.decoder, limits: options.sessions, threaded: options.sessionThread, batchItems: options.sessionBatch)
-        self.reassembler = TCPReassembler(delegate: self, limits: options.reassembly, serverPorts: options.ports)
+        self.reassembler = TCPReassembler(limits: options.reassembly, serverPorts: options.ports)
         reassembler.speaksFirst = Self.speaksFirst
     }
 
@@ -102,18 +108,16 @@ public final class Analyzer: ReassemblyDelegate {
         if file >= decoders.count { decoders += Array(repeating: nil, count: file + 1 - decoders.count) }
         let d: FileDecoder
         if let existing = decoders[file] { d = existing } else { d = FileDecoder(linkType); decoders[file] = d }
-        // Taken out once per packet: the closure then refers to nothing it must retain.
-        let reassembler = self.reassembler!
         let time = p.time, vantage = p.vantage
         if options.detectByContent {
             d.decoder.decode(p.bytes, wireLength: p.wireLength, time: time) { seg in
-                reassembler.process(seg, time: time, vantage: vantage)
+                self.segment(seg, time: time, vantage: vantage)
             }
         } else {
             let ports = options.ports
             d.decoder.decode(p.bytes, wireLength: p.wireLength, time: time) { seg in
                 guard ports.contains(seg.source.port) || ports.contains(seg.destination.port) else { return }
-                reassembler.process(seg, time: time, vantage: vantage)
+                self.segment(seg, time: time, vantage: vantage)
             }
         }
     }
@@ -121,6 +125,7 @@ public final class Analyzer: ReassemblyDelegate {
     /// The input ended: open connections are flushed and closed.
     public func finish() {
         reassembler.finishAll(at: lastTime)
+        take(reassembler.events)
         stage.finish()
         packetStats = decoders.compactMap { $0?.decoder }.reduce(into: PacketStats()) { total, d in
             total.packets += d.stats.packets
@@ -136,52 +141,79 @@ public final class Analyzer: ReassemblyDelegate {
     }
 
     /// Closes connections idle past the limit (live capture calls this as the clock moves).
-    public func expireIdle(now: Timestamp) { reassembler.expireIdle(now) }
+    public func expireIdle(now: Timestamp) {
+        reassembler.expireIdle(now)
+        take(reassembler.events)
+    }
 
-    /// Feeds one TCP segment decoded elsewhere (see `CombinedCopies`), as if a packet carried it.
+    /// Feeds one TCP segment (from `packet`, or decoded elsewhere: see `CombinedCopies`).
     public func segment(_ seg: TCPSegment, time: Timestamp, vantage: Vantage) {
         lastTime = max(lastTime, time)
         reassembler.process(seg, time: time, vantage: vantage)
+        take(reassembler.events)
     }
 
-    // MARK: - ReassemblyDelegate
+    // MARK: - Stream events
 
-    public func opened(_ c: Connection) {
+    private func take(_ events: [StreamEvent]) {
+        for e in events {
+            switch e {
+            case .data(let handle, let direction, let bytes, let meta): data(handle, direction, bytes, meta)
+            case .opened(let c): opened(c)
+            case .gap(let handle, let direction, let length, let time): gap(handle, direction, length: length, at: time)
+            case .closed(let c, let reason): closed(c, reason)
+            }
+        }
+    }
+
+    private func opened(_ c: Connection) {
+        if c.handle >= sessionSlot.count { sessionSlot += Array(repeating: Self.noSession, count: c.handle + 1 - sessionSlot.count) }
+        sessionSlot[c.handle] = Self.noSession
         // On an SMTP port the session begins with its first byte (a SYN alone costs nothing);
         // elsewhere the first bytes must show SMTP.
         if !options.ports.contains(c.server.port), options.detectByContent {
-            c.context = Candidate()
+            candidates[c.handle] = Candidate()
         }
     }
 
     /// The session of a connection on an SMTP port, begun at its first byte (or gap).
-    private func portSession(_ c: Connection) -> Int? {
-        guard options.ports.contains(c.server.port) else { return nil }
+    private func portSession(_ handle: Int) -> Int? {
+        guard let c = reassembler.connection(handle), options.ports.contains(c.server.port) else { return nil }
         return openSession(c)
     }
 
-    public func data(_ c: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
+    /// The connection does not carry SMTP: the reassembler stops following it.
+    private func ignore(_ handle: Int) {
+        sessionSlot[handle] = Self.ignoredConnection
+        candidates[handle] = nil
+        reassembler.ignore(handle)
+    }
+
+    private func data(_ handle: Int, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) {
         // The SMTP session's slot, once there is one (the common case, tested first).
-        if let slot = c.tag {
-            stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
-            return true
+        let known = sessionSlot[handle]
+        if known >= 0 {
+            stage.receive(known, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
+            return
         }
-        guard let candidate = c.context.map({ unsafeDowncast($0, to: Candidate.self) }) else {
-            guard let slot = portSession(c) else { return false }
+        guard known == Self.noSession else { return }
+        guard let candidate = candidates[handle] else {
+            guard let slot = portSession(handle) else { return ignore(handle) }
             stage.receive(slot, direction, bytes, at: meta.time, ttl: meta.ttl, ipID: meta.ipID)
-            return true
+            return
         }
         candidate.look(direction, bytes)
         let verdict = Self.detect(server: candidate.server, client: candidate.client)
         // Most connections are ruled out by their first bytes: those are not copied again.
-        if verdict == .no { return false }
+        if verdict == .no { return ignore(handle) }
         candidate.held.append(Candidate.Held(direction: direction, bytes: Array(bytes), meta: meta))
         switch verdict {
-        case .no: return false
-        case .undecided: return !candidate.full
+        case .no: return ignore(handle)
+        case .undecided: if candidate.full { ignore(handle) }
         case .yes(let proxy, let preamble):
+            guard let c = reassembler.connection(handle) else { return }
             let slot = openSession(c, proxy: proxy)
-            c.context = nil
+            candidates[handle] = nil
             // Replay what was held as it came, each piece with its own packet's facts, less the
             // proxy handshake: the SMTP decoder sees what it would have seen on an SMTP port.
             var skip = [preamble.client, preamble.server]
@@ -194,18 +226,22 @@ public final class Analyzer: ReassemblyDelegate {
                     stage.receive(slot, h.direction, $0, at: h.meta.time, ttl: h.meta.ttl, ipID: h.meta.ipID)
                 }
             }
-            return true
         }
     }
 
-    public func gap(_ c: Connection, _ direction: Direction, length: Int, at time: Timestamp) {
+    private func gap(_ handle: Int, _ direction: Direction, length: Int, at time: Timestamp) {
         // Nothing to tell a connection still being looked at: it is not known to be SMTP.
-        guard let slot = c.tag ?? (c.context == nil ? portSession(c) : nil) else { return }
+        var slot = sessionSlot[handle]
+        if slot == Self.noSession, candidates[handle] == nil { slot = portSession(handle) ?? Self.noSession }
+        guard slot >= 0 else { return }
         stage.gap(slot, direction, length: length, at: time)
     }
 
-    public func closed(_ c: Connection, _ reason: CloseReason) {
-        guard let slot = c.tag else { return }
+    private func closed(_ c: Connection, _ reason: CloseReason) {
+        let slot = sessionSlot[c.handle]
+        sessionSlot[c.handle] = Self.noSession
+        candidates[c.handle] = nil
+        guard slot >= 0 else { return }
         stage.close(slot, ConnectionFacts(c, reason))
         if reassembler.horizon.seconds(since: reportedHorizon) >= 1 {
             reportedHorizon = reassembler.horizon
@@ -215,13 +251,13 @@ public final class Analyzer: ReassemblyDelegate {
 
     // MARK: - Helpers
 
-    /// Begins the connection's SMTP session; its slot becomes the connection's tag.
+    /// Begins the connection's SMTP session.
     private func openSession(_ c: Connection, proxy: ProxyTunnel? = nil) -> Int {
         sessionsSeen += 1
         var s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
         s.proxy = proxy
         let slot = stage.open(s)
-        c.tag = slot
+        sessionSlot[c.handle] = slot
         return slot
     }
 

@@ -68,7 +68,8 @@ public struct DirectionStats: Sendable, Equatable {
     }
 }
 
-/// One TCP connection, as tracked by the reassembler. Read-only to consumers, except `context` and `tag`.
+/// One TCP connection, as tracked by the reassembler. Read-only to consumers: a consumer keeps
+/// its own state per connection, indexed by `handle`.
 public final class Connection {
     public let id: Int
     public let vantage: Vantage
@@ -87,17 +88,17 @@ public final class Connection {
     public internal(set) var stats: [DirectionStats] = [DirectionStats(), DirectionStats()]
     /// Anomalies at the TCP level (inconsistent retransmissions, limits hit).
     public internal(set) var anomalies: [Anomaly] = []
-    /// The consumer's per-connection state.
-    public var context: AnyObject?
-    /// A number the consumer may give the connection (nil until it does): read for every
-    /// segment without the reference counting an object costs.
-    public var tag: Int?
+    /// A small number that names the connection in stream events while the reassembler tracks
+    /// it: dense (below the most connections tracked at once), so a consumer can keep its state
+    /// in an array. Given to a new connection once this one has left the table.
+    public let handle: Int
 
     var halves: [HalfStream] = [HalfStream(), HalfStream()]
     var ignored = false
 
-    init(id: Int, vantage: Vantage, client: Endpoint, server: Endpoint, fromHandshake: Bool, time: Timestamp) {
+    init(id: Int, handle: Int, vantage: Vantage, client: Endpoint, server: Endpoint, fromHandshake: Bool, time: Timestamp) {
         self.id = id
+        self.handle = handle
         self.vantage = vantage
         self.client = client
         self.server = server
@@ -153,10 +154,22 @@ public struct SmallByteSet: Sendable, Equatable, Sequence {
     }
 }
 
+/// Bytes of a held segment, in memory of their own: a data event points into them, and they
+/// stay where they are until the reassembler's next call (it keeps them that long).
+final class HeldBytes {
+    let buffer: UnsafeMutableRawBufferPointer
+    var count: Int { buffer.count }
+    init(_ bytes: UnsafeRawBufferPointer) {
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        if !bytes.isEmpty { buffer.copyMemory(from: bytes) }
+    }
+    deinit { buffer.deallocate() }
+}
+
 /// A segment held because bytes before it are missing.
 struct HeldSegment {
     var start: Int64
-    var bytes: [UInt8]
+    var bytes: HeldBytes
     var time: Timestamp
     var end: Int64 { start + Int64(bytes.count) }
     /// What holding it costs against the limit: its bytes, and at least 64 for the entry itself, so

@@ -1,17 +1,18 @@
 import Packets
 import ScopeCore
 
-/// What a reassembler delivers. Calls arrive synchronously from `process`.
-public protocol ReassemblyDelegate: AnyObject {
+/// What the reassembler found, in order. A call to `TCPReassembler.process` (or `expireIdle`,
+/// `finishAll`) replaces `TCPReassembler.events` with the events it produced; the bytes of a
+/// `data` event are valid until the reassembler's next call.
+public enum StreamEvent {
     /// A connection was first seen.
-    func opened(_ connection: Connection)
-    /// In-order bytes of one direction. `bytes` is valid only during the call. Return false to
-    /// stop following the connection (it is then closed with reason `ignored`).
-    func data(_ connection: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool
+    case opened(Connection)
+    /// In-order bytes of one direction of the connection with this handle.
+    case data(handle: Int, Direction, UnsafeRawBufferPointer, SegmentMeta)
     /// `length` bytes of one direction are missing from the capture.
-    func gap(_ connection: Connection, _ direction: Direction, length: Int, at time: Timestamp)
-    /// The connection ended; no further calls for it.
-    func closed(_ connection: Connection, _ reason: CloseReason)
+    case gap(handle: Int, Direction, length: Int, time: Timestamp)
+    /// The connection ended; no further events name its handle until another connection takes it.
+    case closed(Connection, CloseReason)
 }
 
 /// Facts about the packet that carried delivered bytes.
@@ -49,18 +50,21 @@ struct FlowKey: Equatable {
 }
 
 /// TCP stream reassembly: a flow table, per-direction ordering, retransmission handling and
-/// explicit gaps. No I/O: segments in, delegate calls out.
+/// explicit gaps. No I/O, no callbacks: segments in, `events` out.
 ///
 /// Ordering across directions: before a segment's data is delivered, its ACK field is honoured —
 /// every byte of the other direction that it acknowledges is delivered first (or declared a gap,
 /// since the receiver had it but the capture did not). So a reply is never delivered before the
 /// command it answers.
-public final class TCPReassembler<Delegate: ReassemblyDelegate> {
+public final class TCPReassembler {
     public let limits: ReassemblyLimits
-    /// Not retained, and not checked: the delegate must outlive the reassembler (an analyzer owns
-    /// its reassembler). It is called for every segment, where a checked unowned reference costs
-    /// two atomic operations.
-    public unowned(unsafe) let delegate: Delegate
+    /// What the last call found (see `StreamEvent`).
+    public private(set) var events: [StreamEvent] = []
+    /// Held bytes delivered by the last call, kept until the next one: data events point into them.
+    private var delivered: [HeldBytes] = []
+    /// Connections by handle, and the handles free for new connections.
+    private var byHandle: [Connection?] = []
+    private var freeHandles: [Int] = []
     /// Ports whose side is the server when no handshake was seen.
     public var serverPorts: Set<UInt16>
     /// Given a direction's first bytes, says whether they look like a server greeting (true), a
@@ -73,8 +77,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     public private(set) var connectionsSeen = 0
     public private(set) var evicted = 0
 
-    public init(delegate: Delegate, limits: ReassemblyLimits = .init(), serverPorts: Set<UInt16> = [25, 465, 587, 2525]) {
-        self.delegate = delegate
+    public init(limits: ReassemblyLimits = .init(), serverPorts: Set<UInt16> = [25, 465, 587, 2525]) {
         self.limits = limits
         self.serverPorts = serverPorts
     }
@@ -86,7 +89,9 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
 
     // MARK: - Segments
 
+    /// Takes one segment; `events` then holds what it made known.
     public func process(_ seg: TCPSegment, time: Timestamp, vantage: Vantage) {
+        startCall()
         sweepIfDue(time)
         let key = FlowKey(vantage, seg.source, seg.destination)
         let isSyn = seg.flags.contains(.syn)
@@ -98,7 +103,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
             let sameSyn = seg.source == c.client && c.clientISN == seg.seq
             if !sameSyn || c.isClosed {
                 if !c.isClosed { close(c, .portReuse) }
-                table.removeValue(forKey: key)
+                forget(key)
                 conn = nil
             }
         }
@@ -170,6 +175,34 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
     }
 
+    /// A new call: the last call's events and the bytes they point into are let go.
+    @inline(__always) private func startCall() {
+        if !events.isEmpty { events.removeAll(keepingCapacity: true) }
+        if !delivered.isEmpty { delivered.removeAll(keepingCapacity: true) }
+    }
+
+    /// The connection with this handle, while the reassembler tracks it.
+    public func connection(_ handle: Int) -> Connection? {
+        byHandle.indices.contains(handle) ? byHandle[handle] : nil
+    }
+
+    /// The consumer stops following the connection (it is not SMTP): it is closed with reason
+    /// `ignored`, what it held is dropped, and no further events name it. No event is made: the
+    /// consumer knows. Events of the current call that name it are still in `events`.
+    public func ignore(_ handle: Int) {
+        guard let c = connection(handle), !c.isClosed else { return }
+        c.ignored = true
+        c.closeReason = .ignored
+        release(c)
+    }
+
+    /// Takes the connection out of the table, and frees its handle.
+    private func forget(_ key: FlowKey) {
+        guard let c = table.removeValue(forKey: key) else { return }
+        byHandle[c.handle] = nil
+        freeHandles.append(c.handle)
+    }
+
     private func open(_ seg: TCPSegment, key: FlowKey, time: Timestamp, vantage: Vantage) -> Connection? {
         if table.count >= limits.maxConnections { evictOldest() }
         var client = seg.source, server = seg.destination
@@ -187,11 +220,19 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
                 if serverFirst != (seg.source == server) { swap(&client, &server) }
             }
         }
-        let c = Connection(id: nextID, vantage: vantage, client: client, server: server, fromHandshake: handshake, time: time)
+        let handle: Int
+        if let free = freeHandles.popLast() {
+            handle = free
+        } else {
+            handle = byHandle.count
+            byHandle.append(nil)
+        }
+        let c = Connection(id: nextID, handle: handle, vantage: vantage, client: client, server: server, fromHandshake: handshake, time: time)
+        byHandle[handle] = c
         nextID += 1
         connectionsSeen += 1
         table[key] = c
-        delegate.opened(c)
+        events.append(.opened(c))
         return c
     }
 
@@ -238,10 +279,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         // Remember the most recent bytes for the retransmission check.
         c.halves[d].recent.append(bytes, endingAt: end, capacity: limits.retransmissionHistory)
         c.stats[d].bytes += bytes.count
-        if !delegate.data(c, Direction(rawValue: UInt8(d))!, bytes, meta) {
-            c.ignored = true
-            close(c, .ignored)
-        }
+        events.append(.data(handle: c.handle, Direction(rawValue: UInt8(d))!, bytes, meta))
     }
 
     private func compareRetransmission(_ c: Connection, _ d: Int, start: Int64, bytes: UnsafeRawBufferPointer) {
@@ -277,7 +315,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
             }
         }
         for (a, b) in pieces where b > a {
-            let bytes = Array(seg.payload[Int(a - start)..<Int(b - start)])
+            let bytes = HeldBytes(UnsafeRawBufferPointer(rebasing: seg.payload[Int(a - start)..<Int(b - start)]))
             let piece = HeldSegment(start: a, bytes: bytes, time: time)
             let i = c.halves[d].held.firstIndex { $0.start > a } ?? c.halves[d].held.endIndex
             c.halves[d].held.insert(piece, at: i)
@@ -287,7 +325,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         if wireEnd > start + Int64(seg.payload.count) {
             // Snaplen-cut bytes of a held segment become a gap when the stream reaches them; keep a
             // zero-length marker so the flush knows where the segment ended.
-            let marker = HeldSegment(start: wireEnd, bytes: [], time: time)
+            let marker = HeldSegment(start: wireEnd, bytes: HeldBytes(UnsafeRawBufferPointer(start: nil, count: 0)), time: time)
             let i = c.halves[d].held.firstIndex { $0.start > wireEnd } ?? c.halves[d].held.endIndex
             c.halves[d].held.insert(marker, at: i)
             c.halves[d].heldBytes += marker.cost
@@ -308,9 +346,10 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
             c.halves[d].heldBytes -= first.cost
             let skip = Int(c.halves[d].next - first.start)
             if skip < first.bytes.count {
-                first.bytes.withUnsafeBytes { p in
-                    deliver(c, d, UnsafeRawBufferPointer(rebasing: p[skip...]), meta: SegmentMeta(time: first.time, ttl: 0, ipID: nil))
-                }
+                // The event points into the held bytes: they are kept until the next call.
+                delivered.append(first.bytes)
+                let p = UnsafeRawBufferPointer(first.bytes.buffer)
+                deliver(c, d, UnsafeRawBufferPointer(rebasing: p[skip...]), meta: SegmentMeta(time: first.time, ttl: 0, ipID: nil))
             }
         }
     }
@@ -336,7 +375,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         c.halves[d].recent.reset(at: to)
         c.stats[d].gaps += 1
         c.stats[d].gapBytes += Int(to - from)
-        delegate.gap(c, Direction(rawValue: UInt8(d))!, length: Int(to - from), at: time)
+        events.append(.gap(handle: c.handle, Direction(rawValue: UInt8(d))!, length: Int(to - from), time: time))
     }
 
     private func checkFinished(_ c: Connection, _ d: Int, time: Timestamp) {
@@ -350,13 +389,17 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
     private func close(_ c: Connection, _ reason: CloseReason) {
         guard c.closeReason == nil else { return }
         c.closeReason = reason
+        release(c)
+        events.append(.closed(c, reason))
+    }
+
+    /// Drops what a closed connection held.
+    private func release(_ c: Connection) {
         for d in 0..<2 {
             c.halves[d].held = []
             c.halves[d].heldBytes = 0
             c.halves[d].recent.release()
         }
-        delegate.closed(c, reason)
-        c.context = nil
     }
 
     // MARK: - Time and limits
@@ -368,11 +411,17 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
         guard now.seconds(since: last) >= 1 else { return }
         lastSweep = now
-        expireIdle(now)
+        sweep(now)
     }
 
-    /// Closes connections idle for longer than the limit, and forgets closed ones.
+    /// Closes connections idle for longer than the limit, and forgets closed ones; `events` then
+    /// holds what that made known.
     public func expireIdle(_ now: Timestamp) {
+        startCall()
+        sweep(now)
+    }
+
+    private func sweep(_ now: Timestamp) {
         let limit = limits.idleTimeout
         var expired: [(key: FlowKey, id: Int)] = []
         var oldest = now
@@ -387,7 +436,8 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
         expired.sort { $0.id < $1.id }
         for (key, _) in expired {
-            guard let c = table.removeValue(forKey: key) else { continue }
+            guard let c = table[key] else { continue }
+            forget(key)
             if !c.isClosed { finish(c, .idle, now) }
         }
         horizon = oldest
@@ -402,7 +452,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         // Evict a batch so that a flood costs O(n log n) per n/8 new connections, not O(n) each.
         let victims = table.entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, limits.maxConnections / 8))
         for (key, c) in victims {
-            table.removeValue(forKey: key)
+            forget(key)
             if !c.isClosed {
                 evicted += 1
                 c.anomalies.append(Anomaly("tcp-connection-table-full", "closed early: more than \(limits.maxConnections) connections open at once", at: c.lastSeen))
@@ -413,9 +463,12 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
 
     /// The capture ended: every open connection is flushed (holes become gaps) and closed.
     public func finishAll(at now: Timestamp) {
+        startCall()
         let open = table.values.filter { !$0.isClosed }.sorted { $0.id < $1.id }
         for c in open { finish(c, .captureEnd, now) }
         table.removeAll()
+        byHandle.removeAll()
+        freeHandles.removeAll()
     }
 }
 

@@ -26,16 +26,23 @@ let readableFixtures: [String] = manifest.filter { _, v in
 }.map(\.key).sorted()
 
 /// Reassembles every connection of a file, recording each direction's bytes.
-final class StreamCollector: ReassemblyDelegate {
+final class StreamCollector {
     struct Stream { var client: String; var server: String; var bytes: [[UInt8]] = [[], []]; var gaps = 0 }
     var streams: [Int: Stream] = [:]
-    func opened(_ c: Connection) { streams[c.id] = Stream(client: c.client.description, server: c.server.description) }
-    func data(_ c: Connection, _ d: Direction, _ b: UnsafeRawBufferPointer, _ m: SegmentMeta) -> Bool {
-        streams[c.id]!.bytes[Int(d.rawValue)] += b
-        return true
+    private var ids: [Int: Int] = [:]
+    /// Takes the events of the reassembler's last call.
+    func take(_ r: TCPReassembler) {
+        for e in r.events {
+            switch e {
+            case .opened(let c):
+                ids[c.handle] = c.id
+                streams[c.id] = Stream(client: c.client.description, server: c.server.description)
+            case .data(let h, let d, let b, _): streams[ids[h]!]!.bytes[Int(d.rawValue)] += b
+            case .gap(let h, _, _, _): streams[ids[h]!]!.gaps += 1
+            case .closed: break
+            }
+        }
     }
-    func gap(_ c: Connection, _ d: Direction, length: Int, at time: Timestamp) { streams[c.id]!.gaps += 1 }
-    func closed(_ c: Connection, _ reason: CloseReason) {}
 }
 
 func decodeAll(_ name: String) throws -> (stats: PacketStats, streams: [StreamCollector.Stream], first: Timestamp?, interfaces: Set<Int>) {
@@ -43,7 +50,7 @@ func decodeAll(_ name: String) throws -> (stats: PacketStats, streams: [StreamCo
     let linkType = try #require(LinkType(dlt: file.dlt))
     var decoder = PacketDecoder(linkType: linkType)
     let collector = StreamCollector()
-    let reassembler = TCPReassembler(delegate: collector)
+    let reassembler = TCPReassembler()
     var first: Timestamp?
     var last = Timestamp.zero
     var interfaces = Set<Int>()
@@ -53,9 +60,11 @@ func decodeAll(_ name: String) throws -> (stats: PacketStats, streams: [StreamCo
         interfaces.insert(p.vantage.interface)
         decoder.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
             reassembler.process(seg, time: p.time, vantage: Vantage(file: 0))
+            collector.take(reassembler)
         }
     }
     reassembler.finishAll(at: last)
+    collector.take(reassembler)
     return (decoder.stats, collector.streams.sorted { $0.key < $1.key }.map(\.value), first, interfaces)
 }
 
@@ -232,13 +241,17 @@ func sha256(_ b: [UInt8]) -> String { SHA256.hash(data: b).map { String(format: 
         let file = try PcapFile(path: captures.appendingPathComponent("large-message-impaired.pcap").path, index: 0)
         var decoder = PacketDecoder(linkType: try #require(LinkType(dlt: file.dlt)))
         let collector = StreamCollector()
-        let reassembler = TCPReassembler(delegate: collector)
+        let reassembler = TCPReassembler()
         var last = Timestamp.zero
         while let packet = try file.next() {
             last = packet.time
-            decoder.decode(packet.bytes, wireLength: packet.wireLength, time: packet.time) { reassembler.process($0, time: packet.time, vantage: Vantage(file: 0)) }
+            decoder.decode(packet.bytes, wireLength: packet.wireLength, time: packet.time) {
+                reassembler.process($0, time: packet.time, vantage: Vantage(file: 0))
+                collector.take(reassembler)
+            }
         }
         reassembler.finishAll(at: last)
+        collector.take(reassembler)
         let stream = try #require(collector.streams.values.first)
         #expect(collector.streams.count == 1)
         #expect(stream.gaps == 0, "every lost segment was retransmitted and seen")

@@ -29,7 +29,7 @@ import ScopeCore
         func connection(_ i: Int) -> Connection {
             if let c = connections[i] { return c }
             let k = Self.key(i)
-            let c = Connection(id: i, vantage: k.vantage, client: k.low, server: k.high, fromHandshake: true, time: .zero)
+            let c = Connection(id: i, handle: i, vantage: k.vantage, client: k.low, server: k.high, fromHandshake: true, time: .zero)
             connections[i] = c
             return c
         }

@@ -4,31 +4,37 @@ import Packets
 import ScopeCore
 
 /// Records what the reassembler delivers.
-final class Recorder: ReassemblyDelegate {
+final class Recorder {
     var streams: [Int: [[UInt8]]] = [:]  // connection id -> [client bytes, server bytes]
     var order: [(Int, Direction, [UInt8])] = []
     var gaps: [(Int, Direction, Int)] = []
     var closes: [(Int, CloseReason)] = []
     var opened: [Connection] = []
+    /// Connection ids by handle, as events name connections by handle.
+    private var ids: [Int: Int] = [:]
 
-    func opened(_ c: Connection) {
-        opened.append(c)
-        streams[c.id] = [[], []]
+    /// Takes the events of the reassembler's last call.
+    func take(_ r: TCPReassembler) {
+        for e in r.events {
+            switch e {
+            case .opened(let c):
+                ids[c.handle] = c.id
+                opened.append(c)
+                streams[c.id] = [[], []]
+            case .data(let h, let d, let bytes, _):
+                let id = ids[h]!
+                streams[id]![Int(d.rawValue)] += bytes
+                order.append((id, d, Array(bytes)))
+            case .gap(let h, let d, let length, _):
+                let id = ids[h]!
+                gaps.append((id, d, length))
+                // A gap keeps positions honest: fill with '?' so stream lengths can be compared.
+                streams[id]![Int(d.rawValue)] += [UInt8](repeating: UInt8(ascii: "?"), count: length)
+            case .closed(let c, let reason):
+                closes.append((c.id, reason))
+            }
+        }
     }
-
-    func data(_ c: Connection, _ d: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
-        streams[c.id]![Int(d.rawValue)] += bytes
-        order.append((c.id, d, Array(bytes)))
-        return true
-    }
-
-    func gap(_ c: Connection, _ d: Direction, length: Int, at time: Timestamp) {
-        gaps.append((c.id, d, length))
-        // A gap keeps positions honest: fill with '?' so stream lengths can be compared.
-        streams[c.id]![Int(d.rawValue)] += [UInt8](repeating: UInt8(ascii: "?"), count: length)
-    }
-
-    func closed(_ c: Connection, _ reason: CloseReason) { closes.append((c.id, reason)) }
 
     func client(_ id: Int = 1) -> String { String(decoding: streams[id]?[0] ?? [], as: UTF8.self) }
     func server(_ id: Int = 1) -> String { String(decoding: streams[id]?[1] ?? [], as: UTF8.self) }
@@ -52,7 +58,7 @@ struct Seg {
 
 func run(_ segs: [Seg], limits: ReassemblyLimits = .init(), finish: Bool = true, startTime: Int64 = 0) -> Recorder {
     let rec = Recorder()
-    let r = TCPReassembler(delegate: rec, limits: limits)
+    let r = TCPReassembler(limits: limits)
     var t = startTime
     for s in segs {
         t += 1_000_000
@@ -62,9 +68,10 @@ func run(_ segs: [Seg], limits: ReassemblyLimits = .init(), finish: Bool = true,
                 seq: s.seq, ack: s.ack, flags: s.flags, window: 1000, options: TCPOptions(),
                 ip: IPInfo(version: 4, ttl: 64, ipID: 1, reassembled: false), payload: p, wireLength: s.wireLength ?? p.count)
             r.process(seg, time: Timestamp(nanoseconds: t), vantage: Vantage(file: 0))
+            rec.take(r)
         }
     }
-    if finish { r.finishAll(at: Timestamp(nanoseconds: t + 1)) }
+    if finish { r.finishAll(at: Timestamp(nanoseconds: t + 1));  rec.take(r) }
     return rec
 }
 
@@ -216,14 +223,16 @@ func handshake(_ ci: UInt32, _ si: UInt32) -> [Seg] {
         var limits = ReassemblyLimits()
         limits.idleTimeout = 5
         let rec = Recorder()
-        let r = TCPReassembler(delegate: rec, limits: limits)
+        let r = TCPReassembler(limits: limits)
         let payload = Array("EHLO x\r\n".utf8)
         payload.withUnsafeBytes { p in
             let seg = TCPSegment(source: clientEP, destination: serverEP, seq: 1, ack: 0, flags: [.ack], window: 1, options: TCPOptions(),
                                  ip: IPInfo(version: 4, ttl: 1, ipID: nil, reassembled: false), payload: p, wireLength: p.count)
             r.process(seg, time: Timestamp(seconds: 0, nanoseconds: 0), vantage: Vantage(file: 0))
+            rec.take(r)
         }
         r.expireIdle(Timestamp(seconds: 10, nanoseconds: 0))
+        rec.take(r)
         #expect(rec.closes.map(\.1) == [.idle])
     }
 
@@ -231,29 +240,32 @@ func handshake(_ ci: UInt32, _ si: UInt32) -> [Seg] {
         var limits = ReassemblyLimits()
         limits.maxConnections = 16
         let rec = Recorder()
-        let r = TCPReassembler(delegate: rec, limits: limits)
+        let r = TCPReassembler(limits: limits)
         for i in 0..<100 {
             [UInt8]().withUnsafeBytes { p in
                 let seg = TCPSegment(source: Endpoint(.v4(0x0a00_0001), UInt16(10000 + i)), destination: serverEP, seq: 1, ack: 0, flags: [.syn], window: 1,
                                      options: TCPOptions(), ip: IPInfo(version: 4, ttl: 1, ipID: nil, reassembled: false), payload: p, wireLength: 0)
                 r.process(seg, time: Timestamp(nanoseconds: Int64(i)), vantage: Vantage(file: 0))
+                rec.take(r)
             }
         }
         #expect(rec.opened.count == 100)
         #expect(rec.closes.allSatisfy { $0.1 == .tableFull })
         #expect(rec.closes.count >= 84)
         r.finishAll(at: Timestamp(nanoseconds: 1000))
+        rec.take(r)
         #expect(rec.closes.count == 100, "every connection is closed with a reason, none silently dropped")
     }
 
     @Test func sameAddressesOnTwoVantagePointsAreTwoConnections() {
         let rec = Recorder()
-        let r = TCPReassembler(delegate: rec)
+        let r = TCPReassembler()
         for v in 0..<2 {
             Array("220 x\r\n".utf8).withUnsafeBytes { p in
                 let seg = TCPSegment(source: serverEP, destination: clientEP, seq: UInt32(v * 1000), ack: 0, flags: [.ack], window: 1, options: TCPOptions(),
                                      ip: IPInfo(version: 4, ttl: 1, ipID: nil, reassembled: false), payload: p, wireLength: p.count)
                 r.process(seg, time: .zero, vantage: Vantage(file: 0, interface: v))
+                rec.take(r)
             }
         }
         #expect(rec.opened.count == 2)
