@@ -28,23 +28,24 @@ public struct AnalyzerOptions: Sendable {
     public var detectByContent = true
     public var decoder = SMTPDecoder.Options()
     public var reassembly = ReassemblyLimits()
-    /// Run the SMTP layer (decoding, sessions) on a thread of its own, beside the TCP layer.
-    public var sessionThread = false
-    /// With `sessionThread`: delivered segments, gaps and ends handed over to it at once.
-    public var sessionBatch = 1024
     public var sessions = SessionBuilder.Limits()
     public init() {}
 }
 
 /// Capture packets in, sessions and transactions out: packet decoding, TCP reassembly, SMTP
-/// decoding and transaction building wired together. Single-threaded; no I/O of its own.
+/// decoding and transaction building wired together. Single-threaded, no I/O of its own: the
+/// driver (`Driver`) puts stages on threads.
 public final class Analyzer {
     public let options: AnalyzerOptions
     public private(set) var packetStats = PacketStats()
     public private(set) var sessionsSeen = 0
     public private(set) var lastTime = Timestamp.zero
     private let reassembler: TCPReassembler
-    private let stage: SessionStage
+    /// The SMTP stage, or the hand-over to it.
+    private let stage: SessionInput
+    /// Session slots: the highest in use, and those free again.
+    private var slotsInUse = 0
+    private var freeSlots: [Int] = []
     /// Per connection, by its handle: the slot of its SMTP session (`noSession` until there is
     /// one, `ignoredConnection` once it is known not to carry SMTP).
     private var sessionSlot: [Int] = []
@@ -94,9 +95,16 @@ public final class Analyzer {
         var full: Bool { server.count >= Self.holdLimit || client.count >= Self.holdLimit }
     }
 
-    public init(options: AnalyzerOptions = .init(), sink: RecordSink) {
+    /// The TCP stage and the SMTP stage, on the caller's thread: finished transactions and
+    /// sessions go to `sink`.
+    public convenience init(options: AnalyzerOptions = .init(), sink: RecordSink) {
+        self.init(options: options, next: SessionStage(sink: sink, decoderOptions: options.decoder, limits: options.sessions))
+    }
+
+    /// The TCP stage, handing each session's bytes, gaps and end on to `next`.
+    public init(options: AnalyzerOptions = .init(), next: SessionInput) {
         self.options = options
-        self.stage = SessionStage(sink: sink, decoderOptions: options.decoder, limits: options.sessions, threaded: options.sessionThread, batchItems: options.sessionBatch)
+        self.stage = next
         self.reassembler = TCPReassembler(limits: options.reassembly, serverPorts: options.ports)
         reassembler.speaksFirst = Self.speaksFirst
     }
@@ -243,6 +251,7 @@ public final class Analyzer {
         candidates[c.handle] = nil
         guard slot >= 0 else { return }
         stage.close(slot, ConnectionFacts(c, reason))
+        freeSlots.append(slot)
         if reassembler.horizon.seconds(since: reportedHorizon) >= 1 {
             reportedHorizon = reassembler.horizon
             stage.horizon(reportedHorizon)
@@ -256,7 +265,14 @@ public final class Analyzer {
         sessionsSeen += 1
         var s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
         s.proxy = proxy
-        let slot = stage.open(s)
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else {
+            slot = slotsInUse
+            slotsInUse += 1
+        }
+        stage.open(slot, s)
         sessionSlot[c.handle] = slot
         return slot
     }

@@ -62,9 +62,7 @@ public enum CombinedCopies {
             func session(_ s: Session) { sessions.append(s) }
         }
         let sink = One()
-        var opts = options
-        opts.sessionThread = false
-        let analyzer = Analyzer(options: opts, sink: sink)
+        let analyzer = Analyzer(options: options, sink: sink)
         for h in held {
             var seg = h.seg
             h.bytes.withUnsafeBytes { payload in

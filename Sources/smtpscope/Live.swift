@@ -107,9 +107,11 @@ struct Live: ParsableCommand {
         pthread_sigmask(SIG_UNBLOCK, &mask, nil)
         let out = OutputBuffer()
         out.immediate = true
-        let sink = ReportSink(out: out, format: format == .json ? .json : .text(color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0),
-                              captureNames: [interface], pairing: pairing, streaming: true)
-        let analyzer = Analyzer(options: options, sink: sink)
+        let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0),
+                                  captureNames: [interface], streaming: true)
+        // One thread: each transaction is written the moment it finishes.
+        let judge = Judge(captures: 1, pairing: pairing, streaming: true) { writer.write($0) }
+        let analyzer = Analyzer(options: options, sink: judge)
         let started = wallClock()
         var lastSweep = started
         var failure: CaptureError?
@@ -130,11 +132,11 @@ struct Live: ParsableCommand {
                 capture.flushDump()
                 lastSweep = now
             }
-            if let count, sink.summary.transactions >= count { break }
+            if let count, judge.summary.transactions >= count { break }
             if let duration, now.seconds(since: started) >= duration { break }
         }
         analyzer.finish()
-        sink.finish(packets: analyzer.packetStats.packets)
+        judge.finish(packets: analyzer.packetStats.packets)
         out.flush()
         capture.flushDump()
         if let s = capture.statistics() {

@@ -70,12 +70,13 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        let sink = ReportSink(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names, pairing: pairing)
-        // Three stages beside the reading: TCP, SMTP (`sessionThread`), and the judging and writing
-        // of finished sessions; the system spreads them over the cores there are.
-        options.sessionThread = true
-        let background = BackgroundSink(sink, capacity: 1024)
-        let analyzer = Analyzer(options: options, sink: background)
+        let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names)
+        let judge = Judge(captures: files.count, pairing: pairing) { writer.write($0) }
+        // A connection captured twice whose copies each lost what the other holds is decoded
+        // again from both (the files are read a second time, for that connection only).
+        let readOptions = options
+        let paths = files
+        judge.combine = { x, id in CombinedCopies.decode(x, paths: paths, options: readOptions, id: id) }
         // Indexed by file number: looked up for every packet.
         var linkTypes = [LinkType?](repeating: nil, count: files.count)
         var skip = Set<Int>()
@@ -87,20 +88,9 @@ struct Read: ParsableCommand {
                 report(CaptureError(file: f.path, problem: "link type \(f.dlt) (\(f.dltName)) is not supported; supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback (NULL, LOOP), raw IP"))
             }
         }
-        captures.forEach(prefetch: true) { packet in
-            guard let lt = linkTypes[packet.vantage.file] else { return }
-            analyzer.packet(packet, linkType: lt)
-        }
+        Driver.read(captures, linkTypes: linkTypes, options: options, judge: judge)
         // Errors met while reading (a file cut short) come after what was read before them.
         for e in captures.errors.dropFirst(openErrors) { report(e) }
-        analyzer.finish()
-        background.drain()
-        // A connection captured twice whose copies each lost what the other holds is decoded
-        // again from both (the files are read a second time, for that connection only).
-        sink.nextSessionID = analyzer.sessionsSeen + 1
-        let readOptions = options
-        sink.combine = { x, id in CombinedCopies.decode(x, paths: files, options: readOptions, id: id) }
-        sink.finish(packets: analyzer.packetStats.packets)
         out.flush()
         // Done: the process ends here, without taking apart what the analysis built (the flow
         // table, the sessions held for pairing), which only the kernel needs to reclaim.

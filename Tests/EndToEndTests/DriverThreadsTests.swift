@@ -7,7 +7,7 @@ import Testing
 
 /// `smtpscope read` reads on one thread, follows TCP on another, decodes SMTP on a third and judges
 /// and writes on a fourth; the output must be exactly what one thread writes.
-@Suite struct BackgroundSinkTests {
+@Suite struct DriverThreadsTests {
     /// Every capture in `Captures/` at once (sessions, transactions, intercepted connections across
     /// files), text and JSON; the hand-overs between the threads hold 256 records, or only 2, so
     /// that the threads keep waiting on each other.
@@ -30,22 +30,16 @@ import Testing
         try #require(fd >= 0)
         do {
             let out = OutputBuffer(fd: fd)
-            let sink = ReportSink(out: out, format: json ? .json : .text(color: false), captureNames: paths)
-            let background = capacity.map { BackgroundSink(sink, capacity: $0) }
-            var options = AnalyzerOptions()
-            options.sessionThread = capacity != nil
-            // As the sink's hand-over: small batches keep the threads waiting on each other.
-            options.sessionBatch = capacity ?? 1024
-            let analyzer = Analyzer(options: options, sink: background ?? sink)
+            let writer = ReportWriter(out: out, format: json ? .json : .text(color: false), captureNames: paths)
+            let judge = Judge(captures: paths.count) { writer.write($0) }
             let set = CaptureSet(paths: paths)
-            var linkTypes: [Int: LinkType] = [:]
+            var linkTypes = [LinkType?](repeating: nil, count: paths.count)
             for f in set.files { linkTypes[f.index] = LinkType(dlt: f.dlt) }
-            set.forEach(prefetch: capacity != nil) { p in
-                if let lt = linkTypes[p.vantage.file] { analyzer.packet(p, linkType: lt) }
-            }
-            analyzer.finish()
-            background?.drain()
-            sink.finish(packets: analyzer.packetStats.packets)
+            // As the records' hand-over: small batches keep the threads waiting on each other.
+            var threads = Driver.Threads()
+            threads.sessionBatch = capacity ?? 1024
+            threads.recordCapacity = capacity ?? 1024
+            Driver.read(set, linkTypes: linkTypes, options: AnalyzerOptions(), judge: judge, threads: capacity == nil ? nil : threads)
             out.flush()
         }
         close(fd)
