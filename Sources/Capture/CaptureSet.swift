@@ -95,12 +95,15 @@ public final class CaptureSet {
         // Four blocks: the reader is the lightest stage and seldom far ahead; the memory goes to
         // the SMTP layer's hand-over, where the bursts are.
         let blocks = BatchExchange(count: 4) { Block() }
+        // Handed to the reader thread: the files (used by no other thread until it is joined) and
+        // the exchange; blocks go back and forth through it, one thread's at a time.
         let reader = WorkerThread { [self] in
-            var block = blocks.empty()
+            var spare: [Block] = []
+            var block = blocks.empty(&spare)
             self.forEachDirect { p, _ in
                 if !block.add(p) {
                     blocks.send(block)
-                    block = blocks.empty()
+                    block = blocks.empty(&spare)
                     _ = block.add(p)
                 }
             }

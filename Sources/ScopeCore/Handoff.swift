@@ -7,6 +7,12 @@ import Darwin
 /// A bounded first-in first-out queue between one producing and one consuming thread. The
 /// consumer takes elements in batches, so that neither side wakes the other for every element;
 /// the producer waits while `capacity` elements are pending, so memory stays bounded.
+///
+/// The one type of the project whose thread safety the compiler cannot check: its state is
+/// guarded by a pthread mutex (`Synchronization.Mutex` has no condition variable to wait on).
+/// Its elements need not be `Sendable`: whoever puts one in gives it up (a batch is filled on one
+/// thread and read on the other, then handed back empty, never used by both at once) — the rule
+/// the hand-overs built on it (`BatchExchange`, the pipeline's) keep.
 public final class Handoff<Element>: @unchecked Sendable {
     private let capacity: Int
     private let batch: Int
@@ -61,9 +67,12 @@ public final class Handoff<Element>: @unchecked Sendable {
     }
 }
 
-/// A thread running `body` once; `join()` waits for it to end.
-public final class WorkerThread: @unchecked Sendable {
-    private final class Body: @unchecked Sendable {
+/// A thread running `body` once; `join()` waits for it to end. What `body` captures is, by the
+/// rule of the hand-overs, the new thread's until it ends, or `Sendable` (the hand-overs
+/// themselves); the compiler does not check the capture list (region checking cannot follow a
+/// stage object into a thread and back), so every caller says beside it what it hands over.
+public final class WorkerThread {
+    private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
     }
@@ -101,12 +110,10 @@ public final class WorkerThread: @unchecked Sendable {
 
 /// Batches passed from a producing thread to a consuming one and handed back for reuse: `count`
 /// batches in all, so memory is bounded whatever the input. Each queue can hold every batch, so
-/// handing one back never waits.
-public final class BatchExchange<Batch: AnyObject>: @unchecked Sendable {
+/// handing one back never waits. A batch belongs to one thread at a time: it is sent, not shared.
+public final class BatchExchange<Batch: AnyObject>: Sendable {
     private let full: Handoff<Batch>
     private let free: Handoff<Batch>
-    /// Free batches taken but not yet used (producer side only).
-    private var spare: [Batch] = []
 
     public init(count: Int, make: () -> Batch) {
         full = Handoff(capacity: count)
@@ -114,8 +121,9 @@ public final class BatchExchange<Batch: AnyObject>: @unchecked Sendable {
         for _ in 0..<count { free.put(make()) }
     }
 
-    /// Producer: an empty batch to fill, waiting until the consumer hands one back.
-    public func empty() -> Batch {
+    /// Producer: an empty batch to fill, waiting until the consumer hands one back. `spare` is
+    /// the producer's own: free batches taken but not yet used.
+    public func empty(_ spare: inout [Batch]) -> Batch {
         if spare.isEmpty { _ = free.take(into: &spare) }  // the free queue is never closed
         return spare.removeLast()
     }
