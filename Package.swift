@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         .systemLibrary(
@@ -31,6 +33,19 @@ let package = Package(
         .target(name: "Reassembly", dependencies: ["ScopeCore", "Packets"]),
         .target(name: "SMTP", dependencies: ["ScopeCore"]),
         .target(name: "Sessions", dependencies: ["ScopeCore", "SMTP"]),
+        // Pure TLS layer: records, handshakes, fingerprints, key logs and decryption. No I/O, and
+        // nothing about SMTP: bytes of each direction in, events out. `_CryptoExtras` (AES-CBC) is
+        // the module name that swift-crypto 3.x and 4.x both provide.
+        .target(
+            name: "TLS",
+            dependencies: [
+                "ScopeCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         .target(name: "Correlation", dependencies: ["ScopeCore", "SMTP", "Sessions"]),
         .target(name: "Findings", dependencies: ["ScopeCore", "SMTP", "Sessions", "Correlation"]),
         .target(
@@ -52,6 +67,10 @@ let package = Package(
         ),
         .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "ScopeCore"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "ScopeCore"]),
+        .testTarget(
+            name: "TLSTests",
+            dependencies: ["TLS", "ScopeCore", "Capture", "Packets", "Reassembly", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "ScopeCore"]),
     ],
     swiftLanguageModes: [.v6]
