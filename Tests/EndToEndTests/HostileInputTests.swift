@@ -72,7 +72,12 @@ func runCLIStreaming(_ arguments: [String], produce: (FileHandle) throws -> Void
         let t = try #require(out.split(separator: "\n").first { $0.contains("\"type\":\"transaction\"") })
         #expect(t.contains("\"size\":\(16 + lines * 1000)"))
         #expect(t.contains("\"queue_id\":\"BIG\""))
-        #expect(rss < 150_000, "peak RSS \(rss) KB")
+        // Flat: bounded by the hand-overs between the threads, not by the 2.2 GB message. Each of
+        // the reader's 4 blocks and the SMTP stage's 32 batches takes one packet of any size when
+        // empty, and this test's packets are 1 MB: with the threads behind (a loaded machine runs
+        // the test suite beside it), about 40 MB are in flight above the 100 MB the process
+        // otherwise needs (measured: 140–161 MB).
+        #expect(rss < 200_000, "peak RSS \(rss) KB")
     }
 
     /// A million SYNs to port 25: the connection table stays bounded, every connection is

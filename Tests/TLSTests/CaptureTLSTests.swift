@@ -9,7 +9,7 @@ import Testing
 let capturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Captures")
 
 /// Each connection's delivered bytes per direction, as chunks with the time of their segment.
-final class StreamCollector: ReassemblyDelegate {
+final class StreamCollector {
     struct Stream {
         var client: Endpoint
         var server: Endpoint
@@ -18,22 +18,28 @@ final class StreamCollector: ReassemblyDelegate {
     }
     var streams: [Int: Stream] = [:]
     var order: [Int] = []
+    private var ids: [Int: Int] = [:]
 
-    func opened(_ c: Connection) {
-        streams[c.id] = Stream(client: c.client, server: c.server)
-        order.append(c.id)
+    /// Takes the events of the reassembler's last call.
+    func take(_ r: TCPReassembler) {
+        for e in r.events {
+            switch e {
+            case .opened(let c):
+                ids[c.handle] = c.id
+                streams[c.id] = Stream(client: c.client, server: c.server)
+                order.append(c.id)
+            case .data(let h, let d, let bytes, let meta):
+                streams[ids[h]!]?.chunks[Int(d.rawValue)].append((Array(bytes), meta.time))
+            case .gap: break
+            case .closed(let c, _): streams[c.id]?.closed = true
+            }
+        }
     }
-    func data(_ c: Connection, _ d: Direction, _ bytes: UnsafeRawBufferPointer, _ meta: SegmentMeta) -> Bool {
-        streams[c.id]?.chunks[Int(d.rawValue)].append((Array(bytes), meta.time))
-        return true
-    }
-    func gap(_ c: Connection, _ d: Direction, length: Int, at time: Timestamp) {}
-    func closed(_ c: Connection, _ reason: CloseReason) { streams[c.id]?.closed = true }
 }
 
 func reassemble(_ path: String) -> [StreamCollector.Stream] {
     let collector = StreamCollector()
-    let reassembler = TCPReassembler(delegate: collector)
+    let reassembler = TCPReassembler()
     let set = CaptureSet(paths: [path])
     var decoders: [Int: PacketDecoder] = [:]
     for f in set.files { if let lt = LinkType(dlt: f.dlt) { decoders[f.index] = PacketDecoder(linkType: lt) } }
@@ -42,9 +48,11 @@ func reassemble(_ path: String) -> [StreamCollector.Stream] {
         last = max(last, p.time)
         decoders[p.vantage.file]?.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
             reassembler.process(seg, time: p.time, vantage: p.vantage)
+            collector.take(reassembler)
         }
     }
     reassembler.finishAll(at: last)
+    collector.take(reassembler)
     return collector.order.compactMap { collector.streams[$0] }
 }
 
