@@ -35,13 +35,9 @@ public final class CaptureSet {
     }
 
     /// Calls `body` for every packet of every file in timestamp order (ties: file order). A
-    /// packet's file is `vantage.file`, the place of its path in `paths`.
-    ///
-    /// With `prefetch`, a second thread reads the files (the system calls, libpcap's parsing, the
-    /// merge) into a few recycled blocks while `body` runs on the calling thread; packets arrive
-    /// in the same order either way.
-    public func forEach(prefetch: Bool = false, _ body: (RawPacket) -> Void) {
-        if prefetch, let done = forEachPrefetched(body) { return done }
+    /// packet's file is `vantage.file`, the place of its path in `paths`. On the calling thread:
+    /// the pipeline's driver reads on a thread of its own by calling this there.
+    public func forEach(_ body: (RawPacket) -> Void) {
         forEachDirect { p, _ in body(p) }
     }
 
@@ -74,54 +70,5 @@ public final class CaptureSet {
             // Reading on from this file invalidates only its own buffer.
             advance(best)
         }
-    }
-
-    /// Packets copied out of libpcap's buffers, to cross from the reading thread.
-    private final class Block {
-        static let size = 1 << 20
-        let bytes = ByteBuffer(capacity: Block.size)
-        var packets: [(offset: Int, length: Int, wireLength: Int, time: Timestamp, vantage: Vantage)] = []
-
-        /// Copies the packet in; false when the block is full (it takes any packet when empty).
-        func add(_ p: RawPacket) -> Bool {
-            if bytes.count + p.bytes.count > Block.size || packets.count >= 8192, !packets.isEmpty { return false }
-            packets.append((bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage))
-            bytes.append(p.bytes)
-            return true
-        }
-    }
-
-    private func forEachPrefetched(_ body: (RawPacket) -> Void) -> Void? {
-        // Four blocks: the reader is the lightest stage and seldom far ahead; the memory goes to
-        // the SMTP layer's hand-over, where the bursts are.
-        let blocks = BatchExchange(count: 4) { Block() }
-        // Handed to the reader thread: the files (used by no other thread until it is joined) and
-        // the exchange; blocks go back and forth through it, one thread's at a time.
-        let reader = WorkerThread { [self] in
-            var spare: [Block] = []
-            var block = blocks.empty(&spare)
-            self.forEachDirect { p, _ in
-                if !block.add(p) {
-                    blocks.send(block)
-                    block = blocks.empty(&spare)
-                    _ = block.add(p)
-                }
-            }
-            if !block.packets.isEmpty { blocks.send(block) }
-            blocks.close()
-        }
-        guard let reader else { return nil }
-        blocks.receive { block in
-            block.bytes.withBytes { raw in
-                for p in block.packets {
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[p.offset..<(p.offset + p.length)])
-                    body(RawPacket(time: p.time, bytes: bytes, wireLength: p.wireLength, vantage: p.vantage))
-                }
-            }
-            block.bytes.removeAll()
-            block.packets.removeAll(keepingCapacity: true)
-        }
-        reader.join()
-        return ()
     }
 }

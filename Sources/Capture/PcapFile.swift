@@ -23,6 +23,13 @@ public struct RawPacket {
     /// The packet's length on the wire; larger than `bytes.count` when the snapshot length cut it.
     public var wireLength: Int
     public var vantage: Vantage
+
+    public init(time: Timestamp, bytes: UnsafeRawBufferPointer, wireLength: Int, vantage: Vantage) {
+        self.time = time
+        self.bytes = bytes
+        self.wireLength = wireLength
+        self.vantage = vantage
+    }
 }
 
 /// An offline capture file (pcap or pcapng, any byte order, micro- or nanosecond timestamps, plain

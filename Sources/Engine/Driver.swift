@@ -24,10 +24,11 @@ public enum Driver {
         let records = threads.map { RecordHandover(judge, capacity: $0.recordCapacity) }
         let smtp = SessionStage(sink: records ?? judge, decoderOptions: options.decoder, limits: options.sessions)
         let analyzer = Analyzer(options: options, next: threads.map { SessionHandover(smtp, batchItems: $0.sessionBatch) } ?? smtp)
-        captures.forEach(prefetch: threads != nil) { packet in
+        let each: (RawPacket) -> Void = { packet in
             guard packet.vantage.file < linkTypes.count, let lt = linkTypes[packet.vantage.file] else { return }
             analyzer.packet(packet, linkType: lt)
         }
+        if threads != nil { PacketPrefetch.forEach(captures, each) } else { captures.forEach(each) }
         analyzer.finish()
         records?.drain()
         judge.nextSessionID = analyzer.sessionsSeen + 1

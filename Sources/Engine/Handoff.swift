@@ -13,7 +13,7 @@ import Darwin
 /// Its elements need not be `Sendable`: whoever puts one in gives it up (a batch is filled on one
 /// thread and read on the other, then handed back empty, never used by both at once) — the rule
 /// the hand-overs built on it (`BatchExchange`, the pipeline's) keep.
-public final class Handoff<Element>: @unchecked Sendable {
+final class Handoff<Element>: @unchecked Sendable {
     private let capacity: Int
     private let batch: Int
     // Guarded by `lock`.
@@ -23,7 +23,7 @@ public final class Handoff<Element>: @unchecked Sendable {
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
     /// `batch`: how many pending elements wake the consumer (fewer wake it only at `close`).
-    public init(capacity: Int, batch: Int = 1) {
+    init(capacity: Int, batch: Int = 1) {
         self.capacity = max(1, capacity)
         self.batch = min(max(1, batch), self.capacity)
         pthread_mutex_init(lock, nil)
@@ -38,7 +38,7 @@ public final class Handoff<Element>: @unchecked Sendable {
     }
 
     /// Adds an element, waiting while the queue is full.
-    public func put(_ e: Element) {
+    func put(_ e: Element) {
         pthread_mutex_lock(lock)
         while pending.count >= capacity { pthread_cond_wait(changed, lock) }
         pending.append(e)
@@ -47,7 +47,7 @@ public final class Handoff<Element>: @unchecked Sendable {
     }
 
     /// No more elements will be put.
-    public func close() {
+    func close() {
         pthread_mutex_lock(lock)
         closed = true
         pthread_cond_broadcast(changed)
@@ -56,7 +56,7 @@ public final class Handoff<Element>: @unchecked Sendable {
 
     /// Waits for a batch (or the close), then moves every pending element into `out` (which
     /// should be empty). Returns false once the queue is closed and empty.
-    public func take(into out: inout [Element]) -> Bool {
+    func take(into out: inout [Element]) -> Bool {
         pthread_mutex_lock(lock)
         while pending.count < batch && !closed { pthread_cond_wait(changed, lock) }
         swap(&out, &pending)
@@ -71,7 +71,7 @@ public final class Handoff<Element>: @unchecked Sendable {
 /// rule of the hand-overs, the new thread's until it ends, or `Sendable` (the hand-overs
 /// themselves); the compiler does not check the capture list (region checking cannot follow a
 /// stage object into a thread and back), so every caller says beside it what it hands over.
-public final class WorkerThread {
+final class WorkerThread {
     private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
@@ -85,7 +85,7 @@ public final class WorkerThread {
     private var joined = false
 
     /// Starts the thread; nil when the system would not create one (then run `body` yourself).
-    public init?(_ body: @escaping () -> Void) {
+    init?(_ body: @escaping () -> Void) {
         let box = Unmanaged.passRetained(Body(body)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
@@ -97,7 +97,7 @@ public final class WorkerThread {
         }
     }
 
-    public func join() {
+    func join() {
         guard !joined else { return }
         joined = true
         #if canImport(Glibc)
@@ -111,11 +111,11 @@ public final class WorkerThread {
 /// Batches passed from a producing thread to a consuming one and handed back for reuse: `count`
 /// batches in all, so memory is bounded whatever the input. Each queue can hold every batch, so
 /// handing one back never waits. A batch belongs to one thread at a time: it is sent, not shared.
-public final class BatchExchange<Batch: AnyObject>: Sendable {
+final class BatchExchange<Batch: AnyObject>: Sendable {
     private let full: Handoff<Batch>
     private let free: Handoff<Batch>
 
-    public init(count: Int, make: () -> Batch) {
+    init(count: Int, make: () -> Batch) {
         full = Handoff(capacity: count)
         free = Handoff(capacity: count)
         for _ in 0..<count { free.put(make()) }
@@ -123,20 +123,20 @@ public final class BatchExchange<Batch: AnyObject>: Sendable {
 
     /// Producer: an empty batch to fill, waiting until the consumer hands one back. `spare` is
     /// the producer's own: free batches taken but not yet used.
-    public func empty(_ spare: inout [Batch]) -> Batch {
+    func empty(_ spare: inout [Batch]) -> Batch {
         if spare.isEmpty { _ = free.take(into: &spare) }  // the free queue is never closed
         return spare.removeLast()
     }
 
     /// Producer: a filled batch, for the consumer.
-    public func send(_ batch: Batch) { full.put(batch) }
+    func send(_ batch: Batch) { full.put(batch) }
 
     /// Producer: nothing more will be sent.
-    public func close() { full.close() }
+    func close() { full.close() }
 
     /// Consumer: each batch in the order sent, until the producer closes; `body` must leave the
     /// batch empty, for it goes back to the producer.
-    public func receive(_ body: (Batch) -> Void) {
+    func receive(_ body: (Batch) -> Void) {
         var ready: [Batch] = []
         while full.take(into: &ready) {
             for b in ready {
