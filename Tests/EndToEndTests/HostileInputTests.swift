@@ -188,7 +188,7 @@ func runCLIStreaming(_ arguments: [String], produce: (FileHandle) throws -> Void
             send(.toClient, "334 VXNlcm5hbWU6\r\n")
             send(.toServer, "dXNlcg==\r\n")
         }
-        let s = builder.close(reason: "fin", at: .zero)
+        let s = builder.close(reason: .fin, at: .zero)
         let t = builder.takeFinished()
         #expect(t.first?.rcptTo.count == 1000)
         #expect(t.first?.outcome == .queued)
