@@ -55,6 +55,10 @@ let package = Package(
         ),
         .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "ScopeCore"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "ScopeCore"]),
+        .testTarget(name: "SessionsTests", dependencies: ["Sessions", "SMTP", "ScopeCore"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "ScopeCore"]),
+        .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "ScopeCore"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "ScopeCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "ScopeCore"]),
     ],
     swiftLanguageModes: [.v6]
