@@ -4,9 +4,12 @@ import PackageDescription
 // Layout: arrows point one way. Only `Capture` calls libpcap (and zlib, for compressed captures);
 // `Packets`, `Reassembly`, `SMTP` and `Sessions` are pure decoders (bytes in, values out) that can
 // be tested from literals.
+//
+// Platforms: Linux (glibc) only, so no `platforms:` entry. Reading captures uses glibc's `read`,
+// `close` and `fopencookie`, and the live capture's stop flag `Synchronization.Atomic` (macOS 15 and
+// later); nothing is built or tested on macOS.
 let package = Package(
     name: "smtpscope",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "smtpscope", targets: ["smtpscope"])
     ],
@@ -71,6 +74,10 @@ let package = Package(
             name: "TLSTests",
             dependencies: ["TLS", "ScopeCore", "Capture", "Packets", "Reassembly", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "SessionsTests", dependencies: ["Sessions", "SMTP", "ScopeCore"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "ScopeCore"]),
+        .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "ScopeCore"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "ScopeCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "ScopeCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -18,7 +18,7 @@ public enum Severity: Int, Sendable, Comparable, CaseIterable {
 /// Something a mail admin should know about a session, in one sentence, with the reference behind it.
 public struct Finding: Sendable {
     /// Stable identifier, e.g. `helo-without-hostname`; `smtpscope explain ID` tells more.
-    public var id: String
+    public var id: FindingID
     public var severity: Severity
     /// When it happened (the line it concerns).
     public var time: Timestamp?
@@ -30,5 +30,5 @@ public struct Finding: Sendable {
     /// Position of the timeline line it concerns, for the text timeline.
     public var timelineIndex: Int?
 
-    public var reference: String { Catalog.entry(id)?.reference ?? "" }
+    public var reference: String { Catalog.entry(id).reference }
 }

@@ -26,29 +26,29 @@ public enum FindingsEngine {
 
     /// The finding that says two sessions are one connection seen twice.
     public static func sameConnection(_ x: SameConnection) -> Finding {
-        Finding(id: "same-connection", severity: .info, time: x.start,
+        Finding(id: .sameConnection, severity: .info, time: x.start,
                 message: "sessions \(x.nearClient) ≡ \(x.nearServer): " + x.verdict, session: x.nearClient)
     }
 
     /// Findings about an intercepted connection.
     public static func intercept(_ x: Intercept) -> [Finding] {
         var out: [Finding] = []
-        func add(_ id: String, _ message: String) {
-            out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: x.start, message: message, session: x.clientLeg))
+        func add(_ id: FindingID, _ message: String) {
+            out.append(Finding(id: id, severity: Catalog.entry(id).severity, time: x.start, message: message, session: x.clientLeg))
         }
         let legs = "session \(x.clientLeg) ⇄ " + x.serverLegs.map { "\($0)" }.joined(separator: ", ")
         let v = x.verdict
         switch v.kind {
-        case .storeAndForward: add("intercepted-store-and-forward", "\(legs): \(v)")
-        case .inlineInspection, .other: add("intercepted-inline-rewriter", "\(legs): \(v)")
-        case .starttlsAnswered: add("intercepted-starttls", "\(legs): \(v)")
-        case .transparentRelay: add("intercepted-relay", "\(legs): \(v)")
+        case .storeAndForward: add(.interceptedStoreAndForward, "\(legs): \(v)")
+        case .inlineInspection, .other: add(.interceptedInlineRewriter, "\(legs): \(v)")
+        case .starttlsAnswered: add(.interceptedStarttls, "\(legs): \(v)")
+        case .transparentRelay: add(.interceptedRelay, "\(legs): \(v)")
         }
         if v.kind == .inlineInspection, v.answeredStartTLS {
-            add("intercepted-starttls", "\(legs): STARTTLS answered by the middlebox")
+            add(.interceptedStarttls, "\(legs): STARTTLS answered by the middlebox")
         }
         for a in x.actions where a.kind == .divergent {
-            out.append(Finding(id: "divergent-outcome", severity: .problem, time: a.clientClockTime, message: "\(legs): " + (a.note ?? "the legs ended differently"), session: x.clientLeg))
+            out.append(Finding(id: .divergentOutcome, severity: .problem, time: a.clientClockTime, message: "\(legs): " + (a.note ?? "the legs ended differently"), session: x.clientLeg))
         }
         return out
     }
@@ -77,9 +77,9 @@ struct Rules {
         }
     }
 
-    mutating func add(_ id: String, _ message: String, at pos: Int? = nil, transaction: Int? = nil, severity: Severity? = nil) {
+    mutating func add(_ id: FindingID, _ message: String, at pos: Int? = nil, transaction: Int? = nil, severity: Severity? = nil) {
         let entry = pos.map { s.timeline[$0] }
-        out.append(Finding(id: id, severity: severity ?? Catalog.entry(id)?.severity ?? .warning, time: entry?.time ?? s.start,
+        out.append(Finding(id: id, severity: severity ?? Catalog.entry(id).severity, time: entry?.time ?? s.start,
                            message: message, session: s.id, transaction: transaction ?? entry?.transaction, timelineIndex: pos))
     }
 
@@ -95,48 +95,48 @@ struct Rules {
             let arg = g.line.drop { $0 != 0x20 }.drop { $0 == 0x20 }
             let c = code(reply(g))
             if arg.isEmpty {
-                add("helo-without-hostname", "the client sent \"\(text(g.line))\" with no host name" + (c.map { "; the server answered \($0)" } ?? ""), at: g.pos)
+                add(.heloWithoutHostname, "the client sent \"\(text(g.line))\" with no host name" + (c.map { "; the server answered \($0)" } ?? ""), at: g.pos)
             } else if arg.first == UInt8(ascii: "[") {
                 var literal = String(decoding: arg.dropFirst().prefix { $0 != UInt8(ascii: "]") }, as: UTF8.self)
                 if literal.lowercased().hasPrefix("ipv6:") { literal = String(literal.dropFirst(5)) }
                 if literal != s.client.address.description {
-                    add("helo-literal-mismatch", "the client calls itself [\(literal)] but its packets come from \(s.client.address)", at: g.pos)
+                    add(.heloLiteralMismatch, "the client calls itself [\(literal)] but its packets come from \(s.client.address)", at: g.pos)
                 }
             }
         }
         guard let last = greetings.last else { return }
         let accepted = greetings.contains { (code(reply($0)) ?? 0) / 100 == 2 }
         if !accepted, let c = code(reply(last)), c >= 400, txns.isEmpty, s.bytes[1] > 0 {
-            add("helo-refused-client-gave-up", "the server refused \"\(text(last.line))\" (\(c)) and the client gave up: no mail could pass", at: replyTo[last.index])
+            add(.heloRefusedClientGaveUp, "the server refused \"\(text(last.line))\" (\(c)) and the client gave up: no mail could pass", at: replyTo[last.index])
         }
         // A client that already had a greeting accepted does not need another one.
         if let e = greetings.first(where: { $0.verb == .ehlo && (code(reply($0)) ?? 0) >= 500 }),
             !greetings.contains(where: { $0.verb == .helo && $0.pos > e.pos }),
             !greetings.contains(where: { $0.pos < e.pos && (code(reply($0)) ?? 0) / 100 == 2 })
         {
-            add("ehlo-refused-no-helo", "EHLO was refused and the client never tried HELO", at: replyTo[e.index])
+            add(.ehloRefusedNoHelo, "EHLO was refused and the client never tried HELO", at: replyTo[e.index])
         }
     }
 
     // MARK: RSET, replays, NOOP
 
     mutating func resetsAndKeepalives() {
-        for t in txns where t.outcome == .reset && t.resetBy == "RSET" && !t.rcptTo.isEmpty && t.size == nil {
+        for t in txns where t.outcome == .reset && t.resetBy == .rset && !t.rcptTo.isEmpty && t.size == nil {
             let rset = commands.first { $0.verb == .rset && s.timeline[$0.pos].transaction == t.index }
-            add("rset-after-recipients", "transaction \(t.index): \(t.rcptTo.count) recipient(s) accepted, then RSET where DATA was expected", at: rset?.pos, transaction: t.index)
+            add(.rsetAfterRecipients, "transaction \(t.index): \(t.rcptTo.count) recipient(s) accepted, then RSET where DATA was expected", at: rset?.pos, transaction: t.index)
         }
         // RSET then MAIL after a delivered message: connection caching.
         for (k, c) in commands.enumerated() where c.verb == .rset && s.timeline[c.pos].transaction == nil {
             let before = txns.filter { $0.end <= s.timeline[c.pos].time && $0.outcome == .queued }
             if !before.isEmpty, k + 1 < commands.count, commands[k + 1].verb == .mail {
-                add("rset-connection-reuse", "RSET before MAIL on a connection that already delivered a message (connection caching; benign)", at: c.pos)
+                add(.rsetConnectionReuse, "RSET before MAIL on a connection that already delivered a message (connection caching; benign)", at: c.pos)
             }
         }
         var run = 0
         for c in commands {
             if c.verb == .rset {
                 run += 1
-                if run == 2 { add("rset-burst", "RSET sent again with nothing in between", at: c.pos) }
+                if run == 2 { add(.rsetBurst, "RSET sent again with nothing in between", at: c.pos) }
             } else if c.verb != .noop {
                 run = 0
             }
@@ -144,12 +144,12 @@ struct Rules {
         for (i, t) in txns.enumerated() where t.outcome == .reset && !t.rcptSent.isEmpty {
             if let again = txns[(i + 1)...].first(where: { $0.mailFrom == t.mailFrom && $0.rcptSent == t.rcptSent }) {
                 let gap = again.start.seconds(since: t.end)
-                add("transaction-replayed", "transaction \(again.index) repeats transaction \(t.index) (same sender and recipients) \(String(format1(gap))) s after it was reset", transaction: again.index)
+                add(.transactionReplayed, "transaction \(again.index) repeats transaction \(t.index) (same sender and recipients) \(String(format1(gap))) s after it was reset", transaction: again.index)
             }
         }
         let noops = commands.filter { $0.verb == .noop }
         if noops.count >= 2 {
-            add("noop-keepalive", "\(noops.count) NOOPs, from +\(format1(s.timeline[noops[0].pos].time.seconds(since: s.start))) s to +\(format1(s.timeline[noops.last!.pos].time.seconds(since: s.start))) s", at: noops[0].pos)
+            add(.noopKeepalive, "\(noops.count) NOOPs, from +\(format1(s.timeline[noops[0].pos].time.seconds(since: s.start))) s to +\(format1(s.timeline[noops.last!.pos].time.seconds(since: s.start))) s", at: noops[0].pos)
         }
     }
 
@@ -173,7 +173,7 @@ struct Rules {
         if !besideServer, let rtt = relayed.min(), rtt > 0.001 {
             for c in commands where c.verb == .data || c.verb == .endOfData {
                 guard let l = latency(c), let r = reply(c), l < rtt / 4 else { continue }
-                add("fast-reply", "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), while the server took at least \(ms(rtt)) to answer anything else: something nearer answered", at: replyTo[c.index])
+                add(.fastReply, "\"\(text(r.line))\" came \(ms(l)) after \(c.verb == .data ? "DATA" : "the end of the message"), while the server took at least \(ms(rtt)) to answer anything else: something nearer answered", at: replyTo[c.index])
             }
         }
         ipIDSequence()
@@ -183,7 +183,7 @@ struct Rules {
     /// banner, XXXXXXXA, a command overwritten with X, a 354 or end-of-data reply faster than the
     /// server answers, STARTTLS offered and then called unknown, a reply out of the server's IPv4
     /// ID sequence.
-    static let middleboxContent: Set<String> = ["banner-masked", "starttls-masked", "command-masked", "fast-reply", "starttls-answer-inconsistent", "ip-id-mismatch"]
+    static let middleboxContent: Set<FindingID> = [.bannerMasked, .starttlsMasked, .commandMasked, .fastReply, .starttlsAnswerInconsistent, .ipIDMismatch]
 
     /// A reply with another TTL than the banner was written by another host. At large providers
     /// that host is the provider's own: a front end accepts the connection and the banner, and
@@ -197,9 +197,9 @@ struct Rules {
         let e = s.timeline[i]
         let evidence = Set(out.map(\.id)).intersection(Self.middleboxContent).sorted()
         if evidence.isEmpty {
-            add("ttl-mismatch", "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host; nothing in the dialogue shows a middlebox (a provider's front end handing the connection on does this)", at: i, severity: .info)
+            add(.ttlMismatch, "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host; nothing in the dialogue shows a middlebox (a provider's front end handing the connection on does this)", at: i, severity: .info)
         } else {
-            add("ttl-mismatch", "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host, and the dialogue shows a middlebox (\(evidence.joined(separator: ", ")))", at: i, severity: .warning)
+            add(.ttlMismatch, "\"\(text(e.line))\" arrived with TTL \(e.ttl), the banner with \(banner.ttl): written by another host, and the dialogue shows a middlebox (\(evidence.map(\.rawValue).joined(separator: ", ")))", at: i, severity: .warning)
         }
     }
 
@@ -222,7 +222,7 @@ struct Rules {
         let steps = zip(rest, rest.dropFirst()).filter { forward($0, $1) }.count
         guard steps * 10 >= (rest.count - 1) * 9 else { return }
         let e = s.timeline[replies[first]]
-        add("ip-id-mismatch", "\"\(text(e.line))\" arrived with IPv4 ID \(ids[first]), outside the sequence of the server's other replies (\(ids[first - 1]) before it, \(ids[first + 1]) after): written by another host", at: replies[first])
+        add(.ipIDMismatch, "\"\(text(e.line))\" arrived with IPv4 ID \(ids[first]), outside the sequence of the server's other replies (\(ids[first - 1]) before it, \(ids[first + 1]) after): written by another host", at: replies[first])
     }
 
     // MARK: Inspecting firewalls
@@ -232,16 +232,16 @@ struct Rules {
             let t = b.lines.first ?? []
             let stars = t.filter { $0 == UInt8(ascii: "*") }.count
             if t.count >= 4, stars * 2 >= t.count {
-                add("banner-masked", "the banner reads \"\(text(b.displayLine))\"", at: s.timeline.firstIndex { if case .reply(_, nil) = $0.kind { return true } else { return false } })
+                add(.bannerMasked, "the banner reads \"\(text(b.displayLine))\"", at: s.timeline.firstIndex { if case .reply(_, nil) = $0.kind { return true } else { return false } })
             }
         }
         for c in commands where c.verb == .ehlo {
             if let r = reply(c), r.line.containsASCII("XXXXXXXA") {
-                add("starttls-masked", "the EHLO reply lists XXXXXXXA where STARTTLS would be", at: replyTo[c.index])
+                add(.starttlsMasked, "the EHLO reply lists XXXXXXXA where STARTTLS would be", at: replyTo[c.index])
             }
         }
         for c in commands where c.line.count >= 4 && c.line.allSatisfy({ $0 == UInt8(ascii: "X") }) {
-            add("command-masked", "a \(c.line.count)-character command arrived as X's" + (code(reply(c)).map { "; the server answered \($0)" } ?? ""), at: c.pos)
+            add(.commandMasked, "a \(c.line.count)-character command arrived as X's" + (code(reply(c)).map { "; the server answered \($0)" } ?? ""), at: c.pos)
         }
     }
 
@@ -250,14 +250,14 @@ struct Rules {
     mutating func starttls() {
         let offered = s.offered("starttls") != nil
         if s.starttls == .offered, !txns.isEmpty {
-            add("starttls-not-used", "the server offered STARTTLS; the client sent \(txns.count) transaction(s) in the clear")
+            add(.starttlsNotUsed, "the server offered STARTTLS; the client sent \(txns.count) transaction(s) in the clear")
         }
         for c in commands where c.verb == .starttls {
             guard let code = code(reply(c)), code != 220 else { continue }
             if offered, code == 500 || code == 502 {
-                add("starttls-answer-inconsistent", "STARTTLS was offered, then answered \"\(text(reply(c)!.line))\": not the server's answer", at: replyTo[c.index])
+                add(.starttlsAnswerInconsistent, "STARTTLS was offered, then answered \"\(text(reply(c)!.line))\": not the server's answer", at: replyTo[c.index])
             } else {
-                add("starttls-refused", "STARTTLS refused: \"\(text(reply(c)!.line))\"", at: replyTo[c.index])
+                add(.starttlsRefused, "STARTTLS refused: \"\(text(reply(c)!.line))\"", at: replyTo[c.index])
             }
         }
     }
@@ -283,7 +283,7 @@ struct Rules {
             for r in commands[(k + 1)...].prefix(while: { $0.verb == .authResponse }) where r.line != [UInt8(ascii: "*")] { sent += 1 }
             guard sent >= needed else { continue }
             let outcome = code(reply(commands[k + sent - (words.count > 2 ? 1 : 0)])).map { "; the server answered \($0)" } ?? ""
-            add("cleartext-credentials", "AUTH \(mechanism) sent the \(mechanism.hasSuffix("OAUTH2") || mechanism == "OAUTHBEARER" ? "access token" : "password") without TLS\(outcome)", at: c.pos)
+            add(.cleartextCredentials, "AUTH \(mechanism) sent the \(mechanism.hasSuffix("OAUTH2") || mechanism == "OAUTHBEARER" ? "access token" : "password") without TLS\(outcome)", at: c.pos)
             return
         }
     }
@@ -301,32 +301,32 @@ struct Rules {
             }
         }
         if let g = groups.filter({ $0.value > 1 }).keys.min(), s.heloVerb != nil || !s.extensions.isEmpty {
-            add("pipelining-not-offered", "\(groups[g]!) commands sent without waiting, and the server did not offer PIPELINING", at: first[g])
+            add(.pipeliningNotOffered, "\(groups[g]!) commands sent without waiting, and the server did not offer PIPELINING", at: first[g])
         }
     }
 
     // MARK: From decoder anomalies
 
     /// Decoder anomalies that are findings in their own right, by anomaly name.
-    static let anomalyFindings: [String: String] = [
-        "client-did-not-wait": "commands-after-data", "reply-without-command": "reply-without-command",
-        "commands-never-answered": "commands-never-answered", "reply-malformed": "invalid-reply",
-        "reply-code-invalid": "invalid-reply", "reply-code-mismatch": "invalid-reply",
-        "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending", "bare-lf-in-message": "bare-line-ending",
-        "command-line-too-long": "line-too-long", "reply-line-too-long": "line-too-long", "line-over-hard-limit": "line-too-long",
-        "nul-byte": "nul-byte", "bdat-invalid": "bdat-invalid",
+    static let anomalyFindings: [String: FindingID] = [
+        "client-did-not-wait": .commandsAfterData, "reply-without-command": .replyWithoutCommand,
+        "commands-never-answered": .commandsNeverAnswered, "reply-malformed": .invalidReply,
+        "reply-code-invalid": .invalidReply, "reply-code-mismatch": .invalidReply,
+        "bare-lf": .bareLineEnding, "bare-cr": .bareLineEnding, "bare-lf-end-of-data": .bareLineEnding, "bare-lf-in-message": .bareLineEnding,
+        "command-line-too-long": .lineTooLong, "reply-line-too-long": .lineTooLong, "line-over-hard-limit": .lineTooLong,
+        "nul-byte": .nulByte, "bdat-invalid": .bdatInvalid,
     ]
 
     mutating func fromAnomalies() {
-        var seen = Set<String>()
+        var seen = Set<FindingID>()
         for a in s.anomalies {
             if let id = Self.anomalyFindings[a.name], seen.insert(id).inserted {
-                out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: a.time, message: a.detail, session: s.id, timelineIndex: position(a.time)))
+                out.append(Finding(id: id, severity: Catalog.entry(id).severity, time: a.time, message: a.detail, session: s.id, timelineIndex: position(a.time)))
             }
         }
         if s.anomalies.contains(where: { $0.name == "eight-bit-command" }), !txns.contains(where: { $0.mailParameters.contains { $0.key == "SMTPUTF8" } }) {
             let a = s.anomalies.first { $0.name == "eight-bit-command" }!
-            out.append(Finding(id: "smtputf8-missing", severity: .warning, time: a.time, message: "8-bit bytes in a command, and no MAIL asked for SMTPUTF8", session: s.id, timelineIndex: position(a.time)))
+            out.append(Finding(id: .smtpUTF8Missing, severity: .warning, time: a.time, message: "8-bit bytes in a command, and no MAIL asked for SMTPUTF8", session: s.id, timelineIndex: position(a.time)))
         }
     }
 
@@ -346,7 +346,7 @@ struct Rules {
             // A server that offers 8BITMIME takes 8-bit content in practice (information); one that
             // does not may refuse it or strip the high bit (a warning).
             let offered = s.offered("8bitmime") != nil
-            add("eight-bit-without-8bitmime", "transaction \(t.index): the message has 8-bit bytes but MAIL did not say BODY=8BITMIME" + (offered ? "" : ", and the server did not offer 8BITMIME"),
+            add(.eightBitWithout8BITMIME, "transaction \(t.index): the message has 8-bit bytes but MAIL did not say BODY=8BITMIME" + (offered ? "" : ", and the server did not offer 8BITMIME"),
                 transaction: t.index, severity: offered ? .info : .warning)
         }
     }
@@ -358,7 +358,7 @@ struct Rules {
         else { return }
         for t in txns {
             if let size = t.size, size > limit {
-                add("message-over-size", "transaction \(t.index): \(size) octets, the server's SIZE is \(limit)", transaction: t.index)
+                add(.messageOverSize, "transaction \(t.index): \(size) octets, the server's SIZE is \(limit)", transaction: t.index)
             }
         }
     }
@@ -369,20 +369,20 @@ struct Rules {
         for i in s.timeline.indices.dropFirst() {
             let pause = s.timeline[i].time.seconds(since: s.timeline[i - 1].time)
             if pause > 300 {
-                add("long-silence", "\(format1(pause / 60)) minutes of silence before \"\(text(s.timeline[i].line))\"", at: i)
+                add(.longSilence, "\(format1(pause / 60)) minutes of silence before \"\(text(s.timeline[i].line))\"", at: i)
                 break
             }
         }
-        if s.close == "fin", !s.quitSent {
-            add("closed-without-quit", "the connection closed (FIN) without QUIT")
+        if s.close == .fin, !s.quitSent {
+            add(.closedWithoutQuit, "the connection closed (FIN) without QUIT")
         }
-        if s.close == "rst", txns.contains(where: { $0.outcome == .abandoned || $0.outcome == .incomplete }) {
-            add("rst-mid-transaction", "a TCP reset ended the connection during a transaction")
+        if s.close == .rst, txns.contains(where: { $0.outcome == .abandoned || $0.outcome == .incomplete }) {
+            add(.rstMidTransaction, "a TCP reset ended the connection during a transaction")
         }
         let gaps = s.gaps[0] + s.gaps[1]
         if gaps > 0 {
             let first = s.timeline.firstIndex { if case .gap = $0.kind { return true } else { return false } }
-            add("capture-gap", "\(gaps) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing from the capture", at: first)
+            add(.captureGap, "\(gaps) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing from the capture", at: first)
         }
     }
 }

@@ -3,7 +3,8 @@ import ScopeCore
 /// The reassembler's flow table, looked up for every packet: open addressing with linear probing
 /// and a multiply–xorshift hash of the flow's few words (Dictionary's SipHash costs several times
 /// more per lookup). The hash is keyed by a random seed per table, so a crafted capture cannot
-/// aim its flows at one bucket.
+/// aim its flows at one bucket; the table's order therefore differs from run to run, and whoever
+/// acts on several entries at once (eviction, the idle sweep) orders them by connection id first.
 struct FlowTable {
     private var slots: [(key: FlowKey, value: Connection)?]
     private var mask: Int

@@ -450,7 +450,9 @@ public final class TCPReassembler {
 
     private func evictOldest() {
         // Evict a batch so that a flood costs O(n log n) per n/8 new connections, not O(n) each.
-        let victims = table.entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, limits.maxConnections / 8))
+        // Ties in activity go to the connection opened first: the table's order depends on its
+        // hash seed, which differs between runs, and the output must not.
+        let victims = table.entries.sorted { ($0.value.lastSeen, $0.value.id) < ($1.value.lastSeen, $1.value.id) }.prefix(max(1, limits.maxConnections / 8))
         for (key, c) in victims {
             forget(key)
             if !c.isClosed {

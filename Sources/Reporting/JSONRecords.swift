@@ -37,7 +37,7 @@ public enum JSONRecords {
         for r in t.rcptUnanswered { w.stringBytes(Array(r.utf8)) }
         w.endArray()
         w.key("outcome"); w.string(t.outcome.rawValue)
-        w.key("reset_by"); w.string(t.resetBy)
+        w.key("reset_by"); w.string(t.resetBy?.rawValue)
         w.key("reply"); reply(t.reply, &w)
         w.key("queue_id"); w.string(t.queueID)
         w.key("size"); w.int(t.size)
@@ -127,13 +127,13 @@ public enum JSONRecords {
             w.beginObject()
             w.key("mechanism"); w.string(a.mechanism)
             w.key("user"); optionalBytes(a.user, &w)
-            w.key("result"); w.string(a.result)
+            w.key("result"); w.string(a.result.rawValue)
             w.endObject()
         } else {
             w.null()
         }
         w.key("transactions"); w.int(s.transactions)
-        w.key("close"); w.string(s.close)
+        w.key("close"); w.string(s.close.rawValue)
         w.key("quit_sent"); w.bool(s.quitSent)
         w.key("bytes")
         w.beginObject()
@@ -189,7 +189,7 @@ public enum JSONRecords {
         w.beginArray()
         for f in list {
             w.beginObject()
-            w.key("id"); w.string(f.id)
+            w.key("id"); w.string(f.id.rawValue)
             w.key("severity"); w.string(f.severity.word)
             w.key("t"); w.timestamp(f.time)
             w.key("message"); w.string(f.message)

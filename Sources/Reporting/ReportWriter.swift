@@ -18,10 +18,10 @@ public struct RunSummary: Sendable {
     public init() {}
 
     public mutating func add(_ f: Finding) {
-        if let e = findings[f.id] {
-            findings[f.id] = (e.count + 1, e.first)
+        if let e = findings[f.id.rawValue] {
+            findings[f.id.rawValue] = (e.count + 1, e.first)
         } else {
-            findings[f.id] = (1, f)
+            findings[f.id.rawValue] = (1, f)
         }
     }
 }

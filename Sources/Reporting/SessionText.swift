@@ -100,10 +100,10 @@ public struct SessionText {
         if let t = openTxn { out += closeLine(txns[t]) }
         if s.timelineDropped > 0 { out += "  … \(s.timelineDropped) more lines not kept (timeline limit)\n" }
         if case .transaction = part { return out }
-        var tail = "  closed: " + (s.quitSent && s.close != "quit" ? "QUIT sent, no 221 seen; " : "") + Self.closeWords(s.close)
+        var tail = "  closed: " + (s.quitSent && s.close != .quit ? "QUIT sent, no 221 seen; " : "") + Self.closeWords(s.close)
         tail += " · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
         if s.starttls != .none { tail += " · STARTTLS \(s.starttls.rawValue)" }
-        if let a = s.auth { tail += " · AUTH \(a.mechanism) \(a.result)" + (a.user.map { " (user \(Printable.short(Array($0.utf8), limit: 40)))" } ?? "") }
+        if let a = s.auth { tail += " · AUTH \(a.mechanism) \(a.result.rawValue)" + (a.user.map { " (user \(Printable.short(Array($0.utf8), limit: 40)))" } ?? "") }
         if s.gaps[0] + s.gaps[1] > 0 { tail += " · " + warn("\(s.gaps[0] + s.gaps[1]) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing") }
         out += tail + "\n"
         let names = Array(Set(s.anomalies.map(\.name))).sorted()
@@ -126,9 +126,9 @@ public struct SessionText {
     /// `⚠ id` coloured by severity.
     func tag(_ f: Finding) -> String {
         switch f.severity {
-        case .problem: return bad("✖ " + f.id)
-        case .warning: return warn("⚠ " + f.id)
-        case .info: return dim("ℹ " + f.id)
+        case .problem: return bad("✖ " + f.id.rawValue)
+        case .warning: return warn("⚠ " + f.id.rawValue)
+        case .info: return dim("ℹ " + f.id.rawValue)
         }
     }
 
@@ -166,7 +166,7 @@ public struct SessionText {
         case .rejected:
             return bad("rejected") + " — " + replyText
         case .reset:
-            let by = t.resetBy.map { " by \($0)" } ?? ""
+            let by = t.resetBy.map { " by \($0.rawValue)" } ?? ""
             return warn("reset") + by + " — " + (t.rcptTo.isEmpty ? "no recipient accepted yet" : "\(recipients) accepted, no message sent")
         case .abandoned:
             return warn("abandoned") + " — the client left before the transaction completed"
@@ -226,16 +226,16 @@ public struct SessionText {
         }
     }
 
-    static func closeWords(_ reason: String) -> String {
+    static func closeWords(_ reason: Session.CloseReason) -> String {
         switch reason {
-        case "quit": return "QUIT"
-        case "fin": return "connection closed (FIN) without QUIT"
-        case "rst": return "connection reset (RST)"
-        case "idle": return "idle timeout"
-        case "capture-end": return "still open when the capture ended"
-        case "port-reuse": return "port reused by a new connection"
-        case "table-full": return "connection table full"
-        default: return reason
+        case .quit: return "QUIT"
+        case .fin: return "connection closed (FIN) without QUIT"
+        case .rst: return "connection reset (RST)"
+        case .idle: return "idle timeout"
+        case .captureEnd: return "still open when the capture ended"
+        case .portReuse: return "port reused by a new connection"
+        case .tableFull: return "connection table full"
+        case .ignored: return reason.rawValue
         }
     }
 

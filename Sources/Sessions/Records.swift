@@ -79,7 +79,7 @@ public struct Transaction: Sendable {
     /// Recipients whose reply was never seen (lost in a gap, or the server side was not captured).
     public var rcptUnanswered: [String] = []
     /// What ended a transaction that was reset: `RSET`, `EHLO`, `HELO`, `STARTTLS` or `MAIL`.
-    public var resetBy: String?
+    public var resetBy: ResetCause?
     public var outcome: Outcome = .incomplete
     /// The reply that decided the outcome: to the message, to MAIL, the last RCPT refusal, to DATA,
     /// or to the RSET/EHLO/HELO/STARTTLS that reset the transaction. Nil for abandoned and
@@ -99,6 +99,23 @@ public struct Transaction: Sendable {
     /// True when a gap hid part of the transaction.
     public var gapped = false
     public var anomalies: [Anomaly] = []
+}
+
+extension Transaction {
+    /// The command that reset a transaction (RFC 5321 §4.1.4, RFC 3207 §4.2); the raw value is
+    /// what `reset_by` writes.
+    public enum ResetCause: String, Sendable, CaseIterable {
+        /// RSET.
+        case rset = "RSET"
+        /// An EHLO the server accepted.
+        case ehlo = "EHLO"
+        /// A HELO the server accepted.
+        case helo = "HELO"
+        /// A STARTTLS the server accepted (220).
+        case starttls = "STARTTLS"
+        /// A new MAIL: after a refused one, or a nested MAIL the server accepted.
+        case mail = "MAIL"
+    }
 }
 
 /// STARTTLS on a session (RFC 3207).
@@ -123,7 +140,19 @@ public struct AuthInfo: Sendable {
     public var mechanism: String
     public var user: String?
     /// `success` (235), `failure` (5xx/4xx), `cancelled`, or `unknown` (no reply seen).
-    public var result: String
+    public var result: Result
+
+    /// How AUTH ended; the raw value is what `auth.result` writes.
+    public enum Result: String, Sendable, CaseIterable {
+        /// The server answered 235.
+        case success
+        /// The server answered 4xx or 5xx.
+        case failure
+        /// The client answered a challenge with `*` (RFC 4954 §4).
+        case cancelled
+        /// No deciding reply was seen.
+        case unknown
+    }
 }
 
 /// What the TCP layer saw of one side of a session's connection.
@@ -180,7 +209,7 @@ public struct Session: Sendable {
     public var auth: AuthInfo?
     public var transactions = 0
     /// How the session ended: `quit`, or the TCP close reason (`fin`, `rst`, `idle`, `capture-end`…).
-    public var close = "capture-end"
+    public var close: CloseReason = .captureEnd
     /// Payload bytes [client→server, server→client], gaps excluded.
     public var bytes = [0, 0]
     /// Gaps [client→server, server→client] and their bytes.
@@ -210,6 +239,28 @@ public struct Session: Sendable {
         self.vantage = vantage
         self.start = start
         self.end = end
+    }
+}
+
+extension Session {
+    /// How a session ended; the raw value is what the session record's `close` writes.
+    public enum CloseReason: String, Sendable, CaseIterable {
+        /// The server answered QUIT with 221.
+        case quit
+        /// Both sides sent FIN and all their data was delivered.
+        case fin
+        /// A side sent RST.
+        case rst
+        /// No packet for longer than the idle timeout.
+        case idle
+        /// The capture ended with the connection still open.
+        case captureEnd = "capture-end"
+        /// A new SYN reused the connection's addresses and ports.
+        case portReuse = "port-reuse"
+        /// The connection table was full; the least recently active connections were closed.
+        case tableFull = "table-full"
+        /// The consumer stopped following it (not SMTP).
+        case ignored
     }
 }
 

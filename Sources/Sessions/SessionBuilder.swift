@@ -25,11 +25,11 @@ public final class SessionBuilder {
     /// Why an open transaction stopped taking commands.
     enum Closer {
         /// Reset by a command: RSET, an accepted EHLO/HELO or STARTTLS, or a new MAIL after a refused one.
-        case reset(Verb)
+        case reset(Transaction.ResetCause)
         case quit
         /// The message was sent (end of data, or the last BDAT): its reply decides.
         case messageSent
-        case connectionEnd(String)
+        case connectionEnd(Session.CloseReason)
     }
 
     struct Open {
@@ -91,11 +91,11 @@ public final class SessionBuilder {
     }
 
     /// The connection ended for `reason` (a TCP close reason). Returns the finished session.
-    public func close(reason: String, at time: Timestamp) -> Session {
+    public func close(reason: Session.CloseReason, at time: Timestamp) -> Session {
         decoder.finish(at: time)
         drain()
         session.end = max(session.end, time)
-        if session.close != "quit" { session.close = reason }
+        if session.close != .quit { session.close = reason }
         for i in open.indices where open[i].closer == nil { open[i].closer = .connectionEnd(reason) }
         if session.bytes[1] == 0, session.bytes[0] > 0, !tls {
             if session.helo == nil { session.helo = lastHeloSent }
@@ -188,10 +188,10 @@ public final class SessionBuilder {
                 return
             }
         case .auth:
-            session.auth = AuthInfo(mechanism: cmd.argument ?? "", user: cmd.authUser, result: "unknown")
+            session.auth = AuthInfo(mechanism: cmd.argument ?? "", user: cmd.authUser, result: .unknown)
         case .authResponse:
             if let user = cmd.authUser { session.auth?.user = user }
-            if cmd.argument == "*" { session.auth?.result = "cancelled" }
+            if cmd.argument == "*" { session.auth?.result = .cancelled }
         case .bdat:
             if let c = current {
                 open[c].txn.chunked = true
@@ -271,7 +271,7 @@ public final class SessionBuilder {
             if positive {
                 session.helo = name
                 session.heloVerb = v
-                resetOpenTransaction(before: index, by: v, reply: reply)
+                resetOpenTransaction(before: index, by: v == .ehlo ? .ehlo : .helo, reply: reply)
                 if v == .ehlo {
                     session.extensions = reply.lines.dropFirst().map { String(decoding: $0, as: UTF8.self) }
                     if session.starttls == .none, session.offered("starttls") != nil {
@@ -290,9 +290,9 @@ public final class SessionBuilder {
                 session.starttls = .refused
             }
         case .auth?, .authResponse?:
-            if reply.code == 235 { session.auth?.result = "success" } else if reply.code >= 400 { session.auth?.result = "failure" }
+            if reply.code == 235 { session.auth?.result = .success } else if reply.code >= 400 { session.auth?.result = .failure }
         case .quit?:
-            if reply.code == 221 { session.close = "quit" }
+            if reply.code == 221 { session.close = .quit }
         default:
             break
         }
@@ -334,9 +334,9 @@ public final class SessionBuilder {
     }
 
     /// An accepted EHLO/HELO/STARTTLS resets a transaction begun before it (RFC 5321 §4.1.4, RFC 3207 §4.2).
-    private func resetOpenTransaction(before index: Int, by verb: Verb, reply: Reply) {
+    private func resetOpenTransaction(before index: Int, by cause: Transaction.ResetCause, reply: Reply) {
         guard let c = current, open[c].mailIndex < index else { return }
-        close(c, .reset(verb), index: index)
+        close(c, .reset(cause), index: index)
         open[c].closerReply = reply
     }
 
@@ -418,16 +418,16 @@ public final class SessionBuilder {
             t.outcome = .rejected
         } else {
             switch o.closer {
-            case .reset(let verb)?:
+            case .reset(let cause)?:
                 t.outcome = .reset
-                t.resetBy = verb.name
+                t.resetBy = cause
                 t.reply = o.closerReply
             case .quit?:
                 t.outcome = .abandoned
             case .messageSent?, nil:
                 t.outcome = .incomplete
             case .connectionEnd(let reason)?:
-                t.outcome = (reason == "capture-end" || reason == "idle" || t.gapped) ? .incomplete : .abandoned
+                t.outcome = (reason == .captureEnd || reason == .idle || t.gapped) ? .incomplete : .abandoned
             }
         }
         if t.gapped, t.outcome != .queued, t.outcome != .rejected {

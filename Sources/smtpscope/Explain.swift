@@ -19,12 +19,12 @@ struct Explain: ParsableCommand {
         guard let id else {
             for severity in Severity.allCases.reversed() {
                 for e in Catalog.all where e.severity == severity {
-                    print("\(severity.word.padding(8))  \(e.id.padding(30))  \(e.title)")
+                    print("\(severity.word.padding(8))  \(e.id.rawValue.padding(30))  \(e.title)")
                 }
             }
             return
         }
-        guard let e = Catalog.entry(id) else {
+        guard let e = Catalog.entry(named: id) else {
             var line = Array("smtpscope: no finding is called \(id); `smtpscope explain` lists them\n".utf8)
             line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress!, $0.count) }
             throw ExitCode(1)

@@ -6,7 +6,7 @@ import Sessions
 import Testing
 
 /// A scripted session for rules no capture shows: (seconds since start, side, bytes).
-func scripted(_ steps: [(Double, Side, String)], ttl: UInt8 = 64, close: String = "fin", rtt: Double? = nil, edit: (inout Session) -> Void = { _ in }) -> (Session, [Transaction]) {
+func scripted(_ steps: [(Double, Side, String)], ttl: UInt8 = 64, close: Session.CloseReason = .fin, rtt: Double? = nil, edit: (inout Session) -> Void = { _ in }) -> (Session, [Transaction]) {
     let b = SessionBuilder(session: Session(id: 1, client: Endpoint(.v4(0xc000_020a), 50000), server: Endpoint(.v4(0xc633_6419), 25), vantage: Vantage(file: 0), start: .zero, end: .zero))
     var txns: [Transaction] = []
     var serverIPID: UInt16 = 40_000  // the server's IPv4 ID counter: a few packets per reply
@@ -41,7 +41,7 @@ func scripted(_ steps: [(Double, Side, String)], ttl: UInt8 = 64, close: String 
     return (s, txns)
 }
 
-func ids(_ r: (Session, [Transaction])) -> Set<String> { Set(FindingsEngine.session(r.0, r.1).map(\.id)) }
+func ids(_ r: (Session, [Transaction])) -> Set<String> { Set(FindingsEngine.session(r.0, r.1).map(\.id.rawValue)) }
 func captureFindings(_ names: [String]) -> Set<String> {
     findings(at: names.map { capturesDir.appendingPathComponent($0).path })
 }
@@ -50,8 +50,8 @@ func captureFindings(_ names: [String]) -> Set<String> {
 func findings(at paths: [String]) -> Set<String> {
     let (x, found) = intercepts(paths)
     var all = Set<String>()
-    for s in x.sessions { all.formUnion(FindingsEngine.session(s, x.transactions(of: s)).map(\.id)) }
-    for i in found { all.formUnion(FindingsEngine.intercept(i).map(\.id)) }
+    for s in x.sessions { all.formUnion(FindingsEngine.session(s, x.transactions(of: s)).map(\.id.rawValue)) }
+    for i in found { all.formUnion(FindingsEngine.intercept(i).map(\.id.rawValue)) }
     return all
 }
 
@@ -124,7 +124,7 @@ let mailTo: [(Double, Side, String)] = [(0.03, C, "MAIL FROM:<a@x>\r\n"), (0.04,
     func evenRepliesAreNotFast() {
         let (x, _) = intercepts([peerDir.appendingPathComponent("arkime/smtp-data-521/smtp-data-521.pcap").path])
         #expect(!x.sessions.isEmpty)
-        for s in x.sessions { #expect(!FindingsEngine.session(s, x.transactions(of: s)).contains { $0.id == "fast-reply" }) }
+        for s in x.sessions { #expect(!FindingsEngine.session(s, x.transactions(of: s)).contains { $0.id == .fastReply }) }
     }
 
     /// Ordinary deliveries raise no warning and no problem (only information, such as STARTTLS
@@ -157,7 +157,7 @@ let mailTo: [(Double, Side, String)] = [(0.03, C, "MAIL FROM:<a@x>\r\n"), (0.04,
         let big = String(repeating: "x", count: 2000)
         #expect(ids(scripted(hello + mailTo + [(0.07, C, "DATA\r\n"), (0.08, S, "354 go\r\n"), (0.09, C, big + "\r\n.\r\n"), (0.1, S, "552 too big\r\n")])).contains("message-over-size"))
         #expect(ids(scripted(hello + mailTo + [(400, C, "DATA\r\n"), (400.1, S, "354 go\r\n")])).contains("long-silence"))
-        #expect(ids(scripted(hello + mailTo, close: "rst")).contains("rst-mid-transaction"))
+        #expect(ids(scripted(hello + mailTo, close: .rst)).contains("rst-mid-transaction"))
         #expect(ids(scripted(hello + mailTo + [(0.07, C, "DATA\r\n"), (0.08, S, "354 go\r\n"), (0.09, C, "GAP 100")])).contains("capture-gap"))
         #expect(ids(scripted(hello + [(0.03, C, "NOOP\r\n"), (0.04, S, "TTL 250 ok\r\n")])).contains("ttl-mismatch"))
         // A reply injected with another host's IPv4 ID, the server's sequence going on after it.
@@ -197,12 +197,12 @@ let mailTo: [(Double, Side, String)] = [(0.03, C, "MAIL FROM:<a@x>\r\n"), (0.04,
     func ttlChangeAtAProviderIsInformation() throws {
         let (x, _) = intercepts([peerDir.appendingPathComponent("suricata/smtp-bug-5981/input.pcap").path])
         let s = try #require(x.sessions.first)
-        let ttl = try #require(FindingsEngine.session(s, x.transactions(of: s)).first { $0.id == "ttl-mismatch" })
+        let ttl = try #require(FindingsEngine.session(s, x.transactions(of: s)).first { $0.id == .ttlMismatch })
         #expect(ttl.severity == .info)
     }
 
     @Test func ttlChangeIsAWarningWhenTheContentShowsAMiddlebox() {
-        func ttl(_ r: (Session, [Transaction])) -> Severity? { FindingsEngine.session(r.0, r.1).first { $0.id == "ttl-mismatch" }?.severity }
+        func ttl(_ r: (Session, [Transaction])) -> Severity? { FindingsEngine.session(r.0, r.1).first { $0.id == .ttlMismatch }?.severity }
         let plain = hello + [(0.03, C, "NOOP\r\n"), (0.04, S, "TTL 250 ok\r\n")]
         #expect(ttl(scripted(plain)) == .info)
         // A masked banner.
@@ -262,12 +262,12 @@ let mailTo: [(Double, Side, String)] = [(0.03, C, "MAIL FROM:<a@x>\r\n"), (0.04,
     }
 
     @Test func everyFindingHasAnExplanationAndAReference() {
-        var seen = Set<String>()
+        var seen = Set<FindingID>()
         for e in Catalog.all {
             #expect(seen.insert(e.id).inserted, "duplicate id \(e.id)")
             #expect(e.explanation.count > 60)
             #expect(!e.reference.isEmpty)
-            #expect(e.id.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" })
+            #expect(e.id.rawValue.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" })
         }
     }
 

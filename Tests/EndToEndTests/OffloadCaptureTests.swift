@@ -86,7 +86,7 @@ func analyzeBuilt(_ b: PcapBuilder, name: String) throws -> (Collector, PacketSt
         #expect(s.tcp[0].offloadFrames == 1)
         #expect(s.tcp[1].offloadFrames == 0)
         #expect(stats.offloadFrames == 1)
-        #expect(s.close == "quit")
+        #expect(s.close == .quit)
         let t = try #require(r.transactions(of: s).first)
         #expect(t.outcome == .queued)
         #expect(t.queueID == "LSO")

@@ -36,7 +36,7 @@ let plainDelivery = Dialogue([
         #expect(s.helo == "ws.example.net")
         #expect(s.extensions == ["PIPELINING", "SIZE 10240000", "STARTTLS", "CHUNKING"])
         #expect(s.starttls == .offered)
-        #expect(s.close == "quit")
+        #expect(s.close == .quit)
         #expect(s.banner?.code == 220)
         #expect(s.anomalies.isEmpty)
     }
@@ -69,7 +69,7 @@ let plainDelivery = Dialogue([
         let t = try #require(txns.first)
         #expect(t.outcome == .queued)
         #expect(t.size == body.utf8.count + 2)
-        #expect(s.close == "quit")
+        #expect(s.close == .quit)
     }
 
     @Test func pipelinedGroupMatchesRepliesInOrder() throws {
@@ -105,7 +105,7 @@ let plainDelivery = Dialogue([
         #expect(txns[0].outcome == .rejected)
         #expect(txns[0].reply?.code == 550)
         #expect(txns[1].outcome == .abandoned)
-        #expect(s.close == "quit")
+        #expect(s.close == .quit)
     }
 
     @Test func outcomes() throws {
@@ -151,7 +151,7 @@ let plainDelivery = Dialogue([
         let (s, _) = d.run()
         #expect(s.auth?.mechanism == "PLAIN")
         #expect(s.auth?.user == "alice")
-        #expect(s.auth?.result == "success")
+        #expect(s.auth?.result == .success)
         let lines = s.timeline.map { String(decoding: $0.line, as: UTF8.self) }
         #expect(!lines.joined().contains(plain))
         #expect(lines.contains("AUTH PLAIN ‹redacted›"))
@@ -164,7 +164,7 @@ let plainDelivery = Dialogue([
         ])
         let (s2, _) = login.run()
         #expect(s2.auth?.user == "bob")
-        #expect(s2.auth?.result == "failure")
+        #expect(s2.auth?.result == .failure)
         let all = s2.timeline.map { String(decoding: $0.line, as: UTF8.self) }.joined(separator: "\n")
         #expect(!all.contains(Base64.encode(Array("hunter2".utf8))))
         var show = SMTPDecoder.Options()
@@ -221,7 +221,7 @@ let plainDelivery = Dialogue([
         #expect(ev.contains { $0.hasPrefix("M end size=") && $0.contains("subject=in clear") })
         let (s, txns) = Self.plaintextAfterStartTLS.run()
         #expect(s.starttls == .plaintext)
-        #expect(s.close == "quit")
+        #expect(s.close == .quit)
         let t = try #require(txns.first)
         #expect(txns.count == 1)
         #expect(t.outcome == .queued && !t.tls)
@@ -387,7 +387,7 @@ let plainDelivery = Dialogue([
         #expect(s.heloRefused.map(\.name) == [""])
         #expect(s.heloRefused.map(\.code) == [501])
         #expect(txns.isEmpty)
-        #expect(s.close == "quit")
+        #expect(s.close == .quit)
     }
 
     @Test func oneSidedCaptureStillFindsTheMessage() throws {
@@ -434,7 +434,7 @@ let plainDelivery = Dialogue([
         let (s, txns) = d.run()
         #expect(txns.map(\.outcome) == [.queued, .reset])
         #expect(txns.first?.rcptTo == ["bob@y"])
-        #expect(txns.last?.resetBy == "EHLO")
+        #expect(txns.last?.resetBy == .ehlo)
         #expect(txns.last?.reply?.code == 250)
         #expect(s.helo == "third")
     }
@@ -446,7 +446,7 @@ let plainDelivery = Dialogue([
         ])
         let t = try #require(d.run().1.first)
         #expect(t.outcome == .reset)
-        #expect(t.resetBy == "RSET")
+        #expect(t.resetBy == .rset)
         #expect(t.reply?.text == "Reset done")
     }
 

@@ -35,7 +35,7 @@ struct Dialogue {
             }
             txns += builder.takeFinished()
         }
-        let s = builder.close(reason: "fin", at: Timestamp(nanoseconds: t + 1))
+        let s = builder.close(reason: .fin, at: Timestamp(nanoseconds: t + 1))
         txns += builder.takeFinished()
         return (s, txns)
     }
