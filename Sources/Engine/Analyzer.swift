@@ -31,7 +31,7 @@ public struct AnalyzerOptions: Sendable {
     /// Run the SMTP layer (decoding, sessions) on a thread of its own, beside the TCP layer.
     public var sessionThread = false
     /// With `sessionThread`: delivered segments, gaps and ends handed over to it at once.
-    public var sessionBatch = 1024
+    public var sessionBatch = Limits.sessionBatch
     public var sessions = SessionBuilder.Limits()
     public init() {}
 }
@@ -74,7 +74,7 @@ public final class Analyzer: ReassemblyDelegate {
         }
 
         /// Bytes of each direction examined before giving up on a connection.
-        static let holdLimit = 4096
+        static let holdLimit = Limits.contentWindow
 
         /// Adds a delivered piece to the bytes decided on.
         func look(_ direction: Direction, _ bytes: UnsafeRawBufferPointer) {

@@ -24,16 +24,16 @@ public struct SegmentMeta: Sendable {
 /// Named hard limits of the reassembler.
 public struct ReassemblyLimits: Sendable {
     /// Bytes held out of order per direction before the hole is declared a gap.
-    public var maxHeldBytesPerDirection = 4 << 20
+    public var maxHeldBytesPerDirection = Limits.heldBytesPerDirection
     /// Connections tracked at once; past it the least recently active are closed (`table-full`).
-    public var maxConnections = 100_000
+    public var maxConnections = Limits.connections
     /// Seconds without a packet before a connection is closed (`idle`). RFC 5321 §4.5.3.2 allows
     /// a server to wait 10 minutes for the end of DATA.
-    public var idleTimeout: Double = 900
+    public var idleTimeout = Limits.idleTimeout
     /// Delivered bytes remembered per direction to check retransmissions against.
-    public var retransmissionHistory = 4096
+    public var retransmissionHistory = Limits.retransmissionHistory
     /// An ACK further than this past the next expected byte is taken as bogus, not as a hole.
-    public var maxAckedHole: Int64 = 1 << 30
+    public var maxAckedHole = Limits.ackedHole
     public init() {}
 }
 

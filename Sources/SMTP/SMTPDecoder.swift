@@ -21,17 +21,17 @@ public final class SMTPDecoder {
         /// The connection is TLS from its first byte (port 465, RFC 8314).
         public var implicitTLS = false
         /// Header bytes kept per message for parsing; the rest is counted, not stored.
-        public var headerLimit = 64 * 1024
+        public var headerLimit = Limits.headerBytes
         /// Longest line kept whole; longer lines are cut and the rest discarded up to the line end.
         /// RFC 5321 §4.5.3.1 allows 512 octets for commands and replies; real traffic exceeds it.
-        public var lineLimit = 16 * 1024
+        public var lineLimit = Limits.lineBytes
         /// Commands awaiting replies before the oldest are dropped (Zeek uses 1000).
-        public var maxPending = 1000
+        public var maxPending = Limits.pendingCommands
         /// Client bytes held while waiting for the reply to DATA, STARTTLS or AUTH before the
         /// decoder stops waiting and assumes the client did not wait either.
-        public var waitLimit = 64 * 1024
+        public var waitLimit = Limits.waitBytes
         /// AUTH challenge rounds in one exchange before the rest is treated as commands.
-        public var maxAuthRounds = 16
+        public var maxAuthRounds = Limits.authRounds
         /// Extra header names to extract, lower-cased.
         public var extraHeaders: Set<String> = []
         public init() {}

@@ -10,9 +10,9 @@ import ScopeCore
 public final class SessionBuilder {
     public struct Limits: Sendable {
         /// Timeline lines kept per session; further lines are counted, not stored.
-        public var maxTimelineEntries = 20_000
+        public var maxTimelineEntries = ScopeCore.Limits.timelineEntries
         /// Recipients listed per transaction; further ones are counted.
-        public var maxRecipients = 10_000
+        public var maxRecipients = ScopeCore.Limits.recipients
         public init() {}
     }
 
