@@ -308,13 +308,13 @@ struct Rules {
     // MARK: From decoder anomalies
 
     /// Decoder anomalies that are findings in their own right, by anomaly name.
-    static let anomalyFindings: [String: String] = [
-        "client-did-not-wait": "commands-after-data", "reply-without-command": "reply-without-command",
-        "commands-never-answered": "commands-never-answered", "reply-malformed": "invalid-reply",
-        "reply-code-invalid": "invalid-reply", "reply-code-mismatch": "invalid-reply",
-        "bare-lf": "bare-line-ending", "bare-cr": "bare-line-ending", "bare-lf-end-of-data": "bare-line-ending", "bare-lf-in-message": "bare-line-ending",
-        "command-line-too-long": "line-too-long", "reply-line-too-long": "line-too-long", "line-over-hard-limit": "line-too-long",
-        "nul-byte": "nul-byte", "bdat-invalid": "bdat-invalid",
+    static let anomalyFindings: [Anomaly.Name: String] = [
+        .clientDidNotWait: "commands-after-data", .replyWithoutCommand: "reply-without-command",
+        .commandsNeverAnswered: "commands-never-answered", .replyMalformed: "invalid-reply",
+        .replyCodeInvalid: "invalid-reply", .replyCodeMismatch: "invalid-reply",
+        .bareLF: "bare-line-ending", .bareCR: "bare-line-ending", .bareLFEndOfData: "bare-line-ending", .bareLFInMessage: "bare-line-ending",
+        .commandLineTooLong: "line-too-long", .replyLineTooLong: "line-too-long", .lineOverHardLimit: "line-too-long",
+        .nulByte: "nul-byte", .bdatInvalid: "bdat-invalid",
     ]
 
     mutating func fromAnomalies() {
@@ -324,8 +324,8 @@ struct Rules {
                 out.append(Finding(id: id, severity: Catalog.entry(id)?.severity ?? .warning, time: a.time, message: a.detail, session: s.id, timelineIndex: position(a.time)))
             }
         }
-        if s.anomalies.contains(where: { $0.name == "eight-bit-command" }), !txns.contains(where: { $0.mailParameters.contains { $0.key == "SMTPUTF8" } }) {
-            let a = s.anomalies.first { $0.name == "eight-bit-command" }!
+        if s.anomalies.contains(where: { $0.name == .eightBitCommand }), !txns.contains(where: { $0.mailParameters.contains { $0.key == "SMTPUTF8" } }) {
+            let a = s.anomalies.first { $0.name == .eightBitCommand }!
             out.append(Finding(id: "smtputf8-missing", severity: .warning, time: a.time, message: "8-bit bytes in a command, and no MAIL asked for SMTPUTF8", session: s.id, timelineIndex: position(a.time)))
         }
     }

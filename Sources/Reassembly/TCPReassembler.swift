@@ -251,7 +251,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         for pos in from..<to where bytes[Int(pos - start)] != h.byte(at: pos) {
             c.stats[d].inconsistentRetransmissions += 1
             c.anomalies.append(Anomaly(
-                "tcp-retransmission-inconsistent",
+                .tcpRetransmissionInconsistent,
                 "retransmitted bytes differ from the first copy (\(d == 0 ? "client" : "server") side); the first copy was kept",
                 at: c.lastSeen))
             return
@@ -294,7 +294,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
         }
         if c.halves[d].heldBytes > limits.maxHeldBytesPerDirection, let first = c.halves[d].held.first {
             c.anomalies.append(Anomaly(
-                "tcp-held-bytes-limit",
+                .tcpHeldBytesLimit,
                 "more than \(limits.maxHeldBytesPerDirection) bytes held out of order; the missing bytes were declared a gap",
                 at: time))
             flush(c, d, upTo: first.start, time: time)
@@ -405,7 +405,7 @@ public final class TCPReassembler<Delegate: ReassemblyDelegate> {
             table.removeValue(forKey: key)
             if !c.isClosed {
                 evicted += 1
-                c.anomalies.append(Anomaly("tcp-connection-table-full", "closed early: more than \(limits.maxConnections) connections open at once", at: c.lastSeen))
+                c.anomalies.append(Anomaly(.tcpConnectionTableFull, "closed early: more than \(limits.maxConnections) connections open at once", at: c.lastSeen))
                 finish(c, .tableFull, c.lastSeen)
             }
         }

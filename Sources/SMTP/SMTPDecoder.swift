@@ -111,7 +111,7 @@ public final class SMTPDecoder {
     var message: MessageInfo?
     var afterStartTLS: AfterStartTLS?
     /// Counted once each: repeated per-line anomalies would flood the output.
-    var reported: Set<String> = []
+    var reported: Set<Anomaly.Name> = []
 
     public private(set) var tlsBytes = [0, 0]
 
@@ -184,7 +184,7 @@ public final class SMTPDecoder {
     public func finish(at time: Timestamp) {
         if afterStartTLS != nil { decideAfterStartTLS(final: true) }
         if !clientLine.isEmpty, case .command = clientMode {
-            anomaly("unterminated-line", "the client's last line had no line ending", time)
+            anomaly(.unterminatedLine, "the client's last line had no line ending", time)
             let line = clientLine
             clientLine = []
             line.withUnsafeBytes { commandLine($0, time) }
@@ -194,7 +194,7 @@ public final class SMTPDecoder {
         }
         if message != nil { endMessage(complete: false, time) }
         if !serverLine.isEmpty {
-            anomaly("unterminated-line", "the server's last line had no line ending", time)
+            anomaly(.unterminatedLine, "the server's last line had no line ending", time)
             let line = serverLine
             serverLine = []
             line.withUnsafeBytes { replyLine($0, time) }
@@ -214,7 +214,7 @@ public final class SMTPDecoder {
                 serverTLS = true
                 events.append(.tlsStarted(time))
             } else {
-                anomaly("tls-without-starttls", "the client started TLS without STARTTLS; its side is not readable from here on", time)
+                anomaly(.tlsWithoutStartTLS, "the client started TLS without STARTTLS; its side is not readable from here on", time)
             }
         }
         while !rest.isEmpty {
@@ -233,7 +233,7 @@ public final class SMTPDecoder {
                 }
                 // The server is silent (one-sided capture) or the client did not wait.
                 if serverBytes > 0 {
-                    anomaly("client-did-not-wait", "the client sent on after \(verb.name) without waiting for the reply", time)
+                    anomaly(.clientDidNotWait, "the client sent on after \(verb.name) without waiting for the reply", time)
                 }
                 stopWaiting(index: index, verb: verb, assumePositive: true, time)
                 if !held.isEmpty {
@@ -303,7 +303,7 @@ public final class SMTPDecoder {
         let room = options.lineLimit - buffer.count
         if bytes.count > room {
             buffer.append(contentsOf: bytes.prefix(max(room, 0)))
-            anomaly("line-over-hard-limit", "a \(who) line is longer than \(options.lineLimit) bytes; the rest of it was discarded", time)
+            anomaly(.lineOverHardLimit, "a \(who) line is longer than \(options.lineLimit) bytes; the rest of it was discarded", time)
             discarding = true
         } else {
             buffer.append(contentsOf: bytes)
@@ -316,20 +316,20 @@ public final class SMTPDecoder {
         if line.last == 0x0d {
             line = UnsafeRawBufferPointer(rebasing: line[..<(line.count - 1)])
         } else {
-            anomaly("bare-lf", "a \(isClient ? "client" : "server") line ended with LF alone (RFC 5321 §2.3.8 requires CRLF)", time)
+            anomaly(.bareLF, "a \(isClient ? "client" : "server") line ended with LF alone (RFC 5321 §2.3.8 requires CRLF)", time)
         }
         if line.count > 510 {
-            anomaly(isClient ? "command-line-too-long" : "reply-line-too-long",
+            anomaly(isClient ? .commandLineTooLong : .replyLineTooLong,
                     "a \(isClient ? "command" : "reply") line is \(line.count + 2) octets; RFC 5321 §4.5.3.1 allows 512", time)
         }
         if memchr(line.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, 0x0d, line.count) != nil {
-            anomaly("bare-cr", "a \(isClient ? "client" : "server") line contains a CR not followed by LF", time)
+            anomaly(.bareCR, "a \(isClient ? "client" : "server") line contains a CR not followed by LF", time)
         }
         if memchr(line.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, 0, line.count) != nil {
-            anomaly("nul-byte", "a \(isClient ? "client" : "server") line contains a NUL byte", time)
+            anomaly(.nulByte, "a \(isClient ? "client" : "server") line contains a NUL byte", time)
         }
         if isClient, !expectAuthResponse, line.contains(where: { $0 >= 0x80 }) {
-            anomaly("eight-bit-command", "a command line carries 8-bit bytes, allowed only with SMTPUTF8 (RFC 6531 §3.3)", time)
+            anomaly(.eightBitCommand, "a command line carries 8-bit bytes, allowed only with SMTPUTF8 (RFC 6531 §3.3)", time)
         }
         if isClient { commandLine(line, time) } else { replyLine(line, time) }
     }
@@ -351,7 +351,7 @@ public final class SMTPDecoder {
         if line.isEmpty { return }
         if clientResync {
             guard CommandParser.looksLikeCommand(line) else {
-                anomaly("resync-skipped-line", "after a gap, client lines that are not commands were skipped", time)
+                anomaly(.resyncSkippedLine, "after a gap, client lines that are not commands were skipped", time)
                 return
             }
             clientResync = false
@@ -368,7 +368,7 @@ public final class SMTPDecoder {
                 }
             }
         }
-        if cmd.malformed { anomaly("malformed-command", "\(cmd.verb.name) command could not be parsed", time) }
+        if cmd.malformed { anomaly(.malformedCommand, "\(cmd.verb.name) command could not be parsed", time) }
         pend(cmd)
         switch cmd.verb {
         case .data, .starttls:
@@ -382,7 +382,7 @@ public final class SMTPDecoder {
                 clientMode = .bdat(remaining: size, last: cmd.last)
                 if size == 0, cmd.last { clientMode = .command; endMessage(complete: message?.complete ?? true, time) }
             } else {
-                anomaly("bdat-invalid", "BDAT without a valid chunk size (RFC 3030 §2); its data cannot be delimited", time)
+                anomaly(.bdatInvalid, "BDAT without a valid chunk size (RFC 3030 §2); its data cannot be delimited", time)
             }
         default:
             break
@@ -444,7 +444,7 @@ public final class SMTPDecoder {
             if positive {
                 authRounds += 1
                 if authRounds > options.maxAuthRounds {
-                    anomaly("auth-rounds-limit", "more than \(options.maxAuthRounds) AUTH challenge rounds", time)
+                    anomaly(.authRoundsLimit, "more than \(options.maxAuthRounds) AUTH challenge rounds", time)
                 } else {
                     expectAuthResponse = true
                 }
@@ -481,10 +481,10 @@ public final class SMTPDecoder {
         m.bareLineFeeds = s.bareLineFeeds
         m.eightBit = s.eightBit
         if s.dotStuffed, s.bareLineFeeds > 0 {
-            anomaly("bare-lf-in-message", "\(s.bareLineFeeds) line(s) of the message ended with LF alone (RFC 5321 §2.3.8 requires CRLF; servers that accept it can be tricked by SMTP smuggling)", time)
+            anomaly(.bareLFInMessage, "\(s.bareLineFeeds) line(s) of the message ended with LF alone (RFC 5321 §2.3.8 requires CRLF; servers that accept it can be tricked by SMTP smuggling)", time)
         }
-        if s.headers.overflow { anomaly("headers-too-large", "the message's header block exceeds \(options.headerLimit) bytes; the rest was counted, not parsed", time) }
-        if s.endedWithBareLF { anomaly("bare-lf-end-of-data", "the message ended with LF.LF instead of CRLF.CRLF", time) }
+        if s.headers.overflow { anomaly(.headersTooLarge, "the message's header block exceeds \(options.headerLimit) bytes; the rest was counted, not parsed", time) }
+        if s.endedWithBareLF { anomaly(.bareLFEndOfData, "the message ended with LF.LF instead of CRLF.CRLF", time) }
         events.append(.messageEnded(m))
         message = nil
         scanner = nil
@@ -562,17 +562,17 @@ public final class SMTPDecoder {
             line.count == 3 || line[3] == 0x20 || line[3] == UInt8(ascii: "-")
         else {
             if line.isEmpty { return }
-            anomaly("reply-malformed", "a server line is not a reply: \"\(Printable.short(line))\"", time)
+            anomaly(.replyMalformed, "a server line is not a reply: \"\(Printable.short(line))\"", time)
             return
         }
         let code = Int(line[0] - 48) * 100 + Int(line[1] - 48) * 10 + Int(line[2] - 48)
         if replyLines.isEmpty {
             replyCode = code
             if !(2...5).contains(code / 100) || code % 100 / 10 > 5 {
-                anomaly("reply-code-invalid", "reply code \(code) is not a valid code (RFC 5321 §4.2: first digit 2 to 5, second digit 0 to 5)", time)
+                anomaly(.replyCodeInvalid, "reply code \(code) is not a valid code (RFC 5321 §4.2: first digit 2 to 5, second digit 0 to 5)", time)
             }
         } else if code != replyCode {
-            anomaly("reply-code-mismatch", "a multi-line reply changes code from \(replyCode) to \(code)", time)
+            anomaly(.replyCodeMismatch, "a multi-line reply changes code from \(replyCode) to \(code)", time)
         }
         let text = line.count > 4 ? Array(line[4...]) : []
         replyLines.append(text)
@@ -596,7 +596,7 @@ public final class SMTPDecoder {
             default: positive = reply.code == 334
             }
             if !held.isEmpty {
-                anomaly("client-did-not-wait", "the client sent on after \(verb.name) before the reply (RFC 2920 §3.1: \(verb.name) ends a pipelined group)", time)
+                anomaly(.clientDidNotWait, "the client sent on after \(verb.name) before the reply (RFC 2920 §3.1: \(verb.name) ends a pipelined group)", time)
             }
             stopWaiting(index: index, verb: verb, assumePositive: positive, time)
             releaseHeld()
@@ -644,7 +644,7 @@ public final class SMTPDecoder {
             enterTLS(pending.time)
         case .plaintext:
             clientMode = .command
-            anomaly("plaintext-after-starttls", "the server accepted STARTTLS (220) but no TLS handshake followed: the dialogue goes on in clear text", pending.time)
+            anomaly(.plaintextAfterStartTLS, "the server accepted STARTTLS (220) but no TLS handshake followed: the dialogue goes on in clear text", pending.time)
         }
         for input in pending.inputs {
             switch input {
@@ -675,7 +675,7 @@ public final class SMTPDecoder {
             if pendingHead == pending.count { return nil }
             // Replies before any greeting: the capture began mid-session, or the client spoke first.
             if reply.code == 220 || reply.code == 554 || reply.code == 421 {
-                anomaly("client-before-greeting", "the client sent commands before the server's greeting", reply.time)
+                anomaly(.clientBeforeGreeting, "the client sent commands before the server's greeting", reply.time)
                 return nil
             }
         }
@@ -683,14 +683,14 @@ public final class SMTPDecoder {
             if case .data = clientMode {
                 // A reply while the message is still streaming: its end was lost in a gap, or the
                 // server gave up on it. Either way the message is over.
-                anomaly("data-ended-by-reply", "the server replied before the end of the message data was seen", reply.time)
+                anomaly(.dataEndedByReply, "the server replied before the end of the message data was seen", reply.time)
                 endMessage(complete: false, reply.time)
                 clientMode = .command
                 let eod = Command(index: nextIndex(), time: reply.time, verb: .endOfData, line: [UInt8(ascii: ".")], group: currentGroup())
                 events.append(.command(eod))
                 return (eod.index, .endOfData)
             }
-            anomaly("reply-without-command", "a \(reply.code) reply answers no command", reply.time)
+            anomaly(.replyWithoutCommand, "a \(reply.code) reply answers no command", reply.time)
             return nil
         }
         if serverResync {
@@ -780,13 +780,13 @@ public final class SMTPDecoder {
     private func pend(_ cmd: Command) {
         events.append(.command(cmd))
         if pending.count - pendingHead >= options.maxPending {
-            anomaly("too-many-pending-commands", "more than \(options.maxPending) commands without replies; the oldest are no longer matched", cmd.time)
+            anomaly(.tooManyPendingCommands, "more than \(options.maxPending) commands without replies; the oldest are no longer matched", cmd.time)
             pendingHead += 1
         }
         pending.append((cmd.index, cmd.verb))
     }
 
-    private func anomaly(_ name: String, _ detail: String, _ time: Timestamp) {
+    private func anomaly(_ name: Anomaly.Name, _ detail: String, _ time: Timestamp) {
         guard reported.insert(name).inserted else { return }
         events.append(.anomaly(Anomaly(name, detail, at: time)))
     }

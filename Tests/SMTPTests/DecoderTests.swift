@@ -303,7 +303,7 @@ let plainDelivery = Dialogue([
 
     @Test func invalidBdatIsAnAnomaly() {
         let d = Dialogue([.server(greeting), .client("EHLO c\r\n"), .server("250 ok\r\n"), .client("BDAT x LAST\r\n"), .server("501 bad\r\n")])
-        #expect(d.run().0.anomalies.map(\.name).contains("bdat-invalid"))
+        #expect(d.run().0.anomalies.map(\.name).contains(.bdatInvalid))
     }
 
     @Test func gapInMessageMarksItIncompleteButKeepsLaterTransactions() throws {
@@ -356,7 +356,7 @@ let plainDelivery = Dialogue([
             .server("garbage\r\n"), .server("999 what\r\n"),
         ])
         let names = Set(d.run().0.anomalies.map(\.name))
-        #expect(names.isSuperset(of: ["bare-lf", "command-line-too-long", "reply-malformed", "reply-code-invalid", "reply-without-command"]))
+        #expect(names.isSuperset(of: [.bareLF, .commandLineTooLong, .replyMalformed, .replyCodeInvalid, .replyWithoutCommand]))
     }
 
     @Test func hardLineLimitBoundsMemory() {
@@ -367,7 +367,7 @@ let plainDelivery = Dialogue([
         for _ in 0..<256 { chunk.withUnsafeBytes { d.receive(.toServer, $0, at: .zero) } }
         #expect(d.clientLine.count <= 1024)
         let names = d.takeEvents().compactMap { if case .anomaly(let a) = $0 { return a.name } else { return nil } }
-        #expect(names == ["line-over-hard-limit"])
+        #expect(names == [.lineOverHardLimit])
     }
 
     @Test func pendingQueueIsBounded() {
@@ -377,7 +377,7 @@ let plainDelivery = Dialogue([
         let flood = Array(String(repeating: "NOOP\r\n", count: 5000).utf8)
         flood.withUnsafeBytes { d.receive(.toServer, $0, at: .zero) }
         #expect(d.pending.count - d.pendingHead <= 100)
-        #expect(d.takeEvents().contains { if case .anomaly(let a) = $0 { return a.name == "too-many-pending-commands" } else { return false } })
+        #expect(d.takeEvents().contains { if case .anomaly(let a) = $0 { return a.name == .tooManyPendingCommands } else { return false } })
     }
 
     @Test func helloWithoutHostnameAnd501() throws {
@@ -417,7 +417,7 @@ let plainDelivery = Dialogue([
         #expect(txns.first?.mailFrom == "alice@x")
         #expect(txns.first?.rcptTo == ["carol@y"])
         #expect(txns.first?.outcome == .queued)
-        #expect(s.anomalies.map(\.name).contains("nested-mail"))
+        #expect(s.anomalies.map(\.name).contains(.nestedMail))
     }
 
     @Test func refusedEhloKeepsTheEnvelope() throws {
@@ -461,7 +461,7 @@ let plainDelivery = Dialogue([
         let (s, txns) = d.run()
         #expect(txns.first?.outcome == .incomplete)
         #expect(s.quitSent)
-        #expect(s.anomalies.map(\.name).contains("reply-malformed"))
+        #expect(s.anomalies.map(\.name).contains(.replyMalformed))
     }
 
     @Test func malformedBdatDoesNotSwallowTheNextCommand() {
@@ -481,7 +481,7 @@ let plainDelivery = Dialogue([
         let (s, _) = d.run()
         #expect(s.banner?.code == 220)
         #expect(s.starttls == .none)
-        #expect(s.anomalies.map(\.name).contains("tls-without-starttls"))
+        #expect(s.anomalies.map(\.name).contains(.tlsWithoutStartTLS))
         let implicit = Dialogue([.client("\u{16}\u{03}\u{01}\u{00}hello"), .server("\u{16}\u{03}\u{03}\u{00}x")])
         #expect(implicit.run().0.starttls == .implicit)
     }
