@@ -206,7 +206,7 @@ public final class SMTPDecoder {
 
     private func client(_ input: UnsafeRawBufferPointer, _ time: Timestamp) {
         var rest = input
-        if case .command = clientMode, clientLine.isEmpty, rest.count >= 3, rest[0] == 0x16, rest[1] == 0x03, rest[2] <= 0x04 {
+        if case .command = clientMode, clientLine.isEmpty, SMTPDetector.startsTLSHandshake(rest) {
             // A TLS handshake record where a command should be.
             clientMode = .tls
             if commandCount == 0, serverBytes == 0 {
@@ -269,7 +269,7 @@ public final class SMTPDecoder {
         var rest = input
         if clientAfterGap {
             clientAfterGap = false
-            if clientLine.isEmpty, CommandParser.looksLikeCommand(rest) { clientDiscarding = false }
+            if clientLine.isEmpty, SMTPDetector.startsCommand(rest) { clientDiscarding = false }
         }
         while !rest.isEmpty {
             guard case .command = clientMode else { return rest }
@@ -350,7 +350,7 @@ public final class SMTPDecoder {
         }
         if line.isEmpty { return }
         if clientResync {
-            guard CommandParser.looksLikeCommand(line) else {
+            guard SMTPDetector.startsCommand(line) else {
                 anomaly(.resyncSkippedLine, "after a gap, client lines that are not commands were skipped", time)
                 return
             }
@@ -497,7 +497,7 @@ public final class SMTPDecoder {
             holdAfterStartTLS(.toClient, input, time, ttl: ttl, ipID: ipID)
             return
         }
-        if serverBytes == 0, commandCount == 0, input.count >= 3, input[0] == 0x16, input[1] == 0x03, input[2] <= 0x04 {
+        if serverBytes == 0, commandCount == 0, SMTPDetector.startsTLSHandshake(input) {
             // The server's first bytes are a TLS record: implicit TLS seen from the server's side.
             serverTLS = true
             clientMode = .tls
@@ -512,11 +512,7 @@ public final class SMTPDecoder {
         if serverAfterGap {
             // After a gap the next bytes may be the middle of a line or the start of one.
             serverAfterGap = false
-            if serverLine.isEmpty, rest.count >= 4, ASCII.isDigit(rest[0]), ASCII.isDigit(rest[1]), ASCII.isDigit(rest[2]),
-                rest[3] == 0x20 || rest[3] == UInt8(ascii: "-")
-            {
-                serverDiscarding = false
-            }
+            if serverLine.isEmpty, SMTPDetector.startsReply(rest) { serverDiscarding = false }
         }
         while !rest.isEmpty {
             if serverTLS {

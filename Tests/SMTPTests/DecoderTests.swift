@@ -266,12 +266,12 @@ let plainDelivery = Dialogue([
     }
 
     @Test func tlsRecordHeaders() {
-        #expect(StartTLSOutcome.isTLSRecord([0x16, 0x03, 0x01]))
-        #expect(StartTLSOutcome.isTLSRecord([0x16, 0x03, 0x04]))
-        #expect(StartTLSOutcome.isTLSRecord([0x15, 0x03]))
-        #expect(!StartTLSOutcome.isTLSRecord([0x16, 0x03, 0x05]))
-        #expect(!StartTLSOutcome.isTLSRecord(Array("EHL".utf8)))
-        #expect(!StartTLSOutcome.isTLSRecord([0x16, 0x02, 0x01]))
+        #expect(SMTPDetector.isTLSRecord([0x16, 0x03, 0x01]))
+        #expect(SMTPDetector.isTLSRecord([0x16, 0x03, 0x04]))
+        #expect(SMTPDetector.isTLSRecord([0x15, 0x03]))
+        #expect(!SMTPDetector.isTLSRecord([0x16, 0x03, 0x05]))
+        #expect(!SMTPDetector.isTLSRecord(Array("EHL".utf8)))
+        #expect(!SMTPDetector.isTLSRecord([0x16, 0x02, 0x01]))
         #expect(StartTLSOutcome.judge(client: [0x16, 0x03], server: [], final: false) == nil)
         #expect(StartTLSOutcome.judge(client: [0x16, 0x03], server: [], final: true) == .tls)
         #expect(StartTLSOutcome.judge(client: Array("EH".utf8), server: [], final: true) == .plaintext)
