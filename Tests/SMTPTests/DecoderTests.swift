@@ -365,7 +365,7 @@ let plainDelivery = Dialogue([
         let d = SMTPDecoder(options: opts)
         let chunk = [UInt8](repeating: UInt8(ascii: "A"), count: 4096)
         for _ in 0..<256 { chunk.withUnsafeBytes { d.receive(.toServer, $0, at: .zero) } }
-        #expect(d.clientLine.count <= 1024)
+        #expect(d.client.framer.partial.count <= 1024)
         let names = d.takeEvents().compactMap { if case .anomaly(let a) = $0 { return a.name } else { return nil } }
         #expect(names == [.lineOverHardLimit])
     }
@@ -376,7 +376,7 @@ let plainDelivery = Dialogue([
         let d = SMTPDecoder(options: opts)
         let flood = Array(String(repeating: "NOOP\r\n", count: 5000).utf8)
         flood.withUnsafeBytes { d.receive(.toServer, $0, at: .zero) }
-        #expect(d.pending.count - d.pendingHead <= 100)
+        #expect(d.dialogue.pending.count - d.dialogue.pendingHead <= 100)
         #expect(d.takeEvents().contains { if case .anomaly(let a) = $0 { return a.name == .tooManyPendingCommands } else { return false } })
     }
 
