@@ -17,7 +17,8 @@ struct LineFramer {
     private(set) var partial: [UInt8] = []
     /// The current line is being dropped up to its LF (cut at the limit, or begun in a gap).
     private(set) var discarding = false
-    /// A gap came: the next input may begin mid-line (see `realign`).
+    /// A gap came: the next bytes may be the middle of a line or the start of one. Its first
+    /// bytes are gathered (`lineStart`) until the decoder can tell (`realign`).
     private(set) var afterGap = false
 
     init(limit: Int) { self.limit = limit }
@@ -68,22 +69,39 @@ struct LineFramer {
         return partial
     }
 
-    /// Bytes were lost in a gap: the partial line is dropped, and so are the next bytes up to
-    /// an LF unless they start a line (`realign`).
+    /// Bytes were lost in a gap: the partial line is dropped, and the next line is read only if
+    /// its start says it is one (`lineStart`, `realign`).
     mutating func gap() {
         partial.removeAll(keepingCapacity: true)
-        discarding = true
+        discarding = false
         afterGap = true
     }
 
     /// The bytes up to the next LF are not a line (they belong to one begun in a gap).
     mutating func skipToLineEnd() { discarding = true }
 
-    /// First input after a gap: when it starts a line (`startsLine`, as the decoder judges its
-    /// content), that line is read rather than dropped.
+    /// After a gap: the first `count` bytes of the line that follows (fewer when its LF comes
+    /// sooner, the LF included), once that many are known, however the bytes were cut; nil while
+    /// fewer are known (the bytes of `rest` were gathered).
+    mutating func lineStart(_ rest: inout UnsafeRawBufferPointer, count: Int) -> [UInt8]? {
+        let need = count - partial.count
+        guard need > 0 else { return Array(partial.prefix(count)) }
+        let window = UnsafeRawBufferPointer(rebasing: rest[..<min(rest.count, need)])
+        if let lf = window.firstIndex(of: 0x0a) { return partial + window[...lf] }
+        if window.count == need { return partial + window }
+        partial.append(contentsOf: rest)
+        rest = UnsafeRawBufferPointer(start: nil, count: 0)
+        return nil
+    }
+
+    /// Ends the wait after a gap: the line whose start was gathered is read when `startsLine`
+    /// (as the decoder judges that start), dropped up to its LF otherwise.
     mutating func realign(startsLine: Bool) {
         afterGap = false
-        if partial.isEmpty, startsLine { discarding = false }
+        if !startsLine {
+            partial.removeAll(keepingCapacity: true)
+            discarding = true
+        }
     }
 
     /// Adds bytes to the partial line, up to the limit; true when they crossed it.

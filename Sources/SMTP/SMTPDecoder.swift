@@ -258,6 +258,9 @@ public final class SMTPDecoder {
     /// The connection ended: partial lines and messages are closed off.
     public func finish(at time: Timestamp) {
         if case .afterStartTLS = client.state { decideAfterStartTLS(final: true) }
+        // A line start gathered after a gap is judged as far as it goes.
+        if client.framer.afterGap { client.framer.realign(startsLine: client.framer.partial.withUnsafeBytes(SMTPDetector.startsCommand)) }
+        if server.framer.afterGap { server.framer.realign(startsLine: server.framer.partial.withUnsafeBytes(SMTPDetector.startsReply)) }
         if readsLines, !client.framer.isEmpty {
             anomaly(.unterminatedLine, "the client's last line had no line ending", time)
             let line = client.framer.takeLine()
@@ -285,8 +288,10 @@ public final class SMTPDecoder {
 
     private func fromClient(_ input: UnsafeRawBufferPointer, _ time: Timestamp) {
         var rest = input
-        if readsLines, client.framer.isEmpty, SMTPDetector.startsTLSHandshake(rest) {
-            // A TLS handshake record where a command should be.
+        if readsLines, client.framer.partial.count < 3, startsTLSHandshake(client.framer.partial, rest) {
+            // A TLS handshake record where a command should be (its first bytes, if they came
+            // apart, were kept as the start of a line: they are TLS too).
+            tlsBytes[0] += client.framer.takeLine().count
             client.state = .tls
             if dialogue.commandCount == 0, server.bytes == 0 {
                 // Before any greeting: implicit TLS (RFC 8314, port 465).
@@ -345,9 +350,13 @@ public final class SMTPDecoder {
     /// Frames command lines; returns the bytes left when the state changed mid-buffer.
     private func clientLines(_ input: UnsafeRawBufferPointer, _ time: Timestamp) -> UnsafeRawBufferPointer {
         var rest = input
-        if client.framer.afterGap { client.framer.realign(startsLine: SMTPDetector.startsCommand(rest)) }
         while !rest.isEmpty {
             guard readsLines else { return rest }
+            if client.framer.afterGap {
+                // The verb (up to 10 bytes) tells whether a command line starts here.
+                guard let start = client.framer.lineStart(&rest, count: 10) else { return rest }
+                client.framer.realign(startsLine: start.withUnsafeBytes(SMTPDetector.startsCommand))
+            }
             switch client.framer.next(&rest) {
             case .incomplete(let cut):
                 if cut { lineCut(.toServer, time) }
@@ -362,6 +371,14 @@ public final class SMTPDecoder {
             }
         }
         return rest
+    }
+
+    /// A TLS handshake record's header begins the line whose start is `kept` and whose next
+    /// bytes are `input`: decided alike however the first bytes were cut.
+    @inline(__always)
+    private func startsTLSHandshake(_ kept: [UInt8], _ input: UnsafeRawBufferPointer) -> Bool {
+        if kept.isEmpty { return SMTPDetector.startsTLSHandshake(input) }
+        return (kept + input.prefix(3 - kept.count)).withUnsafeBytes(SMTPDetector.startsTLSHandshake)
     }
 
     private func lineCut(_ direction: Direction, _ time: Timestamp) {
@@ -540,15 +557,18 @@ public final class SMTPDecoder {
             holdAfterStartTLS(.toClient, input, time, ttl: ttl, ipID: ipID)
             return
         }
-        if server.bytes == 0, dialogue.commandCount == 0, SMTPDetector.startsTLSHandshake(input) {
-            // The server's first bytes are a TLS record: implicit TLS seen from the server's side.
+        if case .replies = server.state, server.bytes < 3, dialogue.commandCount == 0, server.framer.partial.count == server.bytes,
+            startsTLSHandshake(server.framer.partial, input)
+        {
+            // The server's first bytes are a TLS record: implicit TLS seen from the server's side
+            // (when the client's first bytes did not already show it).
+            tlsBytes[1] += server.framer.takeLine().count
             server.state = .tls
             client.state = .tls
             events.append(.tlsStarted(time))
         }
         server.bytes += input.count
         var rest = input
-        if server.framer.afterGap { server.framer.realign(startsLine: SMTPDetector.startsReply(rest)) }
         while !rest.isEmpty {
             switch server.state {
             case .tls:
@@ -556,6 +576,12 @@ public final class SMTPDecoder {
                 return
             case .replies:
                 break
+            }
+            if server.framer.afterGap {
+                if server.framer.isEmpty { replyStarts(time, ttl, ipID) }
+                // Three digits and a separator tell whether a reply line starts here.
+                guard let start = server.framer.lineStart(&rest, count: 4) else { return }
+                server.framer.realign(startsLine: start.withUnsafeBytes(SMTPDetector.startsReply))
             }
             let startsLine = server.framer.isEmpty
             switch server.framer.next(&rest) {
