@@ -48,7 +48,7 @@ public final class InterceptFinder {
     /// One copy of the line texts the held sessions share.
     private let pool = TextPool()
     /// Sessions held at most: past it the oldest go unpaired (a bound on memory whatever the rate).
-    public var maxSessions = 20_000
+    public var maxSessions = Limits.interceptSessions
     /// All sessions come from one capture, on one clock. Legs of one connection then overlap in
     /// time, so a session can go as soon as no session still open began before it ended.
     public var oneClock = false
@@ -60,7 +60,7 @@ public final class InterceptFinder {
     /// Sessions held for pairing now.
     public var sessionsHeld: Int { legs.count }
 
-    public init(mode: Mode = .auto, window: Double = 1800) {
+    public init(mode: Mode = .auto, window: Double = Limits.interceptWindow) {
         self.mode = mode
         self.window = window
     }

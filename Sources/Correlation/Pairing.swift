@@ -47,7 +47,7 @@ enum Similarity: Int, Comparable {
 
 enum Pairer {
     /// The largest dialogue aligned line by line; longer ones are cut (the evidence is in the start).
-    static let maxLines = 4000
+    static let maxLines = Limits.alignedLines
 
     /// Aligns client-leg commands with server-leg commands: an order-preserving alignment that
     /// maximises similarity and, among equals, matches each client command with the earliest

@@ -81,7 +81,7 @@ public final class Analyzer {
         }
 
         /// Bytes of each direction examined before giving up on a connection.
-        static let holdLimit = 4096
+        static let holdLimit = Limits.contentWindow
 
         /// Adds a delivered piece to the bytes decided on.
         func look(_ direction: Direction, _ bytes: UnsafeRawBufferPointer) {
@@ -278,7 +278,7 @@ public final class Analyzer {
     }
 
     /// Whether a connection on another port carries SMTP.
-    public enum Verdict: Sendable { case yes, no, undecided }
+    public typealias Verdict = SMTPDetector.Verdict
 
     /// Whether a connection on another port carries SMTP, directly or inside a proxy tunnel.
     public enum Detection: Sendable, Equatable {
@@ -321,33 +321,11 @@ public final class Analyzer {
 
     /// SMTP by content: the server greets with `220`, the client answers EHLO or HELO.
     public static func classify(server: [UInt8], client: [UInt8]) -> Verdict {
-        let greeting = Array("220".utf8)
-        guard Array(server.prefix(3)) == Array(greeting.prefix(server.count)) else { return .no }
-        guard !client.isEmpty else { return .undecided }
-        let verb = client.prefix(4).map { $0 | 0x20 }
-        guard Array("ehlo".utf8).starts(with: verb) || Array("helo".utf8).starts(with: verb) else { return .no }
-        guard client.count >= 5 else { return .undecided }
-        guard [0x20, 0x0d, 0x0a].contains(client[4]) else { return .no }
-        return server.count >= 4 ? .yes : .undecided
+        SMTPDetector.classify(server: server, client: client)
     }
 
     /// Says which side a mid-stream capture's first bytes come from (see `TCPReassembler.speaksFirst`).
     static func speaksFirst(_ bytes: UnsafeRawBufferPointer) -> Bool? {
-        guard bytes.count >= 4 else { return nil }
-        if ASCII.isDigit(bytes[0]), ASCII.isDigit(bytes[1]), ASCII.isDigit(bytes[2]), bytes[3] == 0x20 || bytes[3] == UInt8(ascii: "-") {
-            return true
-        }
-        let word = UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, 8)])
-        for verb in ["ehlo", "helo", "mail", "rcpt", "data", "quit", "rset", "noop", "auth", "bdat", "star"] where matches(word, verb) {
-            return false
-        }
-        return nil
-    }
-
-    private static func matches(_ bytes: UnsafeRawBufferPointer, _ verb: String) -> Bool {
-        let v = Array(verb.utf8)
-        guard bytes.count >= v.count else { return false }
-        for i in 0..<v.count where bytes[i] | 0x20 != v[i] { return false }
-        return true
+        SMTPDetector.speaksFirst(bytes)
     }
 }

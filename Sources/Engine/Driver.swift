@@ -11,7 +11,7 @@ public enum Driver {
     public struct Threads: Sendable {
         /// Work items and records handed over at once (smaller: the threads wait on each other
         /// more; the tests use that).
-        public var sessionBatch = 1024
+        public var sessionBatch = Limits.sessionBatch
         public var recordCapacity = 1024
         public init() {}
     }

@@ -46,7 +46,7 @@ public final class Judge: RecordSink {
         let txns = waiting.removeValue(forKey: s.id) ?? []
         let findings = FindingsEngine.session(s, txns)
         summary.sessions += 1
-        for a in s.anomalies { summary.anomalies[a.name, default: 0] += 1 }
+        for a in s.anomalies { summary.anomalies[a.name.rawValue, default: 0] += 1 }
         for f in findings { summary.add(f) }
         output(.session(s, txns, findings))
         finder.add(s, transactions: txns)

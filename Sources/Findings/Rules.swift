@@ -308,13 +308,13 @@ struct Rules {
     // MARK: From decoder anomalies
 
     /// Decoder anomalies that are findings in their own right, by anomaly name.
-    static let anomalyFindings: [String: FindingID] = [
-        "client-did-not-wait": .commandsAfterData, "reply-without-command": .replyWithoutCommand,
-        "commands-never-answered": .commandsNeverAnswered, "reply-malformed": .invalidReply,
-        "reply-code-invalid": .invalidReply, "reply-code-mismatch": .invalidReply,
-        "bare-lf": .bareLineEnding, "bare-cr": .bareLineEnding, "bare-lf-end-of-data": .bareLineEnding, "bare-lf-in-message": .bareLineEnding,
-        "command-line-too-long": .lineTooLong, "reply-line-too-long": .lineTooLong, "line-over-hard-limit": .lineTooLong,
-        "nul-byte": .nulByte, "bdat-invalid": .bdatInvalid,
+    static let anomalyFindings: [Anomaly.Name: FindingID] = [
+        .clientDidNotWait: .commandsAfterData, .replyWithoutCommand: .replyWithoutCommand,
+        .commandsNeverAnswered: .commandsNeverAnswered, .replyMalformed: .invalidReply,
+        .replyCodeInvalid: .invalidReply, .replyCodeMismatch: .invalidReply,
+        .bareLF: .bareLineEnding, .bareCR: .bareLineEnding, .bareLFEndOfData: .bareLineEnding, .bareLFInMessage: .bareLineEnding,
+        .commandLineTooLong: .lineTooLong, .replyLineTooLong: .lineTooLong, .lineOverHardLimit: .lineTooLong,
+        .nulByte: .nulByte, .bdatInvalid: .bdatInvalid,
     ]
 
     mutating func fromAnomalies() {
@@ -324,8 +324,8 @@ struct Rules {
                 out.append(Finding(id: id, severity: Catalog.entry(id).severity, time: a.time, message: a.detail, session: s.id, timelineIndex: position(a.time)))
             }
         }
-        if s.anomalies.contains(where: { $0.name == "eight-bit-command" }), !txns.contains(where: { $0.mailParameters.contains { $0.key == "SMTPUTF8" } }) {
-            let a = s.anomalies.first { $0.name == "eight-bit-command" }!
+        if s.anomalies.contains(where: { $0.name == .eightBitCommand }), !txns.contains(where: { $0.mailParameters.contains { $0.key == "SMTPUTF8" } }) {
+            let a = s.anomalies.first { $0.name == .eightBitCommand }!
             out.append(Finding(id: .smtpUTF8Missing, severity: .warning, time: a.time, message: "8-bit bytes in a command, and no MAIL asked for SMTPUTF8", session: s.id, timelineIndex: position(a.time)))
         }
     }

@@ -8,11 +8,11 @@ import ScopeCore
 public struct FragmentReassembler {
     public struct Limits: Sendable {
         /// Datagrams being reassembled at once.
-        public var maxDatagrams = 4096
+        public var maxDatagrams = ScopeCore.Limits.fragmentDatagrams
         /// Largest datagram payload accepted (the IP maximum).
-        public var maxBytes = 65_535
+        public var maxBytes = ScopeCore.Limits.fragmentBytes
         /// Seconds of capture time before an incomplete datagram is dropped (RFC 791 suggests 15 s+).
-        public var timeout: Double = 30
+        public var timeout = ScopeCore.Limits.fragmentTimeout
         public init() {}
     }
 

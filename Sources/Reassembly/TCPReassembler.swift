@@ -25,16 +25,16 @@ public struct SegmentMeta: Sendable {
 /// Named hard limits of the reassembler.
 public struct ReassemblyLimits: Sendable {
     /// Bytes held out of order per direction before the hole is declared a gap.
-    public var maxHeldBytesPerDirection = 4 << 20
+    public var maxHeldBytesPerDirection = Limits.heldBytesPerDirection
     /// Connections tracked at once; past it the least recently active are closed (`table-full`).
-    public var maxConnections = 100_000
+    public var maxConnections = Limits.connections
     /// Seconds without a packet before a connection is closed (`idle`). RFC 5321 §4.5.3.2 allows
     /// a server to wait 10 minutes for the end of DATA.
-    public var idleTimeout: Double = 900
+    public var idleTimeout = Limits.idleTimeout
     /// Delivered bytes remembered per direction to check retransmissions against.
-    public var retransmissionHistory = 4096
+    public var retransmissionHistory = Limits.retransmissionHistory
     /// An ACK further than this past the next expected byte is taken as bogus, not as a hole.
-    public var maxAckedHole: Int64 = 1 << 30
+    public var maxAckedHole = Limits.ackedHole
     public init() {}
 }
 
@@ -289,7 +289,7 @@ public final class TCPReassembler {
         for pos in from..<to where bytes[Int(pos - start)] != h.byte(at: pos) {
             c.stats[d].inconsistentRetransmissions += 1
             c.anomalies.append(Anomaly(
-                "tcp-retransmission-inconsistent",
+                .tcpRetransmissionInconsistent,
                 "retransmitted bytes differ from the first copy (\(d == 0 ? "client" : "server") side); the first copy was kept",
                 at: c.lastSeen))
             return
@@ -332,7 +332,7 @@ public final class TCPReassembler {
         }
         if c.halves[d].heldBytes > limits.maxHeldBytesPerDirection, let first = c.halves[d].held.first {
             c.anomalies.append(Anomaly(
-                "tcp-held-bytes-limit",
+                .tcpHeldBytesLimit,
                 "more than \(limits.maxHeldBytesPerDirection) bytes held out of order; the missing bytes were declared a gap",
                 at: time))
             flush(c, d, upTo: first.start, time: time)
@@ -457,7 +457,7 @@ public final class TCPReassembler {
             forget(key)
             if !c.isClosed {
                 evicted += 1
-                c.anomalies.append(Anomaly("tcp-connection-table-full", "closed early: more than \(limits.maxConnections) connections open at once", at: c.lastSeen))
+                c.anomalies.append(Anomaly(.tcpConnectionTableFull, "closed early: more than \(limits.maxConnections) connections open at once", at: c.lastSeen))
                 finish(c, .tableFull, c.lastSeen)
             }
         }

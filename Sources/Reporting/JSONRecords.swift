@@ -259,7 +259,7 @@ public enum JSONRecords {
         w.beginArray()
         for a in list {
             w.beginObject()
-            w.key("name"); w.string(a.name)
+            w.key("name"); w.string(a.name.rawValue)
             w.key("t"); w.timestamp(a.time)
             w.key("detail"); w.string(a.detail)
             w.endObject()

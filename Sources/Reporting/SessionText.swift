@@ -106,7 +106,7 @@ public struct SessionText {
         if let a = s.auth { tail += " · AUTH \(a.mechanism) \(a.result.rawValue)" + (a.user.map { " (user \(Printable.short(Array($0.utf8), limit: 40)))" } ?? "") }
         if s.gaps[0] + s.gaps[1] > 0 { tail += " · " + warn("\(s.gaps[0] + s.gaps[1]) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing") }
         out += tail + "\n"
-        let names = Array(Set(s.anomalies.map(\.name))).sorted()
+        let names = Array(Set(s.anomalies.map(\.name))).sorted().map(\.rawValue)
         if !names.isEmpty { out += "  anomalies: " + dim(names.joined(separator: ", ")) + "\n" }
         for f in findings.sorted(by: { ($1.severity, $0.time ?? .zero) < ($0.severity, $1.time ?? .zero) }) {
             out += "  " + tag(f) + "  " + Printable.escape(f.message) + dim("  [\(f.reference)]") + "\n"

@@ -112,15 +112,4 @@ enum CommandParser {
         while let l = s.last, ASCII.isSpace(l) { s = s.dropLast() }
         return String(decoding: s, as: UTF8.self)
     }
-
-    /// True when the line starts with a verb a client sends (resynchronisation, content detection).
-    static func looksLikeCommand(_ line: UnsafeRawBufferPointer) -> Bool {
-        var end = 0
-        while end < line.count, end < 10, !ASCII.isSpace(line[end]) { end += 1 }
-        guard end >= 4 else { return false }
-        let v = Verb(Array(line[0..<end]))
-        if v.isKnown { return true }
-        // `MAIL FROM:` without a space.
-        return ASCII.hasPrefix(line, lowercased: "mail from") || ASCII.hasPrefix(line, lowercased: "rcpt to")
-    }
 }

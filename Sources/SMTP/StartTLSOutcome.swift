@@ -17,23 +17,13 @@ public enum StartTLSOutcome: Sendable, Equatable {
     public static func judge(client: [UInt8]?, server: [UInt8], final: Bool) -> StartTLSOutcome? {
         if let client, !client.isEmpty {
             guard client.count >= 3 || final else { return nil }
-            return isTLSRecord(client) ? .tls : .plaintext
+            return SMTPDetector.isTLSRecord(client) ? .tls : .plaintext
         }
         if !server.isEmpty {
             // The client's first bytes may still come (the server's only wins when they are lost).
             guard server.count >= 3 && client == nil || final else { return nil }
-            return isTLSRecord(server) ? .tls : .plaintext
+            return SMTPDetector.isTLSRecord(server) ? .tls : .plaintext
         }
         return final ? .tls : nil
-    }
-
-    /// A TLS record header, or as much of one as `bytes` holds: content type 20–23
-    /// (change_cipher_spec, alert, handshake, application_data; a ClientHello is 0x16), then
-    /// version 3.0–3.4 (RFC 8446 §5.1: 0x03 0x00–0x04).
-    public static func isTLSRecord(_ bytes: [UInt8]) -> Bool {
-        guard let type = bytes.first, (0x14...0x17).contains(type) else { return false }
-        if bytes.count >= 2, bytes[1] != 0x03 { return false }
-        if bytes.count >= 3, bytes[2] > 0x04 { return false }
-        return true
     }
 }

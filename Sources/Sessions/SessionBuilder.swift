@@ -10,9 +10,9 @@ import ScopeCore
 public final class SessionBuilder {
     public struct Limits: Sendable {
         /// Timeline lines kept per session; further lines are counted, not stored.
-        public var maxTimelineEntries = 20_000
+        public var maxTimelineEntries = ScopeCore.Limits.timelineEntries
         /// Recipients listed per transaction; further ones are counted.
-        public var maxRecipients = 10_000
+        public var maxRecipients = ScopeCore.Limits.recipients
         public init() {}
     }
 
@@ -99,12 +99,12 @@ public final class SessionBuilder {
         for i in open.indices where open[i].closer == nil { open[i].closer = .connectionEnd(reason) }
         if session.bytes[1] == 0, session.bytes[0] > 0, !tls {
             if session.helo == nil { session.helo = lastHeloSent }
-            note(Anomaly("server-side-missing", "the capture holds only the client's side of the connection; no reply can be matched", at: time))
+            note(Anomaly(.serverSideMissing, "the capture holds only the client's side of the connection; no reply can be matched", at: time))
         }
         // Whatever is still unanswered will never be.
         let unanswered = pendingSession.count + open.reduce(0) { $0 + $1.outstanding.count }
         if unanswered > 0, !tls, session.bytes[1] > 0 {
-            note(Anomaly("commands-never-answered", "\(unanswered) command(s) got no reply before the connection ended", at: time))
+            note(Anomaly(.commandsNeverAnswered, "\(unanswered) command(s) got no reply before the connection ended", at: time))
         }
         for i in open.indices { open[i].outstanding.removeAll() }
         finishReady(at: time)
@@ -140,7 +140,7 @@ public final class SessionBuilder {
             add(TimelineEntry(time: t, side: side, kind: .gap(length: length), line: Array("gap: \(length) bytes missing from the capture".utf8), transaction: currentNumber))
             if let c = current { open[c].txn.gapped = true }
         case .anomaly(let a):
-            if a.name == "plaintext-after-starttls" {
+            if a.name == .plaintextAfterStartTLS {
                 // The decoder keeps reading: the timeline says why the dialogue after STARTTLS is readable.
                 session.starttls = .plaintext
                 add(TimelineEntry(time: a.time ?? session.end, side: .client, kind: .note, line: Array("STARTTLS accepted, but no TLS followed: the dialogue goes on in clear text".utf8), transaction: nil))
@@ -158,7 +158,7 @@ public final class SessionBuilder {
                 if let r = open[c].mailReply, r.code / 100 == 2, !open[c].messageSent {
                     // MAIL inside a transaction whose MAIL was accepted: the server will normally
                     // refuse it (503) and keep the first envelope (RFC 5321 §4.1.1.2).
-                    note(Anomaly("nested-mail", "MAIL sent inside an open transaction (RFC 5321 §4.1.4: not allowed until it ends or RSET)", at: cmd.time))
+                    note(Anomaly(.nestedMail, "MAIL sent inside an open transaction (RFC 5321 §4.1.4: not allowed until it ends or RSET)", at: cmd.time))
                     open[c].nestedMail = cmd
                     attach(cmd, to: c)
                     return

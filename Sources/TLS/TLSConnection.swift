@@ -76,7 +76,7 @@ public final class TLSConnection {
             case .notTLS(let reason):
                 sides[d].lost = true
                 if sides[d].recordsSeen > 0 {
-                    events.append(.anomaly(Anomaly("tls-record-garbled", "after \(sides[d].recordsSeen) records: \(reason)", at: time), from: direction))
+                    events.append(.anomaly(Anomaly(.tlsRecordGarbled, "after \(sides[d].recordsSeen) records: \(reason)", at: time), from: direction))
                 }
                 events.append(.notTLS(from: direction, at: time))
                 return events
@@ -145,7 +145,7 @@ public final class TLSConnection {
         case .failure(let why):
             sides[d].opaque = true
             sides[d].decryptor = nil
-            events.append(.anomaly(Anomaly("tls-decryption-failed", "record \(sides[d].recordsSeen) (\(record.fragment.count) bytes): \(why.rawValue); the direction stays encrypted from here", at: time), from: direction))
+            events.append(.anomaly(Anomaly(.tlsDecryptionFailed, "record \(sides[d].recordsSeen) (\(record.fragment.count) bytes): \(why.rawValue); the direction stays encrypted from here", at: time), from: direction))
             events.append(.encryptedRecord(length: record.fragment.count, from: direction, at: time))
         case .success(let opened):
             if !sides[d].announcedDecrypting {
@@ -190,7 +190,7 @@ public final class TLSConnection {
                 case .message(let t, let body):
                     handshakeMessage(t, body, direction, time, &events)
                 case .tooLong(let t, let length):
-                    events.append(.anomaly(Anomaly("tls-handshake-message-too-long", "type \(t), \(length) bytes, over the limit of \(limits.maxHandshakeMessage)", at: time), from: direction))
+                    events.append(.anomaly(Anomaly(.tlsHandshakeMessageTooLong, "type \(t), \(length) bytes, over the limit of \(limits.maxHandshakeMessage)", at: time), from: direction))
                 }
             }
         case .alert:
@@ -203,24 +203,24 @@ public final class TLSConnection {
                 i += 2
             }
             if bytes.count % 2 != 0 {
-                events.append(.anomaly(Anomaly("tls-malformed-alert", "\(bytes.count) bytes", at: time), from: direction))
+                events.append(.anomaly(Anomaly(.tlsMalformedAlert, "\(bytes.count) bytes", at: time), from: direction))
             }
         case .applicationData:
             if !encrypted {
-                events.append(.anomaly(Anomaly("tls-cleartext-application-data", "\(bytes.count) bytes before encryption", at: time), from: direction))
+                events.append(.anomaly(Anomaly(.tlsCleartextApplicationData, "\(bytes.count) bytes before encryption", at: time), from: direction))
             }
             events.append(.applicationData(bytes, from: direction, at: time))
         case .changeCipherSpec, .heartbeat:
             break
         case nil:
-            events.append(.anomaly(Anomaly("tls-unknown-content-type", "inner content type \(type)", at: time), from: direction))
+            events.append(.anomaly(Anomaly(.tlsUnknownContentType, "inner content type \(type)", at: time), from: direction))
         }
     }
 
     private func handshakeMessage(_ type: UInt8, _ body: [UInt8], _ direction: Direction, _ time: Timestamp, _ events: inout [TLSEvent]) {
         let d = Int(direction.rawValue)
         guard let kind = HandshakeType(rawValue: type) else {
-            events.append(.anomaly(Anomaly("tls-unknown-handshake-type", "type \(type)", at: time), from: direction))
+            events.append(.anomaly(Anomaly(.tlsUnknownHandshakeType, "type \(type)", at: time), from: direction))
             return
         }
         switch kind {
@@ -269,7 +269,7 @@ public final class TLSConnection {
             guard let ders = certificateList(body, tls13: isTLS13) else { return malformed(kind, direction, time, &events) }
             let infos = ders.prefix(limits.maxCertificates).compactMap { CertificateInfo(der: $0) }
             if infos.count < min(ders.count, limits.maxCertificates) {
-                events.append(.anomaly(Anomaly("tls-certificate-unparsed", "\(min(ders.count, limits.maxCertificates) - infos.count) of \(ders.count) certificates could not be parsed", at: time), from: direction))
+                events.append(.anomaly(Anomaly(.tlsCertificateUnparsed, "\(min(ders.count, limits.maxCertificates) - infos.count) of \(ders.count) certificates could not be parsed", at: time), from: direction))
             }
             if direction == .toClient {
                 summary.serverCertificates = infos
@@ -309,7 +309,7 @@ public final class TLSConnection {
     }
 
     private func malformed(_ kind: HandshakeType, _ direction: Direction, _ time: Timestamp, _ events: inout [TLSEvent]) {
-        events.append(.anomaly(Anomaly("tls-malformed-handshake", "\(kind) could not be parsed", at: time), from: direction))
+        events.append(.anomaly(Anomaly(.tlsMalformedHandshake, "\(kind) could not be parsed", at: time), from: direction))
     }
 
     // MARK: - Handshake state

@@ -57,7 +57,7 @@ struct Live: ParsableCommand {
     var user: String?
 
     @Option(help: ArgumentHelp("Seconds of silence after which a session is closed and printed.", valueName: "seconds"))
-    var idleTimeout: Double = 300
+    var idleTimeout = Limits.liveIdleTimeout
 
     @Option(name: .customLong("header"), help: ArgumentHelp("Also report this message header (repeatable).", valueName: "name"))
     var headers: [String] = []

@@ -40,11 +40,11 @@ let truthFiles: [String] = ((try? FileManager.default.contentsOfDirectory(atPath
             if ts["tls_failure"] != nil {
                 // The handshake began after the 220 and failed: TLS records, not clear text.
                 #expect(s.starttls == .started, "\(capture): STARTTLS")
-                #expect(!s.anomalies.contains { $0.name == "plaintext-after-starttls" }, "\(capture): anomaly")
+                #expect(!s.anomalies.contains { $0.name == .plaintextAfterStartTLS }, "\(capture): anomaly")
             } else if ts["tls"] as? Bool == false, ts["starttls_reply_code"] as? Int == 220 {
                 // STARTTLS accepted, and the dialogue went on in clear text: decoded, and said.
                 #expect(s.starttls == .plaintext, "\(capture): STARTTLS")
-                #expect(s.anomalies.contains { $0.name == "plaintext-after-starttls" }, "\(capture): anomaly")
+                #expect(s.anomalies.contains { $0.name == .plaintextAfterStartTLS }, "\(capture): anomaly")
             }
             var expected = (ts["transactions"] as? [[String: Any]]) ?? []
             if expected.contains(where: { $0["inside_tls"] as? Bool == true }) {

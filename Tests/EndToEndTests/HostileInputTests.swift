@@ -242,8 +242,8 @@ func runCLIStreaming(_ arguments: [String], produce: (FileHandle) throws -> Void
         #expect(t.first?.outcome == .queued)
         #expect(s.timeline.count == 5000)
         #expect(s.timelineDropped > 0)
-        #expect(s.anomalies.map(\.name).contains("headers-too-large"))
-        #expect(s.anomalies.map(\.name).contains("auth-rounds-limit"))
+        #expect(s.anomalies.map(\.name).contains(.headersTooLarge))
+        #expect(s.anomalies.map(\.name).contains(.authRoundsLimit))
     }
 }
 

@@ -114,7 +114,7 @@ func handshake(_ ci: UInt32, _ si: UInt32) -> [Seg] {
     @Test func overlapWithDifferentBytesKeepsFirstCopyAndRecordsIt() {
         let rec = run(handshake(100, 900) + [.c(101, "ABCD"), .c(103, "XYEF")])
         #expect(rec.client() == "ABCDEF")
-        #expect(rec.opened.first?.anomalies.map(\.name) == ["tcp-retransmission-inconsistent"])
+        #expect(rec.opened.first?.anomalies.map(\.name) == [.tcpRetransmissionInconsistent])
         // Out of order overlaps: first copy held wins too.
         let rec2 = run(handshake(100, 900) + [.c(105, "EFGH"), .c(103, "xxefgh"), .c(101, "AB")])
         #expect(rec2.client() == "ABxxEFGH")
@@ -215,7 +215,7 @@ func handshake(_ ci: UInt32, _ si: UInt32) -> [Seg] {
         limits.maxHeldBytesPerDirection = 8
         let rec = run(handshake(100, 900) + [.c(101, "A"), .c(110, "JKLMN"), .c(120, "TUVWX")], limits: limits, finish: false)
         #expect(rec.gaps.count >= 1)
-        #expect(rec.opened.first?.anomalies.map(\.name).contains("tcp-held-bytes-limit") == true)
+        #expect(rec.opened.first?.anomalies.map(\.name).contains(.tcpHeldBytesLimit) == true)
         #expect(rec.client().hasPrefix("A????????JKLMN"))
     }
 

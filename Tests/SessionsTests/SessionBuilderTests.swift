@@ -97,7 +97,7 @@ let envelope = ["C: MAIL FROM:<a@example.net>", "S: 250 ok", "C: RCPT TO:<b@exam
     @Test func onlyTheClientSideCaptured() {
         let (s, t) = build(["C: EHLO ws", "C: MAIL FROM:<a@example.net>", "C: RCPT TO:<b@example.org>", "C: DATA"])
         #expect(s.bytes[1] == 0)
-        #expect(s.anomalies.map(\.name).contains("server-side-missing"))
+        #expect(s.anomalies.map(\.name).contains(.serverSideMissing))
         #expect(t.first?.outcome == .incomplete)
         #expect(s.helo == "ws", "with no server side, the name sent")
     }

@@ -33,7 +33,7 @@ func applicationBytes(_ events: [TLSEvent], _ d: Direction) -> [UInt8] {
 
 func anomalies(_ events: [TLSEvent]) -> [String] {
     events.compactMap { e in
-        if case .anomaly(let a, _) = e { return a.name }
+        if case .anomaly(let a, _) = e { return a.name.rawValue }
         return nil
     }
 }
