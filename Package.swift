@@ -19,66 +19,76 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
+    // Sources/ reads top-down in the pipeline's order: capture → packets → reassembly → (stream
+    // transforms: TLS) → SMTP → sessions → correlation → findings → reporting, with the shared
+    // vocabulary first, the pipeline that wires the stages (and puts them on threads) after them,
+    // and the command line on top. Arrows point one way: each target depends only on those above it.
     targets: [
+        .target(name: "Vocabulary", path: "Sources/00-Vocabulary"),
         .systemLibrary(
             name: "CPcap",
+            path: "Sources/01-Capture/CPcap",
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
         ),
         .systemLibrary(
             name: "CZlib",
+            path: "Sources/01-Capture/CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
-        .target(name: "ScopeCore"),
-        .target(name: "Packets", dependencies: ["ScopeCore"]),
-        .target(name: "Capture", dependencies: ["CPcap", "CZlib", "ScopeCore"]),
-        .target(name: "Reassembly", dependencies: ["ScopeCore", "Packets"]),
-        .target(name: "SMTP", dependencies: ["ScopeCore"]),
-        .target(name: "Sessions", dependencies: ["ScopeCore", "SMTP"]),
+        .target(name: "Capture", dependencies: ["CPcap", "CZlib", "Vocabulary"], path: "Sources/01-Capture/Capture"),
+        .target(name: "Packets", dependencies: ["Vocabulary"], path: "Sources/02-Packets"),
+        .target(name: "Reassembly", dependencies: ["Vocabulary", "Packets"], path: "Sources/03-Reassembly"),
         // Pure TLS layer: records, handshakes, fingerprints, key logs and decryption. No I/O, and
         // nothing about SMTP: bytes of each direction in, events out. `_CryptoExtras` (AES-CBC) is
         // the module name that swift-crypto 3.x and 4.x both provide.
         .target(
             name: "TLS",
             dependencies: [
-                "ScopeCore",
+                "Vocabulary",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-            ]
+            ],
+            path: "Sources/04-TLS"
         ),
-        .target(name: "Correlation", dependencies: ["ScopeCore", "SMTP", "Sessions"]),
-        .target(name: "Findings", dependencies: ["ScopeCore", "SMTP", "Sessions", "Correlation"]),
+        .target(name: "SMTP", dependencies: ["Vocabulary"], path: "Sources/05-SMTP"),
+        .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP"], path: "Sources/06-Sessions"),
+        .target(name: "Correlation", dependencies: ["Vocabulary", "SMTP", "Sessions"], path: "Sources/07-Correlation"),
+        .target(name: "Findings", dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation"], path: "Sources/08-Findings"),
         .target(
             name: "Reporting",
-            dependencies: ["ScopeCore", "SMTP", "Sessions", "Correlation", "Findings", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation", "Findings", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/09-Reporting"
         ),
         .target(
-            name: "Engine",
-            dependencies: ["ScopeCore", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"]
+            name: "Pipeline",
+            dependencies: ["Vocabulary", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"],
+            path: "Sources/10-Pipeline"
         ),
         .executableTarget(
             name: "smtpscope",
-            dependencies: ["Engine", "Capture", "Correlation", "Findings", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipeline", "Capture", "Correlation", "Findings", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/11-smtpscope"
         ),
-        .testTarget(name: "PacketsTests", dependencies: ["Packets", "ScopeCore"]),
+        .testTarget(name: "PacketsTests", dependencies: ["Packets", "Vocabulary"]),
         .testTarget(
             name: "CaptureTests",
-            dependencies: ["Capture", "Packets", "Reassembly", "ScopeCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Capture", "Packets", "Reassembly", "Vocabulary", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "ScopeCore"]),
-        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "ScopeCore"]),
+        .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "Vocabulary"]),
+        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "Vocabulary"]),
         .testTarget(
             name: "TLSTests",
-            dependencies: ["TLS", "ScopeCore", "Capture", "Packets", "Reassembly", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["TLS", "Vocabulary", "Capture", "Packets", "Reassembly", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "SessionsTests", dependencies: ["Sessions", "SMTP", "ScopeCore"]),
-        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "ScopeCore"]),
-        .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "ScopeCore"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "ScopeCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Engine", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "ScopeCore"]),
+        .testTarget(name: "SessionsTests", dependencies: ["Sessions", "SMTP", "Vocabulary"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "Vocabulary"]),
+        .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "Vocabulary"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "Vocabulary"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "Vocabulary"]),
     ],
     swiftLanguageModes: [.v6]
 )

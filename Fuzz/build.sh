@@ -4,7 +4,7 @@
 #   Fuzz/build.sh            build every target in Fuzz/Targets/
 #   Fuzz/build.sh smtp ...   build only the named targets
 #
-# The pure decoder targets (ScopeCore, Packets, Reassembly, SMTP, Sessions) are separate modules in
+# The pure decoder targets (Vocabulary, Packets, Reassembly, SMTP, Sessions) are separate modules in
 # SwiftPM; here they are compiled as ONE module together with the fuzz entry file. A copy of their
 # sources is made in the build directory with the intra-package `import X` lines stripped. Nothing
 # of the SwiftPM build (.build/) is touched.
@@ -19,18 +19,19 @@ root="$(cd "$here/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$here/.build}"
 swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
 lock=/tmp/swift-build.lock
-modules=(ScopeCore Packets Reassembly SMTP Sessions)
+modules=(00-Vocabulary 02-Packets 03-Reassembly 05-SMTP 06-Sessions)   # folders under Sources/
+names=("${modules[@]#*-}")                                                # their module names
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     for f in "$here"/Targets/*.swift; do targets+=("$(basename "$f" .swift)"); done
 fi
 
-# 1. A copy of the pure targets' sources with `import ScopeCore` etc. removed.
+# 1. A copy of the pure targets' sources with `import Vocabulary` etc. removed.
 src="$build/src"
 rm -rf "$src.tmp"
 mkdir -p "$src.tmp"
-pattern="^[[:space:]]*(@_exported[[:space:]]+|@testable[[:space:]]+)?import[[:space:]]+($(IFS='|'; echo "${modules[*]}"))[[:space:]]*$"
+pattern="^[[:space:]]*(@_exported[[:space:]]+|@testable[[:space:]]+)?import[[:space:]]+($(IFS='|'; echo "${names[*]}"))[[:space:]]*$"
 for m in "${modules[@]}"; do
     [ -d "$root/Sources/$m" ] || { echo "build.sh: missing Sources/$m" >&2; exit 1; }
     mkdir -p "$src.tmp/$m"

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Packets
 import Reassembly
-import ScopeCore
+import Vocabulary
 import Testing
 @testable import Capture
 

@@ -1,6 +1,6 @@
 import Correlation
 import SMTP
-import ScopeCore
+import Vocabulary
 import Sessions
 import Testing
 

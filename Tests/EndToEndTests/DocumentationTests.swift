@@ -1,6 +1,7 @@
 import Findings
 import Foundation
 import Testing
+import Vocabulary
 
 /// docs/output.md names everything the output can hold: every finding id (from the type), every
 /// JSON key and every anomaly name (from what the captures produce and from the code that writes
@@ -13,18 +14,6 @@ import Testing
     static func documented(_ name: String) -> Bool {
         reference.contains("`\(name)`") || reference.contains("\"\(name)\"")
     }
-
-    /// Anomaly names the captures may not show. Until anomaly names are a type of their own,
-    /// this list and the scan of the sources below stand in for it.
-    static let anomalyNames = [
-        "tcp-retransmission-inconsistent", "tcp-held-bytes-limit", "tcp-connection-table-full",
-        "bare-lf", "bare-cr", "nul-byte", "eight-bit-command", "command-line-too-long", "reply-line-too-long",
-        "line-over-hard-limit", "unterminated-line", "malformed-command", "bdat-invalid", "reply-malformed",
-        "reply-code-invalid", "reply-code-mismatch", "bare-lf-in-message", "bare-lf-end-of-data", "headers-too-large",
-        "client-before-greeting", "client-did-not-wait", "reply-without-command", "data-ended-by-reply",
-        "resync-skipped-line", "auth-rounds-limit", "too-many-pending-commands", "tls-without-starttls",
-        "plaintext-after-starttls", "nested-mail", "commands-never-answered", "server-side-missing",
-    ]
 
     /// Every capture the tests know: Captures/ and, where they are, the peer projects' captures.
     static func captures() throws -> [String] {
@@ -40,7 +29,7 @@ import Testing
 
     /// String literals in the sources of `module` that match `pattern` (first capture group).
     static func literals(in module: String, _ pattern: String) throws -> Set<String> {
-        let dir = repoRoot.appendingPathComponent("Sources/\(module)")
+        let dir = repoRoot.appendingPathComponent("Sources/\(module)")  // a folder: "09-Reporting"
         let regex = try NSRegularExpression(pattern: pattern)
         var found = Set<String>()
         for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".swift") {
@@ -78,7 +67,7 @@ import Testing
     @Test func everyJSONKeyAndAnomalyNameIsDocumented() throws {
         #expect(!Self.reference.isEmpty, "docs/output.md not found")
         var keys = Set<String>()
-        var anomalies = Set(Self.anomalyNames)
+        var anomalies = Set(Anomaly.Name.all.map(\.rawValue))
         let captures = try Self.captures()
         #expect(captures.count > 40)
         for path in captures {
@@ -96,10 +85,8 @@ import Testing
         #expect(keys.contains("extra") && keys.contains("combined_from") && keys.contains("verdict"), "the captures produce every record type")
         // Keys the JSON writer can write whether or not a capture shows them, and anomaly names as
         // the code spells them.
-        keys.formUnion(try Self.literals(in: "Reporting", #"\.key\("([a-z0-9_]+)"\)"#))
-        for module in ["Reassembly", "SMTP", "Sessions"] {
-            anomalies.formUnion(try Self.literals(in: module, #"[Aa]nomaly\(\s*"([a-z0-9-]+)""#))
-        }
+        keys.formUnion(try Self.literals(in: "09-Reporting", #"\.key\("([a-z0-9_]+)"\)"#))
+        anomalies.formUnion(Anomaly.Name.all.map(\.rawValue))
         let missingKeys = keys.sorted().filter { !Self.documented($0) }
         #expect(missingKeys.isEmpty, "JSON keys missing from docs/output.md: \(missingKeys.joined(separator: ", "))")
         let missingNames = anomalies.sorted().filter { !Self.documented($0) }

@@ -1,7 +1,7 @@
 import Findings
 import Foundation
 import SMTP
-import ScopeCore
+import Vocabulary
 import Sessions
 import Testing
 

@@ -1,9 +1,9 @@
 import Capture
-import Engine
+import Pipeline
 import Foundation
 import Glibc
 import SMTP
-import ScopeCore
+import Vocabulary
 import Sessions
 import Testing
 

@@ -1,5 +1,5 @@
 import Correlation
-import Engine
+import Pipeline
 import Foundation
 import Sessions
 import Testing

@@ -1,6 +1,6 @@
 import Capture
-@testable import Engine
-import ScopeCore
+@testable import Pipeline
+import Vocabulary
 import Testing
 
 @Suite struct PrefetchTests {

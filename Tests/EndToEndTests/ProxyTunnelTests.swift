@@ -1,4 +1,4 @@
-import Engine
+import Pipeline
 import Foundation
 import SMTP
 import Testing

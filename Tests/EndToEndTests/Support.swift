@@ -1,5 +1,5 @@
 import Capture
-import Engine
+import Pipeline
 import Foundation
 import Packets
 import Sessions

@@ -1,6 +1,6 @@
 import Testing
 @testable import Packets
-import ScopeCore
+import Vocabulary
 
 /// Large-send-offload super-frames: TCP sends larger than the MSS captured on the sending host
 /// before the network card cut them, with an IPv4 Total Length of 0 (Windows, Npcap) or one that

@@ -1,6 +1,6 @@
 import Testing
 @testable import Packets
-import ScopeCore
+import Vocabulary
 
 /// Builds frames byte by byte, so each header field is visible in the test.
 enum Frame {

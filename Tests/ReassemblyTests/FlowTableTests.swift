@@ -1,6 +1,6 @@
 import Testing
 @testable import Reassembly
-import ScopeCore
+import Vocabulary
 
 /// The flow table is hand-written open addressing; it must behave as a dictionary under any mix of
 /// insertions and removals (removal shifts probe runs back, which is where such tables go wrong).

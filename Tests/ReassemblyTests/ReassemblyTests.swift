@@ -1,7 +1,7 @@
 import Testing
 import Packets
 @testable import Reassembly
-import ScopeCore
+import Vocabulary
 
 /// Records what the reassembler delivers.
 final class Recorder {

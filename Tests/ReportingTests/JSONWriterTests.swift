@@ -1,6 +1,6 @@
 import Foundation
 @testable import Reporting
-import ScopeCore
+import Vocabulary
 import Testing
 
 /// The writer skips plain text eight bytes at a time; it must write exactly what a byte-by-byte

@@ -2,7 +2,7 @@
 import Foundation
 @testable import Reporting
 import SMTP
-import ScopeCore
+import Vocabulary
 import Sessions
 import Testing
 

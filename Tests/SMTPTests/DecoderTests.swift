@@ -1,6 +1,6 @@
 import Testing
 @testable import SMTP
-import ScopeCore
+import Vocabulary
 import Sessions
 
 let greeting = "220 mx.example.org ESMTP Postfix\r\n"

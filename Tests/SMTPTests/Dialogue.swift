@@ -1,5 +1,5 @@
 import SMTP
-import ScopeCore
+import Vocabulary
 import Sessions
 
 /// A scripted SMTP dialogue: lines from each side, fed to a `SessionBuilder` the way the

@@ -1,5 +1,5 @@
 import SMTP
-import ScopeCore
+import Vocabulary
 import Sessions
 import Testing
 

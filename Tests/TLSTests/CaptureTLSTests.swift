@@ -2,7 +2,7 @@ import Capture
 import Foundation
 import Packets
 import Reassembly
-import ScopeCore
+import Vocabulary
 import Testing
 @testable import TLS
 

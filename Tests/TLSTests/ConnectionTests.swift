@@ -1,4 +1,4 @@
-import ScopeCore
+import Vocabulary
 import Testing
 @testable import TLS
 

@@ -1,0 +1,155 @@
+import CPcap
+import Vocabulary
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A live capture on an interface through libpcap: immediate mode (no batching in libpcap's
+/// buffer), a snapshot length that keeps whole segments, a BPF filter, and an optional pcap file
+/// that keeps every captured packet as evidence.
+public final class LiveCapture {
+    public let interface: String
+    public let dlt: Int32
+    public let dltName: String
+    private let handle: OpaquePointer
+    private var dumper: OpaquePointer?
+    private var selectable: Int32 = -1
+
+    /// What a read gave.
+    public enum Next {
+        case packet(RawPacket)
+        /// Nothing arrived within the read timeout (the caller checks its clocks and signals).
+        case timeout
+    }
+
+    public init(interface: String, filter: String, snaplen: Int32 = 262_144, promiscuous: Bool = false, writeTo path: String? = nil) throws(CaptureError) {
+        self.interface = interface
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let h = pcap_create(interface, &errbuf) else {
+            throw CaptureError(file: interface, problem: PcapFile.cString(errbuf))
+        }
+        // The handle belongs to this initializer until its last line, where the object takes it
+        // over, and every failure before that closes it here, once. (Stored properties are set
+        // only then: once they all are, a throw would run deinit, which closes the handle too.)
+        var handedOver = false
+        defer { if !handedOver { pcap_close(h) } }
+        pcap_set_snaplen(h, snaplen)
+        pcap_set_promisc(h, promiscuous ? 1 : 0)
+        pcap_set_immediate_mode(h, 1)
+        pcap_set_timeout(h, 100)
+        // 32 MiB: with segmentation offloads a ring frame is sized for 64 KiB, and a smaller buffer
+        // holds too few of them to ride out a short stall.
+        pcap_set_buffer_size(h, 32 << 20)
+        let rc = pcap_activate(h)
+        if rc < 0 {
+            switch rc {
+            case PCAP_ERROR_PERM_DENIED:
+                throw CaptureError(file: interface, problem: "permission denied: capturing needs root or the CAP_NET_RAW capability (e.g. sudo setcap cap_net_raw,cap_net_admin=eip smtpscope)")
+            case PCAP_ERROR_NO_SUCH_DEVICE:
+                throw CaptureError(file: interface, problem: "no such interface (smtpscope live --list-interfaces shows them)")
+            default:
+                throw CaptureError(file: interface, problem: Self.oneLine(String(cString: pcap_geterr(h))))
+            }
+        }
+        let dlt = pcap_datalink(h)
+        var program = bpf_program()
+        if pcap_compile(h, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            throw CaptureError(file: "capture filter \"\(filter)\"", problem: Self.oneLine(String(cString: pcap_geterr(h))), isUsageError: true)
+        }
+        defer { pcap_freecode(&program) }
+        if pcap_setfilter(h, &program) != 0 {
+            throw CaptureError(file: interface, problem: "capture filter: \(Self.oneLine(String(cString: pcap_geterr(h))))")
+        }
+        // Non-blocking reads and our own poll(): a signal or the timeout always returns control
+        // (in immediate mode libpcap may otherwise wait without a timeout).
+        pcap_setnonblock(h, 1, &errbuf)
+        var dumper: OpaquePointer?
+        if let path {
+            guard let d = pcap_dump_open(h, path) else {
+                var message = String(cString: pcap_geterr(h))
+                if message.hasPrefix(path + ": ") { message.removeFirst(path.count + 2) }
+                throw CaptureError(file: path, problem: "cannot be written (\(Self.oneLine(message)))")
+            }
+            dumper = d
+        }
+        // Nothing fails after this point.
+        self.dlt = dlt
+        dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
+        selectable = pcap_get_selectable_fd(h)
+        self.dumper = dumper
+        handle = h
+        handedOver = true
+    }
+
+    /// libpcap's messages on one line (a filter error can quote a newline from the expression).
+    private static func oneLine(_ s: String) -> String {
+        String(s.map { $0.isNewline ? " " : $0 })
+    }
+
+    deinit {
+        if let dumper {
+            pcap_dump_flush(dumper)
+            pcap_dump_close(dumper)
+        }
+        pcap_close(handle)
+    }
+
+    /// Waits up to 100 ms for a packet (less when a signal arrives). The packet's bytes are valid
+    /// until the next call.
+    public func next() throws(CaptureError) -> Next {
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        var rc = pcap_next_ex(handle, &header, &data)
+        if rc == 0, selectable >= 0 {
+            var p = pollfd(fd: selectable, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, 100) > 0 { rc = pcap_next_ex(handle, &header, &data) }
+        }
+        switch rc {
+        case 1:
+            guard let hp = header, let d = data else { return .timeout }
+            if let dumper { pcap_dump(UnsafeMutablePointer(dumper), hp, d) }
+            let h = hp.pointee
+            let caplen = Int(h.caplen)
+            return .packet(RawPacket(
+                time: Timestamp(seconds: Int64(h.ts.tv_sec), nanoseconds: Int64(h.ts.tv_usec) * 1000),
+                bytes: UnsafeRawBufferPointer(start: d, count: caplen), wireLength: max(Int(h.len), caplen),
+                vantage: Vantage(file: 0)))
+        case 0:
+            return .timeout
+        default:
+            throw CaptureError(file: interface, problem: String(cString: pcap_geterr(handle)))
+        }
+    }
+
+    /// Writes buffered evidence packets to the file.
+    public func flushDump() {
+        if let dumper { pcap_dump_flush(dumper) }
+    }
+
+    /// libpcap's counters: packets received, dropped by the kernel (buffer full), dropped by the interface.
+    public func statistics() -> (received: UInt32, dropped: UInt32, interfaceDropped: UInt32)? {
+        var s = pcap_stat()
+        guard pcap_stats(handle, &s) == 0 else { return nil }
+        return (s.ps_recv, s.ps_drop, s.ps_ifdrop)
+    }
+
+    /// The interfaces libpcap can capture on, with their descriptions.
+    public static func interfaces() throws(CaptureError) -> [(name: String, description: String?)] {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        var list: UnsafeMutablePointer<pcap_if_t>?
+        guard pcap_findalldevs(&list, &errbuf) == 0 else {
+            throw CaptureError(file: "interfaces", problem: PcapFile.cString(errbuf))
+        }
+        defer { pcap_freealldevs(list) }
+        var out: [(String, String?)] = []
+        var p = list
+        while let i = p {
+            out.append((String(cString: i.pointee.name), i.pointee.description.map { String(cString: $0) }))
+            p = i.pointee.next
+        }
+        return out
+    }
+}

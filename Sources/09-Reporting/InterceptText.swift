@@ -1,0 +1,89 @@
+import Correlation
+import Vocabulary
+import Sessions
+
+/// The two-leg ladder: client leg | middlebox | server leg, time running down, every line labelled.
+public struct InterceptText {
+    public var color: Bool
+    let columnWidth = 40
+    let middleWidth = 26
+
+    public init(color: Bool) { self.color = color }
+
+    public func render(_ x: Intercept) -> String {
+        var out = ""
+        let legs = zip(x.serverLegs, x.serverEndpoints).map { "session \($0.0) (\($0.1.client) → \($0.1.server))" }.joined(separator: ", ")
+        out += bold("intercepted connection") + "  client leg: session \(x.clientLeg) (\(x.clientEndpoints.client) → \(x.clientEndpoints.server))  ⇄  server leg: \(legs)\n"
+        var clock = x.clock.sameClock ? "one capture, one clock" : "clock offset \(SessionText.fixed(x.clock.seconds, 4)) s ± \(SessionText.fixed(x.clock.uncertainty, 4)) s (server-leg capture minus client-leg capture)"
+        if let d = x.clock.driftPPM { clock += ", drifting \(SessionText.fixed(d, 1)) ppm" }
+        out += "  \(clock) · score \(x.score)\n"
+        out += "  " + bold("verdict: ") + Printable.escape(x.verdict.description) + "\n"
+        out += "  evidence: " + x.evidence.map(Printable.escape).joined(separator: "; ") + "\n\n"
+        out += "  " + pad("", 9) + pad("client leg", columnWidth) + "  " + pad("middlebox", middleWidth) + "  server leg\n"
+        for a in x.actions {
+            let t = pad(SessionText.offset(a.clientClockTime, from: x.start), 9)
+            let line = Printable.short(a.line, limit: columnWidth - 2)
+            let other = a.counterpart.map { Printable.short($0, limit: 40) } ?? ""
+            let delay = a.delay.map { " " + SessionText.latency(max(0, $0)) } ?? ""
+            var left = "", middle = "", right = ""
+            var highlight = false
+            switch a.kind {
+            case .relayed:
+                left = line
+                right = other
+                middle = a.isReply ? "◀── relayed\(delay) ──" : "── relayed\(delay) ──▶"
+            case .rewritten:
+                left = line
+                right = other
+                middle = a.isReply ? "◀── ✎ rewritten ──" : "── ✎ rewritten ──▶"
+            case .synthesized:
+                left = line
+                middle = "✱ synthesized"; highlight = true
+                right = other.isEmpty ? "" : "(server: \(other))"
+            case .withheld:
+                left = line
+                middle = "✖ withheld"; highlight = true
+            case .injected:
+                middle = "✚ injected ──▶"; highlight = true
+                right = Printable.short(a.line, limit: 24) + (other.isEmpty ? "" : "  → \(Printable.short(a.counterpart ?? [], limit: 20))")
+            case .held:
+                left = line
+                middle = "⏸ held\(delay) ──▶"; highlight = true
+                right = other
+            case .divergent:
+                out += "  " + t + bad("≠ divergent: " + Printable.short(a.line, limit: 80)) + "\n"
+                continue
+            }
+            let gap = String(repeating: " ", count: max(1, middleWidth - middle.count))
+            out += "  " + t + pad(left, columnWidth) + "  " + (highlight ? warn(middle) : middle) + gap + "  " + right
+            out += "\n"
+            if let note = a.note, a.kind != .relayed {
+                out += "  " + String(repeating: " ", count: 9 + columnWidth + 2) + dim("↳ " + Printable.escape(note)) + "\n"
+            }
+        }
+        return out
+    }
+
+    /// One connection captured at two points: a short block, no ladder (every line is the same).
+    public func render(_ x: SameConnection, combinedSession: Int? = nil, captureNames: [String]) -> String {
+        func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }
+        var out = bold("same connection, two capture points") + "  session \(x.nearClient) (\(name(x.nearClientCapture)): \(x.nearClientEndpoints.client) → \(x.nearClientEndpoints.server))"
+        out += "  ≡  session \(x.nearServer) (\(name(x.nearServerCapture)): \(x.nearServerEndpoints.client) → \(x.nearServerEndpoints.server))\n"
+        if x.clock.sameClock {
+            out += "  one capture, one clock\n"
+        } else {
+            out += "  clock offset \(SessionText.fixed(x.clock.seconds, 4)) s ± \(SessionText.fixed(x.clock.uncertainty, 4)) s (session \(x.nearServer)'s capture minus session \(x.nearClient)'s)\n"
+        }
+        out += "  " + bold("verdict: ") + Printable.escape(x.verdict) + "\n"
+        out += "  evidence: " + x.evidence.map(Printable.escape).joined(separator: "; ") + "\n"
+        if let c = combinedSession { out += "  both copies put together, gaps filled: session \(c) above\n" }
+        return out
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    private func esc(_ code: String, _ s: String) -> String { color ? "\u{1b}[\(code)m\(s)\u{1b}[0m" : s }
+    func bold(_ s: String) -> String { esc("1", s) }
+    func dim(_ s: String) -> String { esc("2", s) }
+    func warn(_ s: String) -> String { esc("33", s) }
+    func bad(_ s: String) -> String { esc("31", s) }
+}

@@ -1,0 +1,349 @@
+import Correlation
+import Findings
+import SMTP
+import Vocabulary
+import Sessions
+
+/// JSON-lines records: one object per line, snake_case keys, RFC 3339 UTC times with
+/// microseconds. Every field is documented in docs/output.md.
+public enum JSONRecords {
+    public static func transaction(_ t: Transaction, session: Endpoint, server: Endpoint, timeline: [TimelineEntry], captureName: String?, findings: [Finding] = [], communityID: String? = nil, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("transaction")
+        w.key("session"); w.int(t.session)
+        w.key("index"); w.int(t.index)
+        w.key("client"); w.endpoint(session)
+        w.key("server"); w.endpoint(server)
+        w.key("community_id"); w.string(communityID ?? CommunityID.v1(session, server))
+        w.key("start"); w.timestamp(t.start)
+        w.key("end"); w.timestamp(t.end)
+        w.key("helo"); optionalBytes(t.helo, &w)
+        w.key("mail_from"); optionalBytes(t.mailFrom, &w)
+        w.key("rcpt_to")
+        w.beginArray()
+        for r in t.rcptTo { w.stringBytes(Array(r.utf8)) }
+        w.endArray()
+        w.key("rcpt_rejected")
+        w.beginArray()
+        for r in t.rcptRejected {
+            w.beginObject()
+            w.key("address"); w.stringBytes(Array(r.address.utf8))
+            w.key("code"); w.int(r.code)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("rcpt_unanswered")
+        w.beginArray()
+        for r in t.rcptUnanswered { w.stringBytes(Array(r.utf8)) }
+        w.endArray()
+        w.key("outcome"); w.string(t.outcome.rawValue)
+        w.key("reset_by"); w.string(t.resetBy?.rawValue)
+        w.key("reply"); reply(t.reply, &w)
+        w.key("queue_id"); w.string(t.queueID)
+        w.key("size"); w.int(t.size)
+        w.key("message_complete"); if t.size != nil { w.bool(t.messageComplete) } else { w.null() }
+        w.key("chunked"); w.bool(t.chunked)
+        w.key("headers")
+        if let h = t.headers {
+            w.beginObject()
+            w.key("subject"); w.string(h.subject)
+            w.key("message_id"); w.string(h.messageID)
+            w.key("from"); w.string(h.from)
+            w.key("to"); w.string(h.to)
+            w.key("cc"); w.string(h.cc)
+            w.key("date"); w.string(h.date)
+            if !h.extra.isEmpty {
+                w.key("extra")
+                w.beginObject()
+                for name in h.extra.keys.sorted() {
+                    w.key(dynamic: name)
+                    w.beginArray()
+                    for v in h.extra[name] ?? [] { w.string(v) }
+                    w.endArray()
+                }
+                w.endObject()
+            }
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("tls"); w.bool(t.tls)
+        w.key("timeline")
+        w.beginArray()
+        for e in timeline where e.transaction == t.index {
+            entry(e, &w)
+        }
+        w.endArray()
+        w.key("anomalies"); anomalies(t.anomalies, &w)
+        w.key("findings"); self.findings(findings.filter { $0.transaction == t.index }, &w)
+        w.endObject()
+        w.newline()
+    }
+
+    public static func session(_ s: Session, captureName: String, interface: Int?, findings: [Finding] = [], communityID: String? = nil, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("session")
+        w.key("session"); w.int(s.id)
+        w.key("client"); w.endpoint(s.client)
+        w.key("server"); w.endpoint(s.server)
+        w.key("community_id"); w.string(communityID ?? CommunityID.v1(s.client, s.server))
+        w.key("capture")
+        w.beginObject()
+        w.key("file"); w.string(captureName)
+        w.key("interface"); w.int(interface)
+        w.endObject()
+        w.key("start"); w.timestamp(s.start)
+        w.key("end"); w.timestamp(s.end)
+        w.key("roles_from_handshake"); w.bool(s.rolesFromHandshake)
+        w.key("proxy")
+        if let p = s.proxy {
+            w.beginObject()
+            w.key("type"); w.string(p.kind.rawValue)
+            w.key("target"); w.stringBytes(Array(p.target.utf8))
+            w.key("authenticated"); w.bool(p.authenticated)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("banner")
+        if let b = s.banner { w.stringBytes(b.displayLine) } else { w.null() }
+        w.key("helo"); optionalBytes(s.helo, &w)
+        w.key("helo_refused")
+        w.beginArray()
+        for r in s.heloRefused {
+            w.beginObject()
+            w.key("name"); w.stringBytes(Array(r.name.utf8))
+            w.key("code"); w.int(r.code)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("extensions")
+        w.beginArray()
+        for e in s.extensions { w.stringBytes(Array(e.utf8)) }
+        w.endArray()
+        w.key("starttls"); w.string(s.starttls.rawValue)
+        w.key("auth")
+        if let a = s.auth {
+            w.beginObject()
+            w.key("mechanism"); w.string(a.mechanism)
+            w.key("user"); optionalBytes(a.user, &w)
+            w.key("result"); w.string(a.result.rawValue)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("transactions"); w.int(s.transactions)
+        w.key("close"); w.string(s.close.rawValue)
+        w.key("quit_sent"); w.bool(s.quitSent)
+        w.key("bytes")
+        w.beginObject()
+        w.key("client"); w.int(s.bytes[0])
+        w.key("server"); w.int(s.bytes[1])
+        w.endObject()
+        w.key("gaps")
+        w.beginObject()
+        w.key("client"); w.int(s.gaps[0])
+        w.key("server"); w.int(s.gaps[1])
+        w.key("client_bytes"); w.int(s.gapBytes[0])
+        w.key("server_bytes"); w.int(s.gapBytes[1])
+        w.endObject()
+        w.key("handshake_rtt"); if let r = s.handshakeRTT { w.double(r) } else { w.null() }
+        w.key("tcp")
+        w.beginObject()
+        for (name, t) in [("client", s.tcp[0]), ("server", s.tcp[1])] {
+            w.key(dynamic: name)
+            w.beginObject()
+            w.key("packets"); w.int(t.packets)
+            w.key("retransmissions"); w.int(t.retransmissions)
+            w.key("inconsistent_retransmissions"); w.int(t.inconsistentRetransmissions)
+            w.key("out_of_order"); w.int(t.outOfOrder)
+            w.key("keep_alives"); w.int(t.keepAlives)
+            w.key("ttls")
+            w.beginArray()
+            for v in t.ttls { w.int(Int(v)) }
+            w.endArray()
+            w.key("ip_id_jumps"); w.int(t.ipIDJumps)
+            w.key("offload_frames"); w.int(t.offloadFrames)
+            w.key("mss"); w.int(t.mss.map(Int.init))
+            w.key("window_scale"); w.int(t.windowScale.map(Int.init))
+            w.key("sack_permitted"); w.bool(t.sackPermitted)
+            w.key("timestamps"); w.bool(t.timestamps)
+            w.endObject()
+        }
+        w.endObject()
+        w.key("combined_from")
+        if let c = s.combinedFrom {
+            w.beginArray()
+            for id in c { w.int(id) }
+            w.endArray()
+        } else {
+            w.null()
+        }
+        w.key("anomalies"); anomalies(s.anomalies, &w)
+        w.key("findings"); self.findings(findings, &w)
+        w.endObject()
+        w.newline()
+    }
+
+    static func findings(_ list: [Finding], _ w: inout JSONWriter) {
+        w.beginArray()
+        for f in list {
+            w.beginObject()
+            w.key("id"); w.string(f.id.rawValue)
+            w.key("severity"); w.string(f.severity.word)
+            w.key("t"); w.timestamp(f.time)
+            w.key("message"); w.string(f.message)
+            w.key("reference"); w.string(f.reference)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    /// The closing record: counts for the whole run.
+    public static func summary(sessions: Int, transactions: Int, outcomes: [(String, Int)], intercepts: Int, findings: [(String, String, Int)], packets: Int, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("summary")
+        w.key("sessions"); w.int(sessions)
+        w.key("transactions"); w.int(transactions)
+        w.key("outcomes")
+        w.beginObject()
+        for (k, v) in outcomes { w.key(dynamic: k); w.int(v) }
+        w.endObject()
+        w.key("intercepts"); w.int(intercepts)
+        w.key("findings")
+        w.beginArray()
+        for (id, severity, n) in findings {
+            w.beginObject()
+            w.key("id"); w.string(id)
+            w.key("severity"); w.string(severity)
+            w.key("count"); w.int(n)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("packets"); w.int(packets)
+        w.endObject()
+        w.newline()
+    }
+
+    static func optionalBytes(_ s: String?, _ w: inout JSONWriter) {
+        if let s { w.stringBytes(Array(s.utf8)) } else { w.null() }
+    }
+
+    static func reply(_ r: Reply?, _ w: inout JSONWriter) {
+        guard let r else { return w.null() }
+        w.beginObject()
+        w.key("code"); w.int(r.code)
+        w.key("enhanced"); w.string(r.enhanced)
+        w.key("text"); w.stringBytes(Array(r.text.utf8))
+        w.endObject()
+    }
+
+    static func entry(_ e: TimelineEntry, _ w: inout JSONWriter) {
+        w.beginObject()
+        w.key("t"); w.timestamp(e.time)
+        w.key("from"); w.plainString(e.side == .client ? "client" : "server")
+        w.key("kind")
+        switch e.kind {
+        case .command: w.plainString("command")
+        case .reply: w.plainString("reply")
+        case .message: w.plainString("message")
+        case .tls: w.plainString("tls")
+        case .gap: w.plainString("gap")
+        case .note: w.plainString("note")
+        }
+        w.key("line"); w.stringBytes(e.line)
+        w.endObject()
+    }
+
+    static func anomalies(_ list: [Anomaly], _ w: inout JSONWriter) {
+        w.beginArray()
+        for a in list {
+            w.beginObject()
+            w.key("name"); w.string(a.name.rawValue)
+            w.key("t"); w.timestamp(a.time)
+            w.key("detail"); w.string(a.detail)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    /// One connection seen at two capture points (see `SameConnection`).
+    public static func sameConnection(_ x: SameConnection, combinedSession: Int? = nil, captureNames: [String], findings: [Finding] = [], into w: inout JSONWriter) {
+        func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }
+        w.beginObject()
+        w.key("type"); w.string("same_connection")
+        w.key("near_client")
+        w.beginObject()
+        w.key("session"); w.int(x.nearClient)
+        w.key("capture"); w.string(name(x.nearClientCapture))
+        w.key("interface"); w.int(x.nearClientCapture.interface)
+        w.key("gap_bytes"); w.int(x.gapBytes[0])
+        w.key("gap_bytes_in_other_copy"); w.int(x.gapBytesInOtherCopy[0])
+        w.endObject()
+        w.key("near_server")
+        w.beginObject()
+        w.key("session"); w.int(x.nearServer)
+        w.key("capture"); w.string(name(x.nearServerCapture))
+        w.key("interface"); w.int(x.nearServerCapture.interface)
+        w.key("gap_bytes"); w.int(x.gapBytes[1])
+        w.key("gap_bytes_in_other_copy"); w.int(x.gapBytesInOtherCopy[1])
+        w.endObject()
+        w.key("relation"); w.string(x.relation.rawValue)
+        w.key("clock_offset")
+        w.beginObject()
+        w.key("seconds"); w.double(x.clock.seconds)
+        w.key("uncertainty"); w.double(x.clock.uncertainty)
+        w.key("same_clock"); w.bool(x.clock.sameClock)
+        w.endObject()
+        w.key("transit"); if let t = x.transit { w.double(t) } else { w.null() }
+        w.key("combined_session"); if let c = combinedSession { w.int(c) } else { w.null() }
+        w.key("verdict"); w.string(x.verdict)
+        w.key("evidence")
+        w.beginArray()
+        for e in x.evidence { w.string(e) }
+        w.endArray()
+        w.key("findings"); self.findings(findings, &w)
+        w.endObject()
+        w.newline()
+    }
+
+    public static func intercept(_ x: Intercept, findings: [Finding] = [], into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("intercept")
+        w.key("client_leg"); w.int(x.clientLeg)
+        w.key("server_leg")
+        w.beginArray()
+        for s in x.serverLegs { w.int(s) }
+        w.endArray()
+        w.key("score"); w.int(x.score)
+        w.key("evidence")
+        w.beginArray()
+        for e in x.evidence { w.string(e) }
+        w.endArray()
+        w.key("clock_offset")
+        w.beginObject()
+        w.key("seconds"); w.double(x.clock.seconds)
+        w.key("uncertainty"); w.double(x.clock.uncertainty)
+        w.key("same_clock"); w.bool(x.clock.sameClock)
+        w.key("drift_ppm"); if let d = x.clock.driftPPM { w.double(d, decimals: 1) } else { w.null() }
+        w.endObject()
+        w.key("verdict"); w.string(x.verdict.description)
+        w.key("findings"); self.findings(findings, &w)
+        w.key("actions")
+        w.beginArray()
+        for a in x.actions {
+            w.beginObject()
+            w.key("kind"); w.string(a.kind.rawValue)
+            w.key("leg"); w.string(a.leg.rawValue)
+            w.key("t"); w.timestamp(a.time)
+            w.key("line"); w.stringBytes(a.line)
+            w.key("counterpart"); if let c = a.counterpart { w.stringBytes(c) } else { w.null() }
+            w.key("delay"); if let d = a.delay { w.double(d) } else { w.null() }
+            w.key("note"); w.string(a.note)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        w.newline()
+    }
+}

@@ -1,0 +1,183 @@
+import Correlation
+import Findings
+import SMTP
+import Vocabulary
+import Sessions
+
+/// Counts for the end-of-run summary.
+public struct RunSummary: Sendable {
+    public var sessions = 0
+    public var transactions = 0
+    public var outcomes: [Outcome: Int] = [:]
+    public var anomalies: [String: Int] = [:]
+    public var intercepts = 0
+    /// Connections found captured at two points (not intercepts).
+    public var connectionsSeenTwice = 0
+    /// Finding id → how often, and the first one seen (for its message and session).
+    public var findings: [String: (count: Int, first: Finding)] = [:]
+    public init() {}
+
+    public mutating func add(_ f: Finding) {
+        if let e = findings[f.id.rawValue] {
+            findings[f.id.rawValue] = (e.count + 1, e.first)
+        } else {
+            findings[f.id.rawValue] = (1, f)
+        }
+    }
+}
+
+/// What the analysis found, ready to be written: each record is complete when it is handed over
+/// (its findings judged), so writing it is rendering only.
+public enum ReportRecord: Sendable {
+    /// A transaction written as soon as it finished (live capture): before its session's findings.
+    case transaction(Transaction, Session)
+    /// A finished session, its transactions and its findings.
+    case session(Session, [Transaction], [Finding])
+    /// One connection seen at two capture points; `combined` the session decoded from both copies
+    /// together, when one lost bytes the other holds.
+    case sameConnection(SameConnection, Finding, combined: (Session, [Transaction], [Finding])?)
+    /// An intercepted connection and its findings.
+    case intercept(Intercept, [Finding])
+    /// The last record of a run.
+    case summary(RunSummary, packets: Int)
+}
+
+/// Writes report records as the terminal timeline or as JSON lines. Rendering only: what to say
+/// was decided before (see the pipeline's judging stage).
+public final class ReportWriter {
+    public enum Format: Sendable {
+        case text(color: Bool)
+        case json
+    }
+
+    private let out: OutputBuffer
+    private let format: Format
+    private let captureNames: [String]
+    private var writer = JSONWriter()
+    /// Live capture: transactions were written as they finished; sessions are written as their end.
+    private let streaming: Bool
+
+    public init(out: OutputBuffer, format: Format, captureNames: [String], streaming: Bool = false) {
+        self.out = out
+        self.format = format
+        self.captureNames = captureNames
+        self.streaming = streaming
+    }
+
+    public func write(_ record: ReportRecord) {
+        switch record {
+        case .transaction(let t, let session): transaction(t, session)
+        case .session(let s, let txns, let findings): session(s, txns, findings)
+        case .sameConnection(let x, let f, let combined):
+            if let (s, txns, findings) = combined { session(s, txns, findings) }
+            switch format {
+            case .json: json { JSONRecords.sameConnection(x, combinedSession: combined?.0.id, captureNames: captureNames, findings: [f], into: &$0) }
+            case .text(let color): out.write(InterceptText(color: color).render(x, combinedSession: combined?.0.id, captureNames: captureNames) + "\n")
+            }
+        case .intercept(let x, let findings):
+            switch format {
+            case .json: json { JSONRecords.intercept(x, findings: findings, into: &$0) }
+            case .text(let color): out.write(InterceptText(color: color).render(x) + "\n")
+            }
+        case .summary(let s, let packets): summary(s, packets: packets)
+        }
+    }
+
+    /// One or more JSON records, written out at once.
+    private func json(_ body: (inout JSONWriter) -> Void) {
+        writer.reset()
+        body(&writer)
+        writer.withBytes { out.write($0) }
+    }
+
+    private func transaction(_ t: Transaction, _ session: Session) {
+        switch format {
+        case .json:
+            json { JSONRecords.transaction(t, session: session.client, server: session.server, timeline: session.timeline, captureName: captureName(session), into: &$0) }
+        case .text(let color):
+            out.write(SessionText(color: color).render(session, transactions: [t], captureName: nil, part: .transaction(t.index)))
+        }
+    }
+
+    private func session(_ s: Session, _ txns: [Transaction], _ findings: [Finding]) {
+        switch format {
+        case .json:
+            let id = CommunityID.v1(s.client, s.server)
+            json { w in
+                for t in txns where !streaming {
+                    JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: captureName(s), findings: findings, communityID: id, into: &w)
+                }
+                JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, communityID: id, into: &w)
+            }
+        case .text(let color):
+            var name = captureNames.count > 1 ? captureName(s) : nil
+            if let c = s.combinedFrom { name = "sessions " + c.map(String.init).joined(separator: " + ") + " put together: both captures" }
+            out.write(SessionText(color: color).render(s, transactions: txns, captureName: name, findings: findings, part: streaming ? .closing : .whole) + "\n")
+        }
+    }
+
+    private func captureName(_ s: Session) -> String {
+        captureNames.indices.contains(s.vantage.file) ? captureNames[s.vantage.file] : "?"
+    }
+
+    private func summary(_ summary: RunSummary, packets: Int) {
+        let order: [Outcome] = [.queued, .rejected, .reset, .abandoned, .incomplete]
+        let findings = summary.findings.sorted {
+            ($1.value.first.severity.rawValue, $1.value.count, $0.key) < ($0.value.first.severity.rawValue, $0.value.count, $1.key)
+        }
+        switch format {
+        case .json:
+            json {
+                JSONRecords.summary(
+                    sessions: summary.sessions, transactions: summary.transactions,
+                    outcomes: order.compactMap { o in summary.outcomes[o].map { (o.rawValue, $0) } },
+                    intercepts: summary.intercepts,
+                    findings: findings.map { ($0.key, $0.value.first.severity.word, $0.value.count) }, packets: packets, into: &$0)
+            }
+        case .text(let color):
+            out.write(textSummary(summary, findings, order: order, packets: packets, color: color))
+        }
+    }
+
+    private func wrapped(_ text: String, indent: Int, width: Int) -> String {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if line.count + word.count + 1 > width - indent, !line.isEmpty {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        let pad = String(repeating: " ", count: indent)
+        return lines.map { pad + $0 }.joined(separator: "\n")
+    }
+
+    private func textSummary(_ s: RunSummary, _ findings: [(key: String, value: (count: Int, first: Finding))], order: [Outcome], packets: Int, color: Bool) -> String {
+        var line = "\(s.sessions) SMTP session\(s.sessions == 1 ? "" : "s") · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
+        let parts = order.compactMap { o in s.outcomes[o].map { "\($0) \(o.rawValue)" } }
+        if !parts.isEmpty { line += " (" + parts.joined(separator: ", ") + ")" }
+        if s.intercepts > 0 { line += " · \(s.intercepts) intercepted connection\(s.intercepts == 1 ? "" : "s")" }
+        if s.connectionsSeenTwice > 0 { line += " · \(s.connectionsSeenTwice) connection\(s.connectionsSeenTwice == 1 ? "" : "s") seen at two capture points" }
+        line += " · \(packets) packet\(packets == 1 ? "" : "s") read\n"
+        guard !findings.isEmpty else { return line }
+        let text = SessionText(color: color)
+        let width = findings.map(\.key.count).max() ?? 0
+        for (id, v) in findings {
+            let label = v.first.severity == .problem ? "problems" : v.first.severity == .warning ? "warnings" : "info    "
+            let padded = id + String(repeating: " ", count: max(0, width - id.count))
+            let count = String(v.count)
+            var row = "\(label)  \(String(repeating: " ", count: max(0, 3 - count.count)))\(count)  " + text.tagless(v.first, padded)
+            if v.first.severity == .problem {
+                // Problems are what the summary is read for: their sentence in full.
+                row += "  session \(v.first.session)\n" + wrapped(Printable.escape(v.first.message), indent: 16, width: 118)
+            } else {
+                row += "  session \(v.first.session)  " + Printable.short(Array(v.first.message.utf8), limit: 90)
+            }
+            line += row + "\n"
+        }
+        line += "explain any finding: smtpscope explain <id>\n"
+        return line
+    }
+}

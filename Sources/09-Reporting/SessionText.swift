@@ -1,0 +1,261 @@
+import Findings
+import SMTP
+import Vocabulary
+import Sessions
+
+/// The terminal timeline: one block per session, one line per command with its reply beside it,
+/// transactions framed and closed with their outcome in words. Every byte from the capture is
+/// escaped (see `Printable`).
+public struct SessionText {
+    public var color: Bool
+    /// Total width aimed at.
+    public var width = 120
+
+    public init(color: Bool) { self.color = color }
+
+    /// Which part of a session to render: all of it (offline), one transaction as soon as it is
+    /// finished, or the rest when the session ends (live capture).
+    public enum Part: Sendable {
+        case whole
+        case transaction(Int)
+        case closing
+    }
+
+    public func render(_ s: Session, transactions: [Transaction], captureName: String?, findings: [Finding] = [], part: Part = .whole) -> String {
+        var out = ""
+        func include(_ e: TimelineEntry) -> Bool {
+            switch part {
+            case .whole: return true
+            case .transaction(let k): return e.transaction == k
+            case .closing: return e.transaction == nil
+            }
+        }
+        var marks: [Int: [Finding]] = [:]
+        for f in findings { if let i = f.timelineIndex { marks[i, default: []].append(f) } }
+        func mark(_ i: Int) -> String {
+            guard let list = marks[i] else { return "" }
+            return "  " + list.map { tag($0) }.joined(separator: " ")
+        }
+        let duration = s.end.seconds(since: s.start)
+        var head = "session \(s.id)  \(s.client) → \(s.server)   \(s.start.humanUTC)   \(Self.seconds(duration))"
+        if let helo = s.helo {
+            head += "   \(s.heloVerb?.name ?? "HELO") " + (helo.isEmpty ? "(no name)" : Printable.short(Array(helo.utf8), limit: 60))
+        } else if let refused = s.heloRefused.last {
+            head += "   HELO/EHLO " + (refused.name.isEmpty ? "(no name)" : Printable.short(Array(refused.name.utf8), limit: 40)) + " refused (\(refused.code))"
+        }
+        if let captureName { head += "   [\(captureName)]" }
+        if case .transaction(let k) = part { head += "   · transaction \(k)" }
+        out += bold(head) + "\n"
+        if !s.rolesFromHandshake {
+            out += dim("  (capture starts mid-connection: client and server inferred)") + "\n"
+        }
+        if let p = s.proxy {
+            out += dim("  (through \(Self.proxyName(p.kind)) proxy \(s.server) to " + Printable.escape(p.target) + (p.authenticated ? ", authenticated" : "") + ")") + "\n"
+        }
+        let txns = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        // Replies shown beside their command are skipped when reached.
+        var replyFor: [Int: Int] = [:]  // command index -> timeline position of its reply
+        for (i, e) in s.timeline.enumerated() {
+            if case .reply(_, let answering?) = e.kind { replyFor[answering] = i }
+        }
+        var shown = Set<Int>()
+        var groupSizes: [Int: Int] = [:]
+        for e in s.timeline {
+            if case .command(_, _, let g) = e.kind { groupSizes[g, default: 0] += 1 }
+        }
+        var openTxn: Int?
+        for (i, e) in s.timeline.enumerated() where !shown.contains(i) && include(e) {
+            if e.transaction != openTxn {
+                if let t = openTxn { out += closeLine(txns[t]) }
+                if let t = e.transaction { out += "  ┌ " + bold("transaction \(t)") + " " + String(repeating: "─", count: 60) + "\n" }
+                openTxn = e.transaction
+            }
+            let bar = openTxn == nil ? "  " : "  │ "
+            let time = pad(Self.offset(e.time, from: s.start), 9)
+            switch e.kind {
+            case .command(let index, _, let group):
+                let marker = (groupSizes[group] ?? 0) > 1 ? "»" : " "
+                var line = "\(bar)\(time) C\(marker) " + pad(Printable.short(e.line, limit: 44), 44)
+                if let r = replyFor[index], r > i {
+                    shown.insert(r)
+                    let reply = s.timeline[r]
+                    let text = Printable.short(reply.line, limit: 48)
+                    line += "  " + pad(colorReply(text, code: code(of: reply)), 48, visible: text.count)
+                    line += "  " + dim(Self.latency(reply.time.seconds(since: e.time)))
+                    line += mark(r)
+                }
+                out += line + mark(i) + "\n"
+            case .reply:
+                out += "\(bar)\(time) S  " + colorReply(Printable.short(e.line, limit: 100), code: code(of: e)) + mark(i) + "\n"
+            case .message:
+                out += "\(bar)\(time) C  ▸ " + messageSummary(e, txns[e.transaction ?? -1]) + mark(i) + "\n"
+            case .tls:
+                out += "\(bar)\(time)    " + dim("🔒 " + Printable.escape(e.line)) + "\n"
+            case .gap:
+                out += "\(bar)\(time) \(e.side == .client ? "C" : "S")  " + warn("⚠ " + Printable.escape(e.line)) + mark(i) + "\n"
+            case .note:
+                out += "\(bar)\(time)    " + warn("⚠ " + Printable.escape(e.line)) + mark(i) + "\n"
+            }
+        }
+        if let t = openTxn { out += closeLine(txns[t]) }
+        if s.timelineDropped > 0 { out += "  … \(s.timelineDropped) more lines not kept (timeline limit)\n" }
+        if case .transaction = part { return out }
+        var tail = "  closed: " + (s.quitSent && s.close != .quit ? "QUIT sent, no 221 seen; " : "") + Self.closeWords(s.close)
+        tail += " · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
+        if s.starttls != .none { tail += " · STARTTLS \(s.starttls.rawValue)" }
+        if let a = s.auth { tail += " · AUTH \(a.mechanism) \(a.result.rawValue)" + (a.user.map { " (user \(Printable.short(Array($0.utf8), limit: 40)))" } ?? "") }
+        if s.gaps[0] + s.gaps[1] > 0 { tail += " · " + warn("\(s.gaps[0] + s.gaps[1]) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing") }
+        out += tail + "\n"
+        let names = Array(Set(s.anomalies.map(\.name))).sorted().map(\.rawValue)
+        if !names.isEmpty { out += "  anomalies: " + dim(names.joined(separator: ", ")) + "\n" }
+        for f in findings.sorted(by: { ($1.severity, $0.time ?? .zero) < ($0.severity, $1.time ?? .zero) }) {
+            out += "  " + tag(f) + "  " + Printable.escape(f.message) + dim("  [\(f.reference)]") + "\n"
+        }
+        return out
+    }
+
+    /// A finding's id (padded) coloured by its severity, without the symbol.
+    public func tagless(_ f: Finding, _ padded: String) -> String {
+        switch f.severity {
+        case .problem: return bad(padded)
+        case .warning: return warn(padded)
+        case .info: return padded
+        }
+    }
+
+    /// `⚠ id` coloured by severity.
+    func tag(_ f: Finding) -> String {
+        switch f.severity {
+        case .problem: return bad("✖ " + f.id.rawValue)
+        case .warning: return warn("⚠ " + f.id.rawValue)
+        case .info: return dim("ℹ " + f.id.rawValue)
+        }
+    }
+
+    private func code(of e: TimelineEntry) -> Int {
+        if case .reply(let c, _) = e.kind { return c }
+        return 0
+    }
+
+    private func messageSummary(_ e: TimelineEntry, _ t: Transaction?) -> String {
+        var parts = [Self.size(t?.size ?? 0)]
+        if t?.chunked == true { parts.append("(BDAT)") }
+        if let subject = t?.headers?.subject { parts.append("\"" + Printable.short(Array(subject.utf8), limit: 50) + "\"") }
+        if let id = t?.headers?.messageID { parts.append(Printable.short(Array(id.utf8), limit: 60)) }
+        if t?.messageComplete == false { parts.append(warn("incomplete")) }
+        return parts.joined(separator: "  ")
+    }
+
+    private func closeLine(_ t: Transaction?) -> String {
+        guard let t else { return "  └\n" }
+        return "  └ " + outcomeWords(t) + "\n"
+    }
+
+    /// One line that says how a transaction ended, in plain words.
+    public func outcomeWords(_ t: Transaction) -> String {
+        let n = t.rcptTo.count
+        let recipients = "\(n) recipient\(n == 1 ? "" : "s")"
+        let replyText = t.reply.map { Printable.short($0.displayLine, limit: 70) } ?? ""
+        switch t.outcome {
+        case .queued:
+            var s = good("queued") + (t.queueID.map { " as \(Printable.short(Array($0.utf8), limit: 40))" } ?? "")
+            s += " — \(recipients)"
+            if let size = t.size { s += ", \(Self.size(size))" }
+            if !t.rcptRejected.isEmpty { s += ", \(t.rcptRejected.count) refused" }
+            return s
+        case .rejected:
+            return bad("rejected") + " — " + replyText
+        case .reset:
+            let by = t.resetBy.map { " by \($0.rawValue)" } ?? ""
+            return warn("reset") + by + " — " + (t.rcptTo.isEmpty ? "no recipient accepted yet" : "\(recipients) accepted, no message sent")
+        case .abandoned:
+            return warn("abandoned") + " — the client left before the transaction completed"
+        case .incomplete:
+            let why: String
+            if t.gapped {
+                why = "part of it is missing from the capture"
+            } else if t.size != nil {
+                why = "the message was sent but no usable reply to it was seen"
+            } else {
+                why = "the capture ends before the transaction does"
+            }
+            return warn("incomplete") + " — " + why
+        }
+    }
+
+    // MARK: - Formatting
+
+
+    static func offset(_ t: Timestamp, from start: Timestamp) -> String {
+        let s = t.seconds(since: start)
+        return "+" + fixed(s, 3)
+    }
+
+    static func fixed(_ v: Double, _ decimals: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let n = Int((abs(v) * scale).rounded())
+        let whole = n / Int(scale), frac = n % Int(scale)
+        if decimals == 0 { return (v < 0 ? "-" : "") + "\(whole)" }
+        var f = String(frac)
+        while f.count < decimals { f = "0" + f }
+        return (v < 0 ? "-" : "") + "\(whole).\(f)"
+    }
+
+    static func seconds(_ s: Double) -> String { s < 10 ? fixed(s, 3) + " s" : fixed(s, 1) + " s" }
+
+    static func latency(_ s: Double) -> String {
+        if s < 0.001 { return fixed(s * 1e6, 0) + " µs" }
+        if s < 1 { return fixed(s * 1000, 1) + " ms" }
+        return fixed(s, 2) + " s"
+    }
+
+    static func size(_ n: Int) -> String {
+        if n < 1000 { return "\(n) B" }
+        if n < 1_000_000 { return fixed(Double(n) / 1000, 1) + " kB" }
+        return fixed(Double(n) / 1_000_000, 1) + " MB"
+    }
+
+    /// A proxy handshake as named in the session header.
+    static func proxyName(_ kind: ProxyTunnel.Kind) -> String {
+        switch kind {
+        case .socks4: return "a SOCKS4"
+        case .socks4a: return "a SOCKS4a"
+        case .socks5: return "a SOCKS5"
+        case .httpConnect: return "an HTTP CONNECT"
+        }
+    }
+
+    static func closeWords(_ reason: Session.CloseReason) -> String {
+        switch reason {
+        case .quit: return "QUIT"
+        case .fin: return "connection closed (FIN) without QUIT"
+        case .rst: return "connection reset (RST)"
+        case .idle: return "idle timeout"
+        case .captureEnd: return "still open when the capture ended"
+        case .portReuse: return "port reused by a new connection"
+        case .tableFull: return "connection table full"
+        case .ignored: return reason.rawValue
+        }
+    }
+
+    private func pad(_ s: String, _ n: Int, visible: Int? = nil) -> String {
+        let v = visible ?? s.count
+        return v >= n ? s : s + String(repeating: " ", count: n - v)
+    }
+
+    private func colorReply(_ s: String, code: Int) -> String {
+        switch code / 100 {
+        case 4: return warn(s)
+        case 5: return bad(s)
+        default: return s
+        }
+    }
+
+    private func esc(_ code: String, _ s: String) -> String { color ? "\u{1b}[\(code)m\(s)\u{1b}[0m" : s }
+    func bold(_ s: String) -> String { esc("1", s) }
+    func dim(_ s: String) -> String { esc("2", s) }
+    func good(_ s: String) -> String { esc("32", s) }
+    func warn(_ s: String) -> String { esc("33", s) }
+    func bad(_ s: String) -> String { esc("31", s) }
+}

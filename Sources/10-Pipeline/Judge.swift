@@ -1,0 +1,79 @@
+import Correlation
+import Findings
+import Reporting
+import Vocabulary
+import Sessions
+
+/// The judging stage: findings for each finished session, and the pairing of sessions into
+/// intercepted connections and connections seen twice. Finished transactions and sessions in,
+/// report records out (to `output`, in the order they are complete), then the pairs and the
+/// summary at `finish`.
+public final class Judge: RecordSink {
+    private let output: (ReportRecord) -> Void
+    private let finder: InterceptFinder
+    public private(set) var summary = RunSummary()
+    /// Finished transactions of sessions still open.
+    private var waiting: [Int: [Transaction]] = [:]
+    /// Live capture: each transaction is passed on as soon as it finishes, not with its session.
+    private let streaming: Bool
+
+    /// Decodes both copies of a connection seen twice together, when one lost bytes the other
+    /// holds (set by the command line, which can read the files again): the session and its
+    /// transactions, numbered as given.
+    public var combine: ((SameConnection, Int) -> (Session, [Transaction])?)?
+    /// The number the first combined session takes (after every session read).
+    public var nextSessionID = 1
+
+    /// `captures`: how many capture files the sessions come from (one is one clock).
+    public init(captures: Int, pairing: InterceptFinder.Mode = .auto, streaming: Bool = false, output: @escaping (ReportRecord) -> Void) {
+        self.output = output
+        self.streaming = streaming
+        finder = InterceptFinder(mode: pairing)
+        // One capture is one clock: legs of one connection overlap in time.
+        finder.oneClock = captures == 1
+    }
+
+    public func horizon(_ time: Timestamp) { finder.horizon(time) }
+
+    public func transaction(_ t: Transaction, in session: Session) {
+        waiting[session.id, default: []].append(t)
+        summary.transactions += 1
+        summary.outcomes[t.outcome, default: 0] += 1
+        if streaming { output(.transaction(t, session)) }
+    }
+
+    public func session(_ s: Session) {
+        let txns = waiting.removeValue(forKey: s.id) ?? []
+        let findings = FindingsEngine.session(s, txns)
+        summary.sessions += 1
+        for a in s.anomalies { summary.anomalies[a.name.rawValue, default: 0] += 1 }
+        for f in findings { summary.add(f) }
+        output(.session(s, txns, findings))
+        finder.add(s, transactions: txns)
+    }
+
+    /// The pairs found among all sessions, and the summary; call after the last session.
+    public func finish(packets: Int) {
+        let intercepts = finder.finish()
+        for x in finder.connectionsSeenTwice {
+            let f = FindingsEngine.sameConnection(x)
+            summary.add(f)
+            summary.connectionsSeenTwice += 1
+            // One copy's gaps filled from the other: the whole dialogue, written before the record
+            // that names it (not counted in the summary: its lines are the two copies' own).
+            var combined: (Session, [Transaction], [Finding])?
+            if x.gapBytesInOtherCopy.contains(where: { $0 > 0 }), let (s, txns) = combine?(x, nextSessionID) {
+                nextSessionID += 1
+                combined = (s, txns, FindingsEngine.session(s, txns))
+            }
+            output(.sameConnection(x, f, combined: combined))
+        }
+        for x in intercepts {
+            let findings = FindingsEngine.intercept(x)
+            for f in findings { summary.add(f) }
+            summary.intercepts += 1
+            output(.intercept(x, findings))
+        }
+        output(.summary(summary, packets: packets))
+    }
+}

@@ -1,0 +1,182 @@
+import ArgumentParser
+import Capture
+import Correlation
+import Pipeline
+import Packets
+import Reporting
+import Vocabulary
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Set by SIGINT/SIGTERM; the capture loop checks it between reads.
+let stopRequested = Atomic<Int>(0)
+
+struct Live: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Capture on an interface and print each transaction as it completes.",
+        discussion: """
+            Needs root or the CAP_NET_RAW capability. Stop with Ctrl-C: open sessions are printed \
+            as incomplete and libpcap's drop counters go to stderr.
+
+            Examples:
+              smtpscope live -i eth0
+              smtpscope live -i eth0 -w evidence.pcap --duration 600
+              smtpscope live -i any --filter 'tcp port 25 and host 192.0.2.10' --format json
+            """)
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Interface to capture on (see --list-interfaces).", valueName: "name"))
+    var interface: String?
+
+    @Flag(help: "List the interfaces that can be captured on, and exit.")
+    var listInterfaces = false
+
+    @Option(help: ArgumentHelp("Capture filter in tcpdump syntax; replaces the default one built from the SMTP ports.", valueName: "expr"))
+    var filter: String?
+
+    @Option(name: .customLong("port"), help: ArgumentHelp("Also treat this TCP port as SMTP (repeatable).", valueName: "port"))
+    var ports: [UInt16] = []
+
+    @Option(help: "Output format: text (a timeline for people) or json (one JSON object per line).")
+    var format: OutputFormat = .text
+
+    @Option(help: ArgumentHelp("Stop after this many transactions.", valueName: "n"))
+    var count: Int?
+
+    @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(name: .customShort("w"), help: ArgumentHelp("Also write the captured packets to this pcap file (the evidence).", valueName: "file"))
+    var writeFile: String?
+
+    @Option(name: .customShort("Z"), help: ArgumentHelp("After opening the capture, drop privileges to this user (as tcpdump -Z).", valueName: "user"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Seconds of silence after which a session is closed and printed.", valueName: "seconds"))
+    var idleTimeout = Limits.liveIdleTimeout
+
+    @Option(name: .customLong("header"), help: ArgumentHelp("Also report this message header (repeatable).", valueName: "name"))
+    var headers: [String] = []
+
+    @Flag(help: "Show AUTH credentials instead of redacting them.")
+    var showCredentials = false
+
+    @Flag(help: "Never colour the text output.")
+    var noColor = false
+
+    @Option(help: ArgumentHelp("Pair the legs of intercepted connections: auto, always or never.", valueName: "mode"))
+    var pairing: InterceptFinder.Mode = .auto
+
+    func run() throws {
+        if listInterfaces {
+            do {
+                for i in try LiveCapture.interfaces() { print(i.name + (i.description.map { "  (\($0))" } ?? "")) }
+            } catch {
+                fail(error)
+            }
+            return
+        }
+        guard let interface else { throw ValidationError("name an interface with -i (smtpscope live --list-interfaces shows them)") }
+        var options = AnalyzerOptions()
+        options.ports.formUnion(ports)
+        options.decoder.redactCredentials = !showCredentials
+        options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
+        options.reassembly.idleTimeout = idleTimeout
+        let expression = filter ?? Self.defaultFilter(options.ports)
+        let capture: LiveCapture
+        do {
+            capture = try LiveCapture(interface: interface, filter: expression, writeTo: writeFile)
+        } catch {
+            fail(error)
+        }
+        if let user { try dropPrivileges(to: user) }
+        guard let linkType = LinkType(dlt: capture.dlt) else {
+            fail(CaptureError(file: interface, problem: "link type \(capture.dlt) (\(capture.dltName)) is not supported"))
+        }
+        // A parent may start us with these signals blocked (the mask is inherited): unblock them.
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { _ in stopRequested.store(1, ordering: .relaxed) }
+            sigaddset(&mask, sig)
+        }
+        pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+        let out = OutputBuffer()
+        out.immediate = true
+        let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0),
+                                  captureNames: [interface], streaming: true)
+        // One thread: each transaction is written the moment it finishes.
+        let judge = Judge(captures: 1, pairing: pairing, streaming: true) { writer.write($0) }
+        let analyzer = Analyzer(options: options, sink: judge)
+        let started = wallClock()
+        var lastSweep = started
+        var failure: CaptureError?
+        while stopRequested.load(ordering: .relaxed) == 0 {
+            do {
+                switch try capture.next() {
+                case .packet(let p): analyzer.packet(p, linkType: linkType)
+                case .timeout: break
+                }
+            } catch {
+                failure = error
+                break
+            }
+            let now = wallClock()
+            if now.seconds(since: lastSweep) >= 1 {
+                // No packets means no capture time passing: idle sessions are closed on the wall clock.
+                analyzer.expireIdle(now: now)
+                capture.flushDump()
+                lastSweep = now
+            }
+            if let count, judge.summary.transactions >= count { break }
+            if let duration, now.seconds(since: started) >= duration { break }
+        }
+        analyzer.finish()
+        judge.finish(packets: analyzer.packetStats.packets)
+        out.flush()
+        capture.flushDump()
+        if let s = capture.statistics() {
+            stderrLine("smtpscope: \(s.received) packets received, \(s.dropped) dropped by the kernel, \(s.interfaceDropped) dropped by the interface")
+        }
+        if let failure { fail(failure) }
+    }
+
+    /// The SMTP ports, with or without an 802.1Q tag (a plain `tcp port 25` misses tagged frames).
+    static func defaultFilter(_ ports: Set<UInt16>) -> String {
+        let list = ports.sorted().map { "tcp port \($0)" }.joined(separator: " or ")
+        return "(\(list)) or (vlan and (\(list)))"
+    }
+
+    private func wallClock() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(seconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
+    }
+
+    private func dropPrivileges(to name: String) throws {
+        guard let pw = getpwnam(name) else {
+            fail(CaptureError(file: name, problem: "no such user"))
+        }
+        let uid = pw.pointee.pw_uid, gid = pw.pointee.pw_gid
+        guard initgroups(name, gid) == 0, setgid(gid) == 0, setuid(uid) == 0 else {
+            fail(CaptureError(file: name, problem: "cannot switch to this user: \(String(cString: strerror(errno)))"))
+        }
+    }
+
+    private func stderrLine(_ s: String) {
+        var line = Array((s + "\n").utf8)
+        line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress!, $0.count) }
+    }
+
+    /// One line on stderr, then the exit status: 64 (usage) for a capture filter that does not
+    /// compile, as tcpdump; 1 for everything else (no such interface, no permission, a file that
+    /// cannot be written).
+    private func fail(_ e: Error) -> Never {
+        stderrLine("smtpscope: \(e)")
+        Glibc.exit((e as? CaptureError)?.isUsageError == true ? 64 : 1)
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Capture
+import Correlation
+import Pipeline
+import Packets
+import Reporting
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+extension InterceptFinder.Mode: ExpressibleByArgument {}
+
+struct Read: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read capture files and print their SMTP sessions.",
+        discussion: """
+            Several files are read together in timestamp order: give the capture from the \
+            workstation and the one from the mail server to analyse both legs of a connection. \
+            '-' reads a capture from standard input. Gzip-compressed captures (.pcap.gz, \
+            .pcapng.gz) are read as they are.
+
+            SMTP is looked for on ports 25, 465, 587 and 2525, and on any other port where a \
+            server greets with 220 and the client answers EHLO or HELO, also inside a SOCKS or \
+            HTTP CONNECT proxy tunnel.
+
+            Exit status: 0 when every input was read; 1 when an input could not be read or is \
+            damaged (what could be read is still reported); 64 for a usage error.
+            """)
+
+    @Argument(help: ArgumentHelp("Capture files (pcap or pcapng, plain or gzip-compressed); '-' for standard input.", valueName: "file"))
+    var files: [String]
+
+    @Option(help: "Output format: text (a timeline for people) or json (one JSON object per line).")
+    var format: OutputFormat = .text
+
+    @Option(name: .customLong("port"), help: ArgumentHelp("Also treat this TCP port as SMTP (repeatable).", valueName: "port"))
+    var ports: [UInt16] = []
+
+    @Option(name: .customLong("header"), help: ArgumentHelp("Also report this message header (repeatable), e.g. --header X-Mailer.", valueName: "name"))
+    var headers: [String] = []
+
+    @Flag(help: "Show AUTH credentials instead of redacting them. They are passwords: take care where the output goes.")
+    var showCredentials = false
+
+    @Flag(help: "Only examine the SMTP ports; do not look for SMTP on other ports by content.")
+    var noContentDetection = false
+
+    @Option(help: ArgumentHelp("Pair the legs of intercepted connections: auto (when the evidence is strong), always (on any consistent evidence) or never.", valueName: "mode"))
+    var pairing: InterceptFinder.Mode = .auto
+
+    @Flag(help: "Never colour the text output (colour is used only on a terminal, and never when NO_COLOR is set).")
+    var noColor = false
+
+    func run() throws {
+        var options = AnalyzerOptions()
+        options.ports.formUnion(ports)
+        options.detectByContent = !noContentDetection
+        options.decoder.redactCredentials = !showCredentials
+        options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
+
+        let captures = CaptureSet(paths: files)
+        for e in captures.errors { report(e) }
+        let openErrors = captures.errors.count
+        let out = OutputBuffer()
+        let names = files.map { $0 == "-" ? "(stdin)" : $0 }
+        let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names)
+        let judge = Judge(captures: files.count, pairing: pairing) { writer.write($0) }
+        // A connection captured twice whose copies each lost what the other holds is decoded
+        // again from both (the files are read a second time, for that connection only).
+        let readOptions = options
+        let paths = files
+        judge.combine = { x, id in CombinedCopies.decode(x, paths: paths, options: readOptions, id: id) }
+        // Indexed by file number: looked up for every packet.
+        var linkTypes = [LinkType?](repeating: nil, count: files.count)
+        var skip = Set<Int>()
+        for f in captures.files {
+            if let lt = LinkType(dlt: f.dlt) {
+                linkTypes[f.index] = lt
+            } else {
+                skip.insert(f.index)
+                report(CaptureError(file: f.path, problem: "link type \(f.dlt) (\(f.dltName)) is not supported; supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback (NULL, LOOP), raw IP"))
+            }
+        }
+        Driver.read(captures, linkTypes: linkTypes, options: options, judge: judge)
+        // Errors met while reading (a file cut short) come after what was read before them.
+        for e in captures.errors.dropFirst(openErrors) { report(e) }
+        out.flush()
+        // Done: the process ends here, without taking apart what the analysis built (the flow
+        // table, the sessions held for pairing), which only the kernel needs to reclaim.
+        Glibc.exit(!captures.errors.isEmpty || !skip.isEmpty ? 1 : 0)
+    }
+
+    private func useColor() -> Bool {
+        if noColor || getenv("NO_COLOR") != nil { return false }
+        return isatty(1) != 0
+    }
+
+    private func report(_ e: CaptureError) {
+        var line = Array("smtpscope: \(e.description)\n".utf8)
+        line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress!, $0.count) }
+    }
+}
