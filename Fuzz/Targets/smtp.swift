@@ -9,7 +9,7 @@
 //     selector >> 2: capture time advances by that many milliseconds * 10
 // Then `close(reason:at:)` with a reason picked from the last byte.
 
-private let fuzzCloseReasons: [Session.CloseReason] = [.fin, .rst, .idle, .captureEnd, .portReuse, .tableFull, .ignored]
+private let fuzzCloseReasons: [CloseReason] = [.fin, .rst, .idle, .captureEnd, .portReuse, .tableFull, .ignored]
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,24 +1,6 @@
 import Packets
 import Vocabulary
 
-/// Why a connection ended.
-public enum CloseReason: String, Sendable {
-    /// Both sides sent FIN and all their data was delivered.
-    case fin
-    /// A side sent RST.
-    case rst
-    /// No packet for longer than the idle timeout.
-    case idle
-    /// The capture ended with the connection still open.
-    case captureEnd = "capture-end"
-    /// A new SYN reused the connection's addresses and ports.
-    case portReuse = "port-reuse"
-    /// The connection table was full; the least recently active connections were closed.
-    case tableFull = "table-full"
-    /// The consumer stopped following it (not SMTP).
-    case ignored
-}
-
 /// Counters and facts about one direction of a connection.
 public struct DirectionStats: Sendable, Equatable {
     public var packets = 0

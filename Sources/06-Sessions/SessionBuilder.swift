@@ -29,7 +29,7 @@ public final class SessionBuilder {
         case quit
         /// The message was sent (end of data, or the last BDAT): its reply decides.
         case messageSent
-        case connectionEnd(Session.CloseReason)
+        case connectionEnd(CloseReason)
     }
 
     struct Open {
@@ -91,7 +91,7 @@ public final class SessionBuilder {
     }
 
     /// The connection ended for `reason` (a TCP close reason). Returns the finished session.
-    public func close(reason: Session.CloseReason, at time: Timestamp) -> Session {
+    public func close(reason: CloseReason, at time: Timestamp) -> Session {
         decoder.finish(at: time)
         drain()
         session.end = max(session.end, time)

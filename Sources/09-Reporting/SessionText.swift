@@ -226,7 +226,7 @@ public struct SessionText {
         }
     }
 
-    static func closeWords(_ reason: Session.CloseReason) -> String {
+    static func closeWords(_ reason: CloseReason) -> String {
         switch reason {
         case .quit: return "QUIT"
         case .fin: return "connection closed (FIN) without QUIT"

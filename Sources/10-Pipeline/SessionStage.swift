@@ -5,7 +5,7 @@ import Sessions
 
 /// What the TCP layer tells the SMTP layer of a connection that was ending, taken when it closed.
 public struct ConnectionFacts: Sendable {
-    var reason: Session.CloseReason
+    var reason: CloseReason
     var lastSeen: Timestamp
     var rolesFromHandshake: Bool
     var handshakeRTT: Double?
@@ -14,7 +14,7 @@ public struct ConnectionFacts: Sendable {
     var anomalies: [Anomaly]
 
     init(_ c: Connection, _ reason: CloseReason) {
-        self.reason = Session.CloseReason(reason)
+        self.reason = reason
         lastSeen = c.lastSeen
         rolesFromHandshake = c.rolesFromHandshake
         handshakeRTT = c.handshakeRTT
@@ -108,20 +108,5 @@ public final class SessionStage: SessionInput {
         guard !finished.isEmpty else { return }
         let session = builder.session
         for t in finished { sink.transaction(t, in: session) }
-    }
-}
-
-extension Session.CloseReason {
-    /// The session's end for the reassembler's reason the connection closed.
-    init(_ reason: CloseReason) {
-        switch reason {
-        case .fin: self = .fin
-        case .rst: self = .rst
-        case .idle: self = .idle
-        case .captureEnd: self = .captureEnd
-        case .portReuse: self = .portReuse
-        case .tableFull: self = .tableFull
-        case .ignored: self = .ignored
-        }
     }
 }

@@ -6,7 +6,7 @@ import Sessions
 import Testing
 
 /// A scripted session for rules no capture shows: (seconds since start, side, bytes).
-func scripted(_ steps: [(Double, Side, String)], ttl: UInt8 = 64, close: Session.CloseReason = .fin, rtt: Double? = nil, edit: (inout Session) -> Void = { _ in }) -> (Session, [Transaction]) {
+func scripted(_ steps: [(Double, Side, String)], ttl: UInt8 = 64, close: CloseReason = .fin, rtt: Double? = nil, edit: (inout Session) -> Void = { _ in }) -> (Session, [Transaction]) {
     let b = SessionBuilder(session: Session(id: 1, client: Endpoint(.v4(0xc000_020a), 50000), server: Endpoint(.v4(0xc633_6419), 25), vantage: Vantage(file: 0), start: .zero, end: .zero))
     var txns: [Transaction] = []
     var serverIPID: UInt16 = 40_000  // the server's IPv4 ID counter: a few packets per reply

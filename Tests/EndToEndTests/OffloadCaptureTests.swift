@@ -5,20 +5,6 @@ import Packets
 import Sessions
 import Testing
 
-/// Runs the pipeline over capture files and returns the packet counters too.
-func analyzeWithStats(_ paths: [String], options: AnalyzerOptions = .init()) -> (Collector, PacketStats) {
-    let collector = Collector()
-    let analyzer = Analyzer(options: options, sink: collector)
-    let set = CaptureSet(paths: paths)
-    var linkTypes: [Int: LinkType] = [:]
-    for f in set.files { linkTypes[f.index] = LinkType(dlt: f.dlt) }
-    set.forEach { p in
-        if let lt = linkTypes[p.vantage.file] { analyzer.packet(p, linkType: lt) }
-    }
-    analyzer.finish()
-    return (collector, analyzer.packetStats)
-}
-
 /// Writes `b` to a temporary file, analyses it, removes it.
 func analyzeBuilt(_ b: PcapBuilder, name: String) throws -> (Collector, PacketStats) {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-\(name)-\(getpid()).pcap")

@@ -26,6 +26,17 @@ final class Collector: RecordSink {
 
 /// Runs the whole pipeline in-process over capture files.
 func analyze(_ paths: [String], options: AnalyzerOptions = .init()) -> (Collector, [CaptureError]) {
+    let (collector, _, errors) = analyzeCounting(paths, options: options)
+    return (collector, errors)
+}
+
+/// Runs the pipeline over capture files and returns the packet counters too.
+func analyzeWithStats(_ paths: [String], options: AnalyzerOptions = .init()) -> (Collector, PacketStats) {
+    let (collector, stats, _) = analyzeCounting(paths, options: options)
+    return (collector, stats)
+}
+
+private func analyzeCounting(_ paths: [String], options: AnalyzerOptions) -> (Collector, PacketStats, [CaptureError]) {
     let collector = Collector()
     let analyzer = Analyzer(options: options, sink: collector)
     let set = CaptureSet(paths: paths)
@@ -35,7 +46,7 @@ func analyze(_ paths: [String], options: AnalyzerOptions = .init()) -> (Collecto
         if let lt = linkTypes[p.vantage.file] { analyzer.packet(p, linkType: lt) }
     }
     analyzer.finish()
-    return (collector, set.errors)
+    return (collector, analyzer.packetStats, set.errors)
 }
 
 /// The smtpscope binary built next to the tests.

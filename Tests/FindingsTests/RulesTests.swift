@@ -6,7 +6,7 @@ import Testing
 
 /// A session built in code: "C: …"/"S: …" lines fed to a SessionBuilder at `step` seconds apart
 /// ("GAP n" on the client side loses n bytes), closed with `close`.
-func session(_ lines: [String], step: Double = 0.01, close: Session.CloseReason = .fin) -> (Session, [Transaction]) {
+func session(_ lines: [String], step: Double = 0.01, close: CloseReason = .fin) -> (Session, [Transaction]) {
     let b = SessionBuilder(session: Session(id: 3, client: Endpoint(.v4(0xc000_020a), 50000), server: Endpoint(.v4(0xc633_6419), 25), vantage: Vantage(file: 0), start: .zero, end: .zero))
     var txns: [Transaction] = []
     var t = 0.0

@@ -7,7 +7,7 @@ import Sessions
 import Testing
 
 /// A session built in code (no capture, no pipeline) from "C: …"/"S: …" lines.
-func built(_ lines: [String], close: Session.CloseReason = .fin) -> (Session, [Transaction]) {
+func built(_ lines: [String], close: CloseReason = .fin) -> (Session, [Transaction]) {
     let b = SessionBuilder(session: Session(id: 5, client: Endpoint(.v4(0xc000_020a), 50000), server: Endpoint(.v4(0xc633_6419), 25), vantage: Vantage(file: 0), start: Timestamp(seconds: 1_700_000_000, nanoseconds: 0), end: .zero))
     var txns: [Transaction] = []
     var t: Int64 = 0
@@ -50,8 +50,8 @@ let dialogue = [
         #expect((o["findings"] as? [Any])?.isEmpty == true)
     }
 
-    @Test(arguments: Session.CloseReason.allCases)
-    func everyCloseReasonIsWrittenAsItsRawValue(reason: Session.CloseReason) throws {
+    @Test(arguments: CloseReason.allCases)
+    func everyCloseReasonIsWrittenAsItsRawValue(reason: CloseReason) throws {
         var (s, _) = built(Array(dialogue.prefix(4)))
         s.close = reason
         let o = try object { JSONRecords.session(s, captureName: "x.pcap", interface: nil, into: &$0) }

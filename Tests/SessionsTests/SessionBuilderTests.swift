@@ -5,7 +5,7 @@ import Testing
 
 /// A dialogue fed to a SessionBuilder as literal bytes, one millisecond per step: "C: …" from the
 /// client, "S: …" from the server.
-func build(_ lines: [String], close: Session.CloseReason = .fin) -> (Session, [Transaction]) {
+func build(_ lines: [String], close: CloseReason = .fin) -> (Session, [Transaction]) {
     let b = SessionBuilder(session: Session(id: 7, client: Endpoint(.v4(0xc000_020a), 50000), server: Endpoint(.v4(0xc633_6419), 25), vantage: Vantage(file: 0), start: .zero, end: .zero))
     var txns: [Transaction] = []
     var t: Int64 = 0
@@ -37,8 +37,8 @@ let envelope = ["C: MAIL FROM:<a@example.net>", "S: 250 ok", "C: RCPT TO:<b@exam
         #expect(x.reply?.code == 250 && x.resetBy == nil)
     }
 
-    @Test(arguments: [Session.CloseReason.fin, .rst, .idle, .captureEnd, .portReuse, .tableFull, .ignored])
-    func theTCPCloseReasonIsKeptWithoutQuit(reason: Session.CloseReason) {
+    @Test(arguments: [CloseReason.fin, .rst, .idle, .captureEnd, .portReuse, .tableFull, .ignored])
+    func theTCPCloseReasonIsKeptWithoutQuit(reason: CloseReason) {
         let (s, t) = build(greeting + envelope, close: reason)
         #expect(s.close == reason)
         // The open transaction: abandoned when the connection closed, incomplete when the capture
