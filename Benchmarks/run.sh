@@ -6,6 +6,7 @@
 #
 # Sizes: 100m (1085 sessions), 1g (11350 sessions), or NNNs for NNN sessions (e.g. 60s, for a
 # quick try). Environment: SMTPSCOPE=binary skips the release build and uses that binary;
+# SMTPSCOPE_BASE=binary also runs an older build in turn with it (JSON) and compares the two;
 # BENCH_DIR=dir is the work dir (default /var/tmp/smtpscope-bench; corpora are kept and reused);
 # BENCH_SRC=dir holds make-corpus.py and pcaploop.c (default ../shared/bench beside the repo).
 set -euo pipefail
@@ -102,6 +103,7 @@ settle() {
 }
 
 tools=("pcaploop" "pcaploop -a" "tshark" "smtpscope json" "smtpscope text")
+[ -n "${SMTPSCOPE_BASE:-}" ] && tools+=("baseline json")
 declare -A BYTES PACKETS VERDICT INFO OPEN
 status=0
 echo "smtpscope: $SMTPSCOPE ($(git -C "$repo" describe --always --dirty 2> /dev/null || echo unknown))"
@@ -123,6 +125,9 @@ print("%(bytes)d bytes, %(packets)d packets, %(sessions)d sessions, %(transactio
     run_once "pcaploop -a" "$size" /dev/null "$work/pcaploop" -a "$f"
     run_once "smtpscope json" "$size" "$out" "$SMTPSCOPE" read --format json "$f"
     run_once "smtpscope text" "$size" /dev/null "$SMTPSCOPE" read "$f"
+    if [ -n "${SMTPSCOPE_BASE:-}" ]; then
+      run_once "baseline json" "$size" "$work/out-base-$size.jsonl" "$SMTPSCOPE_BASE" read --format json "$f"
+    fi
   done
   for tool in "${tools[@]}"; do settle "$tool" "$size"; done
   PACKETS[$size]=$(awk '{ print $2 }' "$work/pcaploop.out")
@@ -153,6 +158,18 @@ for size in "${size_list[@]}"; do
       }'
   done
 done
+if [ -n "${SMTPSCOPE_BASE:-}" ]; then
+  echo
+  echo "against the baseline ($SMTPSCOPE_BASE), JSON"
+  for size in "${size_list[@]}"; do
+    same=$(cmp -s "$work/out-$size.jsonl" "$work/out-base-$size.jsonl" && echo "same output" || echo "OUTPUT DIFFERS")
+    awk -v size="$size" -v t="${T[smtpscope json,$size]}" -v b="${T[baseline json,$size]}" \
+        -v r="${R[smtpscope json,$size]}" -v rb="${R[baseline json,$size]}" -v same="$same" '
+      function mark(ok) { return ok ? "ok" : "MISSED" }
+      BEGIN { printf "%-6s time %.3f s / %.3f s = %.3f (within 5%% %s)   RSS %.1f / %.1f MB = %.3f (within 5%% %s)   %s\n",
+        size, t, b, t / b, mark(t / b <= 1.05), r / 1024, rb / 1024, r / rb, mark(r / rb <= 1.05), same }'
+  done
+fi
 if ((${#size_list[@]} > 1)); then
   first=${size_list[0]} last=${size_list[-1]}
   for mode in json text; do
