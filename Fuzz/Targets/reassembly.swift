@@ -54,7 +54,7 @@ final class FuzzDelegate {
     func opened(_ connection: Connection) {
         let id = ObjectIdentifier(connection)
         fuzzCheck(tracks[id] == nil, "opened twice")
-        fuzzCheck(!connection.isClosed, "opened already closed")
+        // A connection may have closed within the call that opened it (a RST at once): its events still come in order.
         tracks[id] = Track(flow: flowOf(connection))
         connections.append(connection)
     }
@@ -63,7 +63,7 @@ final class FuzzDelegate {
         let id = ObjectIdentifier(connection)
         fuzzCheck(tracks[id] != nil, "data before opened")
         fuzzCheck(tracks[id]!.closed == false, "data after closed")
-        fuzzCheck(!connection.isClosed || connection.closeReason == .ignored, "data on a closed connection")
+        // Whether it is closed by now is not the question: events come in order, and none follow its close.
         fuzzCheck(!bytes.isEmpty, "empty data delivered")
         tracks[id]!.delivered += bytes.count
         let flow = tracks[id]!.flow

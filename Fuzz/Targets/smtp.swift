@@ -80,7 +80,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     // Render what a report would render.
     for e in s.timeline { fuzzSink &+= e.line.count }
-    for a in s.anomalies { fuzzSink &+= a.name.utf8.count + a.detail.utf8.count }
+    for a in s.anomalies { fuzzSink &+= a.name.rawValue.utf8.count + a.detail.utf8.count }
     return 0
 }
 

@@ -113,3 +113,7 @@ public enum Limits {
     /// cut (the evidence is in their start, and the alignment costs lines × lines).
     public static let alignedLines = 4000
 }
+
+/// `Limits` under a name that a stage's own `Limits` type does not hide (inside
+/// `SessionBuilder.Limits`, plain `Limits` means that struct).
+public typealias DefaultLimits = Limits

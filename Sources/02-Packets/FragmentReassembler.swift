@@ -8,11 +8,11 @@ import Vocabulary
 public struct FragmentReassembler {
     public struct Limits: Sendable {
         /// Datagrams being reassembled at once.
-        public var maxDatagrams = Vocabulary.Limits.fragmentDatagrams
+        public var maxDatagrams = DefaultLimits.fragmentDatagrams
         /// Largest datagram payload accepted (the IP maximum).
-        public var maxBytes = Vocabulary.Limits.fragmentBytes
+        public var maxBytes = DefaultLimits.fragmentBytes
         /// Seconds of capture time before an incomplete datagram is dropped (RFC 791 suggests 15 s+).
-        public var timeout = Vocabulary.Limits.fragmentTimeout
+        public var timeout = DefaultLimits.fragmentTimeout
         public init() {}
     }
 

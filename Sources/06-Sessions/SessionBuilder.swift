@@ -10,9 +10,9 @@ import Vocabulary
 public final class SessionBuilder {
     public struct Limits: Sendable {
         /// Timeline lines kept per session; further lines are counted, not stored.
-        public var maxTimelineEntries = Vocabulary.Limits.timelineEntries
+        public var maxTimelineEntries = DefaultLimits.timelineEntries
         /// Recipients listed per transaction; further ones are counted.
-        public var maxRecipients = Vocabulary.Limits.recipients
+        public var maxRecipients = DefaultLimits.recipients
         public init() {}
     }
 
