@@ -55,7 +55,7 @@ let package = Package(
             path: "Sources/04-TLS"
         ),
         .target(name: "SMTP", dependencies: ["Vocabulary"], path: "Sources/05-SMTP"),
-        .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP"], path: "Sources/06-Sessions"),
+        .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP", "TLS"], path: "Sources/06-Sessions"),
         .target(name: "Correlation", dependencies: ["Vocabulary", "SMTP", "Sessions"], path: "Sources/07-Correlation"),
         .target(name: "Findings", dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation"], path: "Sources/08-Findings"),
         .target(
@@ -65,7 +65,7 @@ let package = Package(
         ),
         .target(
             name: "Pipeline",
-            dependencies: ["Vocabulary", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"],
+            dependencies: ["Vocabulary", "Packets", "Capture", "Reassembly", "TLS", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"],
             path: "Sources/10-Pipeline"
         ),
         .executableTarget(

@@ -1,4 +1,5 @@
 import SMTP
+import TLS
 import Vocabulary
 
 /// Builds a `Session` and its `Transaction`s from one connection's decoded dialogue.
@@ -63,9 +64,21 @@ public final class SessionBuilder {
     private var startTLSAccepted = false
     private var lastHeloSent: String?
 
-    public init(session: Session, decoderOptions: SMTPDecoder.Options = .init(), limits: Limits = .init()) {
+    /// Secrets to decrypt TLS with (nil: the handshake is read, the rest stays opaque).
+    public let keyLog: KeyLogStore?
+    /// The stream transform between reassembly and the decoder: nil until the decoder reports
+    /// that both sides switched to TLS; from then on every byte goes through it, and only the
+    /// clear bytes it recovers reach the decoder. Clear-text sessions never have one.
+    private var transform: TLSConnection?
+    /// The decoder was told the stream switched and now reads the clear bytes inside TLS.
+    private var switched = false
+    /// Per direction: TLS can no longer be followed (a gap broke its records).
+    private var transformLost = [false, false]
+
+    public init(session: Session, decoderOptions: SMTPDecoder.Options = .init(), limits: Limits = .init(), keyLog: KeyLogStore? = nil) {
         self.session = session
         self.limits = limits
+        self.keyLog = keyLog
         self.decoder = SMTPDecoder(options: decoderOptions)
         if decoderOptions.implicitTLS {
             self.session.starttls = .implicit
@@ -78,32 +91,87 @@ public final class SessionBuilder {
     public func receive(_ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp, ttl: UInt8 = 0, ipID: UInt16? = nil) {
         session.bytes[Int(direction.rawValue)] += bytes.count
         session.end = max(session.end, time)
+        if let transform {
+            throughTransform(transform, direction, bytes, at: time)
+            return
+        }
         decoder.receive(direction, bytes, at: time, ttl: ttl, ipID: ipID)
         drain()
+        if decoder.tlsBegan { startTransform() }
     }
 
     public func gap(_ direction: Direction, length: Int, at time: Timestamp) {
         let d = Int(direction.rawValue)
         session.gaps[d] += 1
         session.gapBytes[d] += length
+        if transform != nil { transformLost[d] = true }
         decoder.gap(direction, length: length, at: time)
         drain()
+        if transform != nil {
+            _ = decoder.takeHandedBack()
+        } else if decoder.tlsBegan {
+            startTransform()
+        }
+    }
+
+    // MARK: - The stream transform
+
+    /// Both sides switched to TLS: the bytes the decoder read as TLS go to a TLS connection, and
+    /// so does everything after.
+    private func startTransform() {
+        let t = TLSConnection(keyLog: keyLog)
+        transform = t
+        for h in decoder.takeHandedBack() {
+            switch h {
+            case .bytes(let direction, let bytes, let time):
+                bytes.withUnsafeBytes { throughTransform(t, direction, $0, at: time) }
+            case .gap(let direction, _, _):
+                transformLost[Int(direction.rawValue)] = true
+            }
+        }
+    }
+
+    private func throughTransform(_ t: TLSConnection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp) {
+        guard !transformLost[Int(direction.rawValue)] else { return }
+        for e in t.receive(bytes, from: direction, at: time) { handle(e) }
+        drain()
+    }
+
+    private func handle(_ event: TLSEvent) {
+        switch event {
+        case .applicationData(let bytes, let direction, let time):
+            if !switched {
+                switched = true
+                decoder.streamSwitched(implicit: session.starttls == .implicit)
+            }
+            bytes.withUnsafeBytes { decoder.receive(direction, $0, at: time) }
+            drain()
+        case .anomaly(let a, _):
+            note(a)
+        default:
+            break
+        }
     }
 
     /// The connection ended for `reason` (a TCP close reason). Returns the finished session.
     public func close(reason: Session.CloseReason, at time: Timestamp) -> Session {
+        if let transform {
+            for e in transform.finish(closed: reason == .fin || reason == .rst, at: time) { handle(e) }
+        }
         decoder.finish(at: time)
         drain()
         session.end = max(session.end, time)
         if session.close != .quit { session.close = reason }
         for i in open.indices where open[i].closer == nil { open[i].closer = .connectionEnd(reason) }
-        if session.bytes[1] == 0, session.bytes[0] > 0, !tls {
+        // Past TLS that was not decrypted, nothing can be said of the dialogue.
+        let opaque = tls && !switched
+        if session.bytes[1] == 0, session.bytes[0] > 0, !opaque {
             if session.helo == nil { session.helo = lastHeloSent }
             note(Anomaly(.serverSideMissing, "the capture holds only the client's side of the connection; no reply can be matched", at: time))
         }
         // Whatever is still unanswered will never be.
         let unanswered = pendingSession.count + open.reduce(0) { $0 + $1.outstanding.count }
-        if unanswered > 0, !tls, session.bytes[1] > 0 {
+        if unanswered > 0, !opaque, session.bytes[1] > 0 {
             note(Anomaly(.commandsNeverAnswered, "\(unanswered) command(s) got no reply before the connection ended", at: time))
         }
         for i in open.indices { open[i].outstanding.removeAll() }
