@@ -1,3 +1,4 @@
+import Foundation
 import SMTP
 import TLS
 import Vocabulary
@@ -74,6 +75,8 @@ public final class SessionBuilder {
     private var switched = false
     /// Per direction: TLS can no longer be followed (a gap broke its records).
     private var transformLost = [false, false]
+    /// The timeline line saying TLS started: it becomes the handshake's line when the session closes.
+    private var tlsLine: Int?
 
     public init(session: Session, decoderOptions: SMTPDecoder.Options = .init(), limits: Limits = .init(), keyLog: KeyLogStore? = nil) {
         self.session = session
@@ -157,6 +160,8 @@ public final class SessionBuilder {
     public func close(reason: Session.CloseReason, at time: Timestamp) -> Session {
         if let transform {
             for e in transform.finish(closed: reason == .fin || reason == .rst, at: time) { handle(e) }
+            session.tls = Self.facts(transform.summary)
+            if let i = tlsLine, let facts = session.tls { session.timeline[i].line = Array(Self.handshakeLine(facts).utf8) }
         }
         decoder.finish(at: time)
         drain()
@@ -186,6 +191,61 @@ public final class SessionBuilder {
         return finished
     }
 
+    /// The session record's TLS facts from the TLS layer's summary.
+    static func facts(_ s: TLSSummary) -> TLSFacts {
+        var f = TLSFacts()
+        f.version = s.version?.name
+        f.cipher = s.cipher?.name
+        f.sni = s.sni
+        f.alpn = s.alpn
+        f.ja3 = s.ja3
+        f.ja3s = s.ja3s
+        f.ja4 = s.ja4
+        if let leaf = s.serverCertificates.first {
+            f.serverCertificate = TLSFacts.Certificate(
+                subject: leaf.subject, issuer: leaf.issuer,
+                notBefore: Timestamp(seconds: Int64(max(0, leaf.notValidBefore.timeIntervalSince1970)), nanoseconds: 0),
+                notAfter: Timestamp(seconds: Int64(max(0, leaf.notValidAfter.timeIntervalSince1970)), nanoseconds: 0),
+                san: leaf.subjectAlternativeNames)
+        }
+        switch s.outcome {
+        case .complete:
+            f.handshake = .complete
+        case .failed(let after, let alert, let from):
+            f.handshake = .failed
+            f.stoppedAfter = after.name
+            f.alert = alert?.name
+            f.alertFrom = alert == nil ? nil : from.map { $0 == .toServer ? .client : .server }
+        case .incomplete(let after):
+            f.handshake = .incomplete
+            f.stoppedAfter = after.name
+        }
+        f.decrypted = s.decrypted.contains(true)
+        return f
+    }
+
+    /// The timeline's one line for the handshake: `TLS 1.3 TLS_AES_256_GCM_SHA384 · SNI … ·
+    /// certificate CN=… issued by … · handshake complete`, and whether what follows is readable.
+    static func handshakeLine(_ f: TLSFacts) -> String {
+        var parts: [String] = []
+        if let v = f.version { parts.append([v, f.cipher].compactMap { $0 }.joined(separator: " ")) } else { parts.append("TLS") }
+        if let sni = f.sni { parts.append("SNI \(sni)") }
+        if let alpn = f.alpn { parts.append("ALPN \(alpn)") }
+        if let c = f.serverCertificate { parts.append("certificate \(c.subject) issued by \(c.issuer)") }
+        switch f.handshake {
+        case .complete:
+            parts.append("handshake complete")
+        case .failed:
+            var s = "handshake failed \(f.stoppedAfter ?? "")"
+            if let a = f.alert { s += " (\(f.alertFrom?.rawValue ?? "") alert \(a))" }
+            parts.append(s)
+        case .incomplete:
+            parts.append("handshake incomplete (\(f.stoppedAfter ?? ""))")
+        }
+        parts.append(f.decrypted ? "decrypted" : "the rest of the session is encrypted")
+        return parts.joined(separator: " · ")
+    }
+
     // MARK: - Events
 
     private func drain() {
@@ -202,6 +262,7 @@ public final class SessionBuilder {
             tls = true
             // TLS without an accepted STARTTLS before it began at the first byte (port 465).
             session.starttls = startTLSAccepted ? .started : .implicit
+            if session.timeline.count < limits.maxTimelineEntries { tlsLine = session.timeline.count }
             add(TimelineEntry(time: t, side: .client, kind: .tls, line: Array("TLS started: the rest of the session is encrypted".utf8), transaction: nil))
         case .gap(let dir, let length, let t):
             let side: Side = dir == .toServer ? .client : .server

@@ -71,3 +71,44 @@ let truthFiles: [String] = ((try? FileManager.default.contentsOfDirectory(atPath
         }
     }
 }
+
+/// Without keys, what the handshake says equals what tshark read from the same capture (the
+/// truth files' `tshark_check`).
+@Suite struct HandshakeTruthTests {
+    static let withTshark = truthFiles.filter { name in
+        let truth = loadJSON(capturesDir.appendingPathComponent(name))
+        return (truth?["sessions"] as? [[String: Any]] ?? []).contains { $0["tshark_check"] is [String: Any] }
+    }
+
+    /// tshark's `TLS_AES_256_GCM_SHA384 (0x1302)` → the name; `TLS 1.2 (0x0303)` → `TLS 1.2`.
+    static func name(_ s: String?) -> String? { s?.components(separatedBy: " (").first }
+
+    @Test(arguments: withTshark)
+    func handshakeFactsEqualTshark(truthName: String) throws {
+        let truth = try #require(loadJSON(capturesDir.appendingPathComponent(truthName)))
+        let capture = try #require(truth["capture"] as? String)
+        let (result, _) = analyze([capturesDir.appendingPathComponent(capture).path])
+        for ts in truth["sessions"] as? [[String: Any]] ?? [] {
+            guard let check = ts["tshark_check"] as? [String: Any] else { continue }
+            let s = try #require(result.sessions.first { $0.client.description == ts["client"] as? String && $0.server.description == ts["server"] as? String })
+            let tls = try #require(s.tls, "\(capture) \(s.client): tls")
+            let hello = check["client_hello"] as? [String: Any] ?? [:]
+            #expect(tls.sni == hello["sni"] as? String, "\(capture) \(s.client): sni")
+            #expect(tls.ja3 == hello["ja3"] as? String, "\(capture) \(s.client): ja3")
+            if let sh = check["server_hello"] as? [String: Any] {
+                #expect(tls.ja3s == sh["ja3s"] as? String, "\(capture) \(s.client): ja3s")
+                #expect(tls.cipher == Self.name(sh["cipher_suite"] as? String), "\(capture) \(s.client): cipher")
+            }
+            if let v = check["negotiated_version"] as? String { #expect(tls.version == Self.name(v), "\(capture) \(s.client): version") }
+            // The certificate travels in clear up to TLS 1.2 (tshark, with the keys, reads 1.3's too).
+            if tls.version == "TLS 1.2", let cert = (check["certificates"] as? [[String: Any]])?.first(where: { $0["from"] as? String == "server" }) {
+                // tshark writes `id-at-commonName=mx.example.org`; RFC 4514 text `CN=mx.example.org`.
+                let tsharkName = { (k: String) in (cert[k] as? String)?.replacingOccurrences(of: "id-at-commonName=", with: "CN=") }
+                #expect(tls.serverCertificate?.subject == tsharkName("subject"), "\(capture) \(s.client): certificate subject")
+                #expect(tls.serverCertificate?.issuer == tsharkName("issuer"), "\(capture) \(s.client): certificate issuer")
+            }
+            #expect(!tls.decrypted)
+            if ts["tls_failure"] != nil { #expect(tls.handshake == .failed, "\(capture) \(s.client): handshake") }
+        }
+    }
+}
