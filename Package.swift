@@ -70,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "smtpscope",
-            dependencies: ["Pipeline", "Capture", "Correlation", "Findings", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Capture", "Correlation", "Findings", "Reporting", "TLS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/11-smtpscope"
         ),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "Vocabulary"]),
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "Vocabulary"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "Vocabulary"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,7 +15,7 @@ public struct TimelineEntry: Sendable {
         case reply(code: Int, answering: Int?)
         /// Message content, summarised.
         case message
-        /// TLS started; the rest is encrypted.
+        /// TLS started: the handshake's line.
         case tls
         /// Bytes missing from the capture.
         case gap(length: Int)
@@ -34,6 +34,8 @@ public struct TimelineEntry: Sendable {
     public var ttl: UInt8 = 0
     /// IPv4 identification of the packet that carried a reply (nil for IPv6 or when unknown).
     public var ipID: UInt16?
+    /// The line was read from decrypted TLS.
+    public var decrypted = false
 }
 
 /// How a transaction ended.

@@ -572,6 +572,7 @@ public final class SessionBuilder {
     private func add(_ e: TimelineEntry) {
         if session.timeline.count < limits.maxTimelineEntries {
             session.timeline.append(e)
+            if switched { session.timeline[session.timeline.count - 1].decrypted = true }
         } else {
             session.timelineDropped += 1
         }

@@ -4,6 +4,8 @@ import Correlation
 import Pipeline
 import Packets
 import Reporting
+import TLS
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -58,12 +60,24 @@ struct Read: ParsableCommand {
     @Flag(help: "Never colour the text output (colour is used only on a terminal, and never when NO_COLOR is set).")
     var noColor = false
 
+    @Option(name: .customLong("keylog"), help: ArgumentHelp("Decrypt STARTTLS and implicit TLS with this NSS key log (the SSLKEYLOGFILE format; repeatable). Decrypted lines are marked 🔓.", valueName: "file"))
+    var keylogs: [String] = []
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
         options.detectByContent = !noContentDetection
         options.decoder.redactCredentials = !showCredentials
         options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
+        if !keylogs.isEmpty {
+            let store = KeyLogStore()
+            for path in keylogs {
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the key log \(path)") }
+                store.add(data)
+                store.finishInput()
+            }
+            options.keyLog = store
+        }
 
         let captures = CaptureSet(paths: files)
         for e in captures.errors { report(e) }

@@ -61,6 +61,20 @@ let packetFixtures = "Tests/Fixtures/packets/"
         #expect(String(decoding: data, as: UTF8.self).contains("queued as"))
     }
 
+    @Test func keyLogDecryptsAndMarksTheLines() throws {
+        let r = try runCLI(["read", "--no-color", "--keylog", "Captures/tls13-starttls-msmtp.keys", "Captures/tls13-starttls-msmtp.pcap"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("queued as 65150FE08B"))
+        #expect(r.stdout.contains("· decrypted"))
+        #expect(r.stdout.contains("C  MAIL FROM:<alice@example.net>") && r.stdout.contains("🔓"))
+        let json = try runCLI(["read", "--format", "json", "--keylog", "/nonexistent/a.keys", "--keylog", "Captures/tls13-starttls-msmtp.keys", "Captures/tls13-starttls-msmtp.pcap"])
+        #expect(json.status == 64, "an unreadable key log is a usage error")
+        #expect(json.stderr.contains("/nonexistent/a.keys"))
+        let plain = try runCLI(["read", "--no-color", "Captures/tls13-starttls-msmtp.pcap"])
+        #expect(!plain.stdout.contains("queued as"))
+        #expect(!plain.stdout.contains("🔓"))
+    }
+
     @Test func versionAndHelp() throws {
         let v = try runCLI(["--version"])
         #expect(v.status == 0)
@@ -69,6 +83,7 @@ let packetFixtures = "Tests/Fixtures/packets/"
         #expect(h.status == 0)
         #expect(h.stdout.contains("--format"))
         #expect(h.stdout.contains("standard input"))
+        #expect(h.stdout.contains("--keylog"))
         let usage = try runCLI(["read", "--format", "xml", "x.pcap"])
         #expect(usage.status == 64)
     }
