@@ -32,6 +32,10 @@ struct Read: ParsableCommand {
             server greets with 220 and the client answers EHLO or HELO, also inside a SOCKS or \
             HTTP CONNECT proxy tunnel.
 
+            STARTTLS and implicit TLS (port 465) are decrypted with the keys of --keylog and those \
+            embedded in a pcapng (Decryption Secrets Block, editcap --inject-secrets); without \
+            keys the handshake is reported (version, cipher, SNI, certificate, JA3/JA4).
+
             Exit status: 0 when every input was read; 1 when an input could not be read or is \
             damaged (what could be read is still reported); 64 for a usage error.
             """)
@@ -69,17 +73,21 @@ struct Read: ParsableCommand {
         options.detectByContent = !noContentDetection
         options.decoder.redactCredentials = !showCredentials
         options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
-        if !keylogs.isEmpty {
-            let store = KeyLogStore()
-            for path in keylogs {
-                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the key log \(path)") }
-                store.add(data)
-                store.finishInput()
-            }
-            options.keyLog = store
+        // Keys from --keylog and from the captures' Decryption Secrets Blocks, in one store.
+        let keys = KeyLogStore()
+        for path in keylogs {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the key log \(path)") }
+            keys.add(data)
+            keys.finishInput()
         }
+        options.keyLog = keys
 
         let captures = CaptureSet(paths: files)
+        captures.onSecrets = { type, data in
+            guard type == KeyLogStore.pcapngSecretsType else { return }
+            keys.add(data)
+            keys.finishInput()
+        }
         for e in captures.errors { report(e) }
         let openErrors = captures.errors.count
         let out = OutputBuffer()

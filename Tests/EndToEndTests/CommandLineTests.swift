@@ -75,6 +75,24 @@ let packetFixtures = "Tests/Fixtures/packets/"
         #expect(!plain.stdout.contains("🔓"))
     }
 
+    /// Keys injected into a pcapng (Decryption Secrets Block) are used without --keylog. The
+    /// capture is made here with Wireshark's editcap.
+    @Test func keysInThePcapngAreUsed() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-dsb-\(getpid()).pcapng")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let editcap = Process()
+        editcap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        editcap.arguments = ["editcap", "--inject-secrets", "tls," + capturesDir.appendingPathComponent("tls12-starttls-chacha-msmtp.keys").path,
+                             capturesDir.appendingPathComponent("tls12-starttls-chacha-msmtp.pcap").path, out.path]
+        try editcap.run()
+        editcap.waitUntilExit()
+        #expect(editcap.terminationStatus == 0, "editcap (Wireshark) is needed to make the capture")
+        let r = try runCLI(["read", "--no-color", out.path])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("queued as 52D67FE093"))
+        #expect(r.stdout.contains("· decrypted"))
+    }
+
     @Test func versionAndHelp() throws {
         let v = try runCLI(["--version"])
         #expect(v.status == 0)
