@@ -293,6 +293,12 @@ public final class SMTPDecoder {
         }
     }
 
+    /// The connection is ending: what was held after a 220 to STARTTLS is judged with what there
+    /// is (so that TLS which began just before the end is still handed back).
+    public func decideHeld() {
+        if case .afterStartTLS = client.state { decideAfterStartTLS(final: true) }
+    }
+
     /// The connection ended: partial lines and messages are closed off.
     public func finish(at time: Timestamp) {
         if case .afterStartTLS = client.state { decideAfterStartTLS(final: true) }

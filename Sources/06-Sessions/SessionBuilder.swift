@@ -158,6 +158,11 @@ public final class SessionBuilder {
 
     /// The connection ended for `reason` (a TCP close reason). Returns the finished session.
     public func close(reason: Session.CloseReason, at time: Timestamp) -> Session {
+        if transform == nil {
+            decoder.decideHeld()
+            drain()
+            if decoder.tlsBegan { startTransform() }
+        }
         if let transform {
             for e in transform.finish(closed: reason == .fin || reason == .rst, at: time) { handle(e) }
             session.tls = Self.facts(transform.summary)

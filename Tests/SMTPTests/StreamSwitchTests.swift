@@ -1,5 +1,6 @@
 import Testing
 @testable import SMTP
+import Sessions
 import Vocabulary
 
 /// The decoder's side of the stream transform: the TLS bytes it held or saw are handed back
@@ -64,5 +65,23 @@ import Vocabulary
         Self.feed(d, .toServer, Array("EHLO a\r\n".utf8), 2)
         #expect(!d.tlsBegan)
         #expect(d.takeHandedBack().isEmpty)
+    }
+}
+
+/// A ClientHello shorter than a record header, then the end: TLS is decided at the close, and the
+/// bytes still reach the TLS layer (the session says which handshake step it stopped at).
+@Suite struct StreamSwitchAtCloseTests {
+    @Test func tlsDecidedAtTheCloseStillReportsTheHandshake() throws {
+        let b = SessionBuilder(session: Session(id: 1, client: Endpoint(.v4(1), 1), server: Endpoint(.v4(2), 25), vantage: Vantage(file: 0), start: .zero, end: .zero))
+        for (dir, text) in [(Direction.toClient, greeting), (.toServer, "EHLO a\r\nSTARTTLS\r\n"), (.toClient, "250 mx\r\n220 Go ahead\r\n")] {
+            Array(text.utf8).withUnsafeBytes { b.receive(dir, $0, at: .zero) }
+        }
+        [UInt8]([0x16, 0x03]).withUnsafeBytes { b.receive(.toServer, $0, at: .zero) }
+        #expect(b.session.tls == nil)
+        let s = b.close(reason: .fin, at: Timestamp(nanoseconds: 1))
+        #expect(s.starttls == .started)
+        let tls = try #require(s.tls)
+        #expect(tls.handshake == .failed)
+        #expect(tls.stoppedAfter == "before-client-hello")
     }
 }
