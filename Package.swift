@@ -55,7 +55,7 @@ let package = Package(
             path: "Sources/04-TLS"
         ),
         .target(name: "SMTP", dependencies: ["Vocabulary"], path: "Sources/05-SMTP"),
-        .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP"], path: "Sources/06-Sessions"),
+        .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP", "TLS"], path: "Sources/06-Sessions"),
         .target(name: "Correlation", dependencies: ["Vocabulary", "SMTP", "Sessions"], path: "Sources/07-Correlation"),
         .target(name: "Findings", dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation"], path: "Sources/08-Findings"),
         .target(
@@ -65,12 +65,12 @@ let package = Package(
         ),
         .target(
             name: "Pipeline",
-            dependencies: ["Vocabulary", "Packets", "Capture", "Reassembly", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"],
+            dependencies: ["Vocabulary", "Packets", "Capture", "Reassembly", "TLS", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"],
             path: "Sources/10-Pipeline"
         ),
         .executableTarget(
             name: "smtpscope",
-            dependencies: ["Pipeline", "Capture", "Correlation", "Findings", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Capture", "Correlation", "Findings", "Reporting", "TLS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/11-smtpscope"
         ),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "Vocabulary"]),
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "Vocabulary"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "Vocabulary"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -115,6 +115,9 @@ public final class KeyLogStore: @unchecked Sendable {
 
     public init() {}
 
+    /// The pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
+    public static let pcapngSecretsType: UInt32 = 0x544c534b
+
     /// A store holding the lines of `text`.
     public convenience init(text: String) {
         self.init()

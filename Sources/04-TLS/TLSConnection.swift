@@ -147,6 +147,8 @@ public final class TLSConnection {
             sides[d].decryptor = nil
             events.append(.anomaly(Anomaly(.tlsDecryptionFailed, "record \(sides[d].recordsSeen) (\(record.fragment.count) bytes): \(why.rawValue); the direction stays encrypted from here", at: time), from: direction))
             events.append(.encryptedRecord(length: record.fragment.count, from: direction, at: time))
+            // Keys that do not fit leave the handshake as far as it can be told without them.
+            inferStep(record, direction, time, &events)
         case .success(let opened):
             if !sides[d].announcedDecrypting {
                 sides[d].announcedDecrypting = true

@@ -198,6 +198,18 @@ public final class SMTPDecoder {
     /// Opaque bytes seen in each direction (TLS, and what cannot be read after it).
     public private(set) var tlsBytes = [0, 0]
 
+    /// What the decoder read as TLS once both sides switched to it (implicit TLS, or TLS after an
+    /// accepted STARTTLS), from the first TLS byte on, in wire order: handed back to whoever
+    /// decrypts (`takeHandedBack`). Bytes of a client that began TLS alone are not handed back.
+    public enum HandedBack: Sendable {
+        case bytes(Direction, [UInt8], Timestamp)
+        case gap(Direction, Int, Timestamp)
+    }
+    /// True from the moment both sides switched to TLS until `streamSwitched`: the bytes since
+    /// are in `handedBack`.
+    public private(set) var tlsBegan = false
+    private var handedBack: [HandedBack] = []
+
     public init(options: Options = .init()) {
         self.options = options
         client = ClientSide(framer: LineFramer(limit: options.lineLimit))
@@ -205,6 +217,7 @@ public final class SMTPDecoder {
         if options.implicitTLS {
             client.state = .tls
             server.state = .tls
+            tlsBegan = true
         }
     }
 
@@ -220,6 +233,31 @@ public final class SMTPDecoder {
         guard !events.isEmpty else { return }
         events.reverse()
         while let e = events.popLast() { body(e) }
+    }
+
+    /// Takes the TLS bytes (and gaps) handed back since the last call.
+    public func takeHandedBack() -> [HandedBack] {
+        defer { handedBack.removeAll() }
+        return handedBack
+    }
+
+    /// The stream switched: from here the decoder is given the clear bytes carried inside TLS.
+    /// RFC 3207 §4.2: the client knows nothing from before (it must EHLO again), no command
+    /// awaits a reply and no transaction is open. After implicit TLS the server's greeting is
+    /// still to come, inside TLS.
+    public func streamSwitched(implicit: Bool) {
+        tlsBegan = false
+        handedBack.removeAll()
+        client.state = .commands
+        server.state = .replies
+        client.framer = LineFramer(limit: options.lineLimit)
+        server.framer = LineFramer(limit: options.lineLimit)
+        client.resync = false
+        server.resync = false
+        server.reply = ReplyAssembly()
+        dialogue.pendingHead = dialogue.pending.count
+        dialogue.message = nil
+        dialogue.greetingSeen = !implicit
     }
 
     public var inTLS: Bool {
@@ -253,6 +291,12 @@ public final class SMTPDecoder {
         case .toServer: clientGap(length, time)
         case .toClient: serverGap(length, time)
         }
+    }
+
+    /// The connection is ending: what was held after a 220 to STARTTLS is judged with what there
+    /// is (so that TLS which began just before the end is still handed back).
+    public func decideHeld() {
+        if case .afterStartTLS = client.state { decideAfterStartTLS(final: true) }
     }
 
     /// The connection ended: partial lines and messages are closed off.
@@ -291,12 +335,14 @@ public final class SMTPDecoder {
         if readsLines, client.framer.partial.count < 3, startsTLSHandshake(client.framer.partial, rest) {
             // A TLS handshake record where a command should be (its first bytes, if they came
             // apart, were kept as the start of a line: they are TLS too).
-            tlsBytes[0] += client.framer.takeLine().count
+            let kept = client.framer.takeLine()
+            tlsBytes[0] += kept.count
             client.state = .tls
             if dialogue.commandCount == 0, server.bytes == 0 {
                 // Before any greeting: implicit TLS (RFC 8314, port 465).
                 server.state = .tls
-                events.append(.tlsStarted(time))
+                beginTLS(time)
+                if !kept.isEmpty { handedBack.append(.bytes(.toServer, kept, time)) }
             } else {
                 anomaly(.tlsWithoutStartTLS, "the client started TLS without STARTTLS; its side is not readable from here on", time)
             }
@@ -339,6 +385,7 @@ public final class SMTPDecoder {
                 if !wait.held.isEmpty { wait.held.withUnsafeBytes { fromClient($0, wait.heldTime) } }
             case .tls:
                 tlsBytes[0] += rest.count
+                if tlsBegan { handedBack.append(.bytes(.toServer, Array(rest), time)) }
                 return
             case .afterStartTLS:
                 holdAfterStartTLS(.toServer, rest, time, ttl: 0, ipID: nil)
@@ -472,6 +519,7 @@ public final class SMTPDecoder {
         switch client.state {
         case .tls, .afterStartTLS:
             tlsBytes[0] += length
+            if tlsBegan { handedBack.append(.gap(.toServer, length, time)) }
         case .commands, .authResponse:
             client.framer.gap()
             client.resync = true
@@ -562,10 +610,12 @@ public final class SMTPDecoder {
         {
             // The server's first bytes are a TLS record: implicit TLS seen from the server's side
             // (when the client's first bytes did not already show it).
-            tlsBytes[1] += server.framer.takeLine().count
+            let kept = server.framer.takeLine()
+            tlsBytes[1] += kept.count
             server.state = .tls
             client.state = .tls
-            events.append(.tlsStarted(time))
+            beginTLS(time)
+            if !kept.isEmpty { handedBack.append(.bytes(.toClient, kept, time)) }
         }
         server.bytes += input.count
         var rest = input
@@ -573,6 +623,7 @@ public final class SMTPDecoder {
             switch server.state {
             case .tls:
                 tlsBytes[1] += rest.count
+                if tlsBegan { handedBack.append(.bytes(.toClient, Array(rest), time)) }
                 return
             case .replies:
                 break
@@ -605,6 +656,7 @@ public final class SMTPDecoder {
         switch server.state {
         case .tls:
             tlsBytes[1] += length
+            if tlsBegan { handedBack.append(.gap(.toClient, length, time)) }
         case .replies:
             server.framer.gap()
             // A multi-line reply in progress: its end was in the gap (captures lose whole segments
@@ -734,6 +786,12 @@ public final class SMTPDecoder {
     private func enterTLS(_ time: Timestamp) {
         client.state = .tls
         server.state = .tls
+        beginTLS(time)
+    }
+
+    /// Both sides switched to TLS: what follows is handed back.
+    private func beginTLS(_ time: Timestamp) {
+        tlsBegan = true
         events.append(.tlsStarted(time))
     }
 

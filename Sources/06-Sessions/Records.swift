@@ -15,7 +15,7 @@ public struct TimelineEntry: Sendable {
         case reply(code: Int, answering: Int?)
         /// Message content, summarised.
         case message
-        /// TLS started; the rest is encrypted.
+        /// TLS started: the handshake's line.
         case tls
         /// Bytes missing from the capture.
         case gap(length: Int)
@@ -34,6 +34,8 @@ public struct TimelineEntry: Sendable {
     public var ttl: UInt8 = 0
     /// IPv4 identification of the packet that carried a reply (nil for IPv6 or when unknown).
     public var ipID: UInt16?
+    /// The line was read from decrypted TLS.
+    public var decrypted = false
 }
 
 /// How a transaction ended.
@@ -116,6 +118,61 @@ extension Transaction {
         /// A new MAIL: after a refused one, or a nested MAIL the server accepted.
         case mail = "MAIL"
     }
+}
+
+/// What a session's TLS handshake said (after STARTTLS, or from the first byte on port 465), read
+/// without keys; `decrypted` says whether keys opened its records too.
+public struct TLSFacts: Sendable, Equatable {
+    /// The server's certificate (the leaf of its chain), where it travelled in clear or was decrypted.
+    public struct Certificate: Sendable, Equatable {
+        /// Subject distinguished name (`CN=mx.example.org`).
+        public var subject: String
+        /// Issuer distinguished name.
+        public var issuer: String
+        public var notBefore: Timestamp
+        public var notAfter: Timestamp
+        /// subjectAltName entries as text, in order.
+        public var san: [String]
+        public init(subject: String, issuer: String, notBefore: Timestamp, notAfter: Timestamp, san: [String]) {
+            self.subject = subject
+            self.issuer = issuer
+            self.notBefore = notBefore
+            self.notAfter = notAfter
+            self.san = san
+        }
+    }
+    /// How a handshake ended.
+    public enum Handshake: String, Sendable {
+        /// Both Finished messages seen (or, without keys, inferred from the first protected records).
+        case complete
+        /// A fatal alert, or the connection closed before it finished.
+        case failed
+        /// The capture ended first.
+        case incomplete
+    }
+
+    /// The negotiated version (`TLS 1.3`), nil before a ServerHello.
+    public var version: String?
+    /// The negotiated cipher suite's IANA name.
+    public var cipher: String?
+    /// The host name the client asked for (SNI).
+    public var sni: String?
+    /// The ALPN protocol the server selected.
+    public var alpn: String?
+    /// JA3 (client) and JA3S (server) fingerprints, MD5 hex; JA4 of the client.
+    public var ja3: String?
+    public var ja3s: String?
+    public var ja4: String?
+    public var serverCertificate: Certificate?
+    public var handshake: Handshake = .incomplete
+    /// For a handshake not complete: the last step seen (`after-server-hello`, …).
+    public var stoppedAfter: String?
+    /// The fatal alert that ended a failed handshake (`handshake_failure`), and who sent it.
+    public var alert: String?
+    public var alertFrom: Side?
+    /// Records of at least one direction were decrypted with the key log.
+    public var decrypted = false
+    public init() {}
 }
 
 /// STARTTLS on a session (RFC 3207).
@@ -206,6 +263,8 @@ public struct Session: Sendable {
     /// EHLO keywords with their parameters, as offered (e.g. `SIZE 10240000`).
     public var extensions: [String] = []
     public var starttls: StartTLSState = .none
+    /// The TLS handshake's facts; nil when no TLS began.
+    public var tls: TLSFacts?
     public var auth: AuthInfo?
     public var transactions = 0
     /// How the session ended: `quit`, or the TCP close reason (`fin`, `rst`, `idle`, `capture-end`…).

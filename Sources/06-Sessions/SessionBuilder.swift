@@ -1,4 +1,6 @@
+import Foundation
 import SMTP
+import TLS
 import Vocabulary
 
 /// Builds a `Session` and its `Transaction`s from one connection's decoded dialogue.
@@ -63,9 +65,23 @@ public final class SessionBuilder {
     private var startTLSAccepted = false
     private var lastHeloSent: String?
 
-    public init(session: Session, decoderOptions: SMTPDecoder.Options = .init(), limits: Limits = .init()) {
+    /// Secrets to decrypt TLS with (nil: the handshake is read, the rest stays opaque).
+    public let keyLog: KeyLogStore?
+    /// The stream transform between reassembly and the decoder: nil until the decoder reports
+    /// that both sides switched to TLS; from then on every byte goes through it, and only the
+    /// clear bytes it recovers reach the decoder. Clear-text sessions never have one.
+    private var transform: TLSConnection?
+    /// The decoder was told the stream switched and now reads the clear bytes inside TLS.
+    private var switched = false
+    /// Per direction: TLS can no longer be followed (a gap broke its records).
+    private var transformLost = [false, false]
+    /// The timeline line saying TLS started: it becomes the handshake's line when the session closes.
+    private var tlsLine: Int?
+
+    public init(session: Session, decoderOptions: SMTPDecoder.Options = .init(), limits: Limits = .init(), keyLog: KeyLogStore? = nil) {
         self.session = session
         self.limits = limits
+        self.keyLog = keyLog
         self.decoder = SMTPDecoder(options: decoderOptions)
         if decoderOptions.implicitTLS {
             self.session.starttls = .implicit
@@ -78,32 +94,94 @@ public final class SessionBuilder {
     public func receive(_ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp, ttl: UInt8 = 0, ipID: UInt16? = nil) {
         session.bytes[Int(direction.rawValue)] += bytes.count
         session.end = max(session.end, time)
+        if let transform {
+            throughTransform(transform, direction, bytes, at: time)
+            return
+        }
         decoder.receive(direction, bytes, at: time, ttl: ttl, ipID: ipID)
         drain()
+        if decoder.tlsBegan { startTransform() }
     }
 
     public func gap(_ direction: Direction, length: Int, at time: Timestamp) {
         let d = Int(direction.rawValue)
         session.gaps[d] += 1
         session.gapBytes[d] += length
+        if transform != nil { transformLost[d] = true }
         decoder.gap(direction, length: length, at: time)
         drain()
+        if transform != nil {
+            _ = decoder.takeHandedBack()
+        } else if decoder.tlsBegan {
+            startTransform()
+        }
+    }
+
+    // MARK: - The stream transform
+
+    /// Both sides switched to TLS: the bytes the decoder read as TLS go to a TLS connection, and
+    /// so does everything after.
+    private func startTransform() {
+        let t = TLSConnection(keyLog: keyLog)
+        transform = t
+        for h in decoder.takeHandedBack() {
+            switch h {
+            case .bytes(let direction, let bytes, let time):
+                bytes.withUnsafeBytes { throughTransform(t, direction, $0, at: time) }
+            case .gap(let direction, _, _):
+                transformLost[Int(direction.rawValue)] = true
+            }
+        }
+    }
+
+    private func throughTransform(_ t: TLSConnection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp) {
+        guard !transformLost[Int(direction.rawValue)] else { return }
+        for e in t.receive(bytes, from: direction, at: time) { handle(e) }
+        drain()
+    }
+
+    private func handle(_ event: TLSEvent) {
+        switch event {
+        case .applicationData(let bytes, let direction, let time):
+            if !switched {
+                switched = true
+                decoder.streamSwitched(implicit: session.starttls == .implicit)
+            }
+            bytes.withUnsafeBytes { decoder.receive(direction, $0, at: time) }
+            drain()
+        case .anomaly(let a, _):
+            note(a)
+        default:
+            break
+        }
     }
 
     /// The connection ended for `reason` (a TCP close reason). Returns the finished session.
     public func close(reason: CloseReason, at time: Timestamp) -> Session {
+        if transform == nil {
+            decoder.decideHeld()
+            drain()
+            if decoder.tlsBegan { startTransform() }
+        }
+        if let transform {
+            for e in transform.finish(closed: reason == .fin || reason == .rst, at: time) { handle(e) }
+            session.tls = Self.facts(transform.summary)
+            if let i = tlsLine, let facts = session.tls { session.timeline[i].line = Array(Self.handshakeLine(facts).utf8) }
+        }
         decoder.finish(at: time)
         drain()
         session.end = max(session.end, time)
         if session.close != .quit { session.close = reason }
         for i in open.indices where open[i].closer == nil { open[i].closer = .connectionEnd(reason) }
-        if session.bytes[1] == 0, session.bytes[0] > 0, !tls {
+        // Past TLS that was not decrypted, nothing can be said of the dialogue.
+        let opaque = tls && !switched
+        if session.bytes[1] == 0, session.bytes[0] > 0, !opaque {
             if session.helo == nil { session.helo = lastHeloSent }
             note(Anomaly(.serverSideMissing, "the capture holds only the client's side of the connection; no reply can be matched", at: time))
         }
         // Whatever is still unanswered will never be.
         let unanswered = pendingSession.count + open.reduce(0) { $0 + $1.outstanding.count }
-        if unanswered > 0, !tls, session.bytes[1] > 0 {
+        if unanswered > 0, !opaque, session.bytes[1] > 0 {
             note(Anomaly(.commandsNeverAnswered, "\(unanswered) command(s) got no reply before the connection ended", at: time))
         }
         for i in open.indices { open[i].outstanding.removeAll() }
@@ -116,6 +194,61 @@ public final class SessionBuilder {
         guard !finished.isEmpty else { return [] }
         defer { finished.removeAll() }
         return finished
+    }
+
+    /// The session record's TLS facts from the TLS layer's summary.
+    static func facts(_ s: TLSSummary) -> TLSFacts {
+        var f = TLSFacts()
+        f.version = s.version?.name
+        f.cipher = s.cipher?.name
+        f.sni = s.sni
+        f.alpn = s.alpn
+        f.ja3 = s.ja3
+        f.ja3s = s.ja3s
+        f.ja4 = s.ja4
+        if let leaf = s.serverCertificates.first {
+            f.serverCertificate = TLSFacts.Certificate(
+                subject: leaf.subject, issuer: leaf.issuer,
+                notBefore: Timestamp(seconds: Int64(max(0, leaf.notValidBefore.timeIntervalSince1970)), nanoseconds: 0),
+                notAfter: Timestamp(seconds: Int64(max(0, leaf.notValidAfter.timeIntervalSince1970)), nanoseconds: 0),
+                san: leaf.subjectAlternativeNames)
+        }
+        switch s.outcome {
+        case .complete:
+            f.handshake = .complete
+        case .failed(let after, let alert, let from):
+            f.handshake = .failed
+            f.stoppedAfter = after.name
+            f.alert = alert?.name
+            f.alertFrom = alert == nil ? nil : from.map { $0 == .toServer ? .client : .server }
+        case .incomplete(let after):
+            f.handshake = .incomplete
+            f.stoppedAfter = after.name
+        }
+        f.decrypted = s.decrypted.contains(true)
+        return f
+    }
+
+    /// The timeline's one line for the handshake: `TLS 1.3 TLS_AES_256_GCM_SHA384 · SNI … ·
+    /// certificate CN=… issued by … · handshake complete`, and whether what follows is readable.
+    static func handshakeLine(_ f: TLSFacts) -> String {
+        var parts: [String] = []
+        if let v = f.version { parts.append([v, f.cipher].compactMap { $0 }.joined(separator: " ")) } else { parts.append("TLS") }
+        if let sni = f.sni { parts.append("SNI \(sni)") }
+        if let alpn = f.alpn { parts.append("ALPN \(alpn)") }
+        if let c = f.serverCertificate { parts.append("certificate \(c.subject) issued by \(c.issuer)") }
+        switch f.handshake {
+        case .complete:
+            parts.append("handshake complete")
+        case .failed:
+            var s = "handshake failed \(f.stoppedAfter ?? "")"
+            if let a = f.alert { s += " (\(f.alertFrom?.rawValue ?? "") alert \(a))" }
+            parts.append(s)
+        case .incomplete:
+            parts.append("handshake incomplete (\(f.stoppedAfter ?? ""))")
+        }
+        parts.append(f.decrypted ? "decrypted" : "the rest of the session is encrypted")
+        return parts.joined(separator: " · ")
     }
 
     // MARK: - Events
@@ -134,6 +267,7 @@ public final class SessionBuilder {
             tls = true
             // TLS without an accepted STARTTLS before it began at the first byte (port 465).
             session.starttls = startTLSAccepted ? .started : .implicit
+            if session.timeline.count < limits.maxTimelineEntries { tlsLine = session.timeline.count }
             add(TimelineEntry(time: t, side: .client, kind: .tls, line: Array("TLS started: the rest of the session is encrypted".utf8), transaction: nil))
         case .gap(let dir, let length, let t):
             let side: Side = dir == .toServer ? .client : .server
@@ -443,6 +577,7 @@ public final class SessionBuilder {
     private func add(_ e: TimelineEntry) {
         if session.timeline.count < limits.maxTimelineEntries {
             session.timeline.append(e)
+            if switched { session.timeline[session.timeline.count - 1].decrypted = true }
         } else {
             session.timelineDropped += 1
         }

@@ -122,6 +122,8 @@ public enum JSONRecords {
         for e in s.extensions { w.stringBytes(Array(e.utf8)) }
         w.endArray()
         w.key("starttls"); w.string(s.starttls.rawValue)
+        w.key("tls")
+        if let f = s.tls { tlsFacts(f, &w) } else { w.null() }
         w.key("auth")
         if let a = s.auth {
             w.beginObject()
@@ -223,6 +225,40 @@ public enum JSONRecords {
         w.key("packets"); w.int(packets)
         w.endObject()
         w.newline()
+    }
+
+
+    /// The session's `tls` object (docs/output.md).
+    static func tlsFacts(_ f: TLSFacts, _ w: inout JSONWriter) {
+        w.beginObject()
+        w.key("version"); w.string(f.version)
+        w.key("cipher"); w.string(f.cipher)
+        w.key("sni"); optionalBytes(f.sni, &w)
+        w.key("alpn"); optionalBytes(f.alpn, &w)
+        w.key("ja3"); w.string(f.ja3)
+        w.key("ja3s"); w.string(f.ja3s)
+        w.key("ja4"); w.string(f.ja4)
+        w.key("server_certificate")
+        if let c = f.serverCertificate {
+            w.beginObject()
+            w.key("subject"); w.stringBytes(Array(c.subject.utf8))
+            w.key("issuer"); w.stringBytes(Array(c.issuer.utf8))
+            w.key("not_before"); w.timestamp(c.notBefore)
+            w.key("not_after"); w.timestamp(c.notAfter)
+            w.key("san")
+            w.beginArray()
+            for n in c.san { w.stringBytes(Array(n.utf8)) }
+            w.endArray()
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("handshake"); w.string(f.handshake.rawValue)
+        w.key("stopped_after"); w.string(f.stoppedAfter)
+        w.key("alert"); w.string(f.alert)
+        w.key("alert_from"); w.string(f.alertFrom?.rawValue)
+        w.key("decrypted"); w.bool(f.decrypted)
+        w.endObject()
     }
 
     static func optionalBytes(_ s: String?, _ w: inout JSONWriter) {

@@ -32,6 +32,8 @@ public struct SessionText {
         }
         var marks: [Int: [Finding]] = [:]
         for f in findings { if let i = f.timelineIndex { marks[i, default: []].append(f) } }
+        /// Lines read from decrypted TLS end with a small open lock.
+        func unlocked(_ e: TimelineEntry) -> String { e.decrypted ? " " + dim("🔓") : "" }
         func mark(_ i: Int) -> String {
             guard let list = marks[i] else { return "" }
             return "  " + list.map { tag($0) }.joined(separator: " ")
@@ -84,11 +86,11 @@ public struct SessionText {
                     line += "  " + dim(Self.latency(reply.time.seconds(since: e.time)))
                     line += mark(r)
                 }
-                out += line + mark(i) + "\n"
+                out += line + mark(i) + unlocked(e) + "\n"
             case .reply:
-                out += "\(bar)\(time) S  " + colorReply(Printable.short(e.line, limit: 100), code: code(of: e)) + mark(i) + "\n"
+                out += "\(bar)\(time) S  " + colorReply(Printable.short(e.line, limit: 100), code: code(of: e)) + mark(i) + unlocked(e) + "\n"
             case .message:
-                out += "\(bar)\(time) C  ▸ " + messageSummary(e, txns[e.transaction ?? -1]) + mark(i) + "\n"
+                out += "\(bar)\(time) C  ▸ " + messageSummary(e, txns[e.transaction ?? -1]) + mark(i) + unlocked(e) + "\n"
             case .tls:
                 out += "\(bar)\(time)    " + dim("🔒 " + Printable.escape(e.line)) + "\n"
             case .gap:

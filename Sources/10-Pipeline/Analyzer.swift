@@ -4,6 +4,7 @@ import Reassembly
 import SMTP
 import Vocabulary
 import Sessions
+import TLS
 
 /// Receives what the analysis produces, as soon as it is known.
 public protocol RecordSink: AnyObject {
@@ -29,6 +30,8 @@ public struct AnalyzerOptions: Sendable {
     public var decoder = SMTPDecoder.Options()
     public var reassembly = ReassemblyLimits()
     public var sessions = SessionBuilder.Limits()
+    /// TLS secrets (NSS key log) to decrypt STARTTLS and implicit TLS with; nil reads only the handshakes.
+    public var keyLog: KeyLogStore?
     public init() {}
 }
 
@@ -98,7 +101,7 @@ public final class Analyzer {
     /// The TCP stage and the SMTP stage, on the caller's thread: finished transactions and
     /// sessions go to `sink`.
     public convenience init(options: AnalyzerOptions = .init(), sink: RecordSink) {
-        self.init(options: options, next: SessionStage(sink: sink, decoderOptions: options.decoder, limits: options.sessions))
+        self.init(options: options, next: SessionStage(sink: sink, decoderOptions: options.decoder, limits: options.sessions, keyLog: options.keyLog))
     }
 
     /// The TCP stage, handing each session's bytes, gaps and end on to `next`.

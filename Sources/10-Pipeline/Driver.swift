@@ -22,7 +22,7 @@ public enum Driver {
     @discardableResult
     public static func read(_ captures: CaptureSet, linkTypes: [LinkType?], options: AnalyzerOptions, judge: Judge, threads: Threads? = Threads()) -> Analyzer {
         let records = threads.map { RecordHandover(judge, capacity: $0.recordCapacity) }
-        let smtp = SessionStage(sink: records ?? judge, decoderOptions: options.decoder, limits: options.sessions)
+        let smtp = SessionStage(sink: records ?? judge, decoderOptions: options.decoder, limits: options.sessions, keyLog: options.keyLog)
         let analyzer = Analyzer(options: options, next: threads.map { SessionHandover(smtp, batchItems: $0.sessionBatch) } ?? smtp)
         let each: (RawPacket) -> Void = { packet in
             guard packet.vantage.file < linkTypes.count, let lt = linkTypes[packet.vantage.file] else { return }

@@ -2,6 +2,7 @@ import Reassembly
 import SMTP
 import Vocabulary
 import Sessions
+import TLS
 
 /// What the TCP layer tells the SMTP layer of a connection that was ending, taken when it closed.
 public struct ConnectionFacts: Sendable {
@@ -60,18 +61,21 @@ public final class SessionStage: SessionInput {
     private let sink: RecordSink
     private let decoderOptions: SMTPDecoder.Options
     private let limits: SessionBuilder.Limits
+    /// TLS secrets given to every session's TLS layer.
+    private let keyLog: KeyLogStore?
     /// The builders, by slot.
     private var builders: [SessionBuilder?] = []
 
-    public init(sink: RecordSink, decoderOptions: SMTPDecoder.Options, limits: SessionBuilder.Limits) {
+    public init(sink: RecordSink, decoderOptions: SMTPDecoder.Options, limits: SessionBuilder.Limits, keyLog: KeyLogStore? = nil) {
         self.sink = sink
+        self.keyLog = keyLog
         self.decoderOptions = decoderOptions
         self.limits = limits
     }
 
     public func open(_ slot: Int, _ s: Session) {
         if slot >= builders.count { builders.append(contentsOf: repeatElement(nil, count: slot + 1 - builders.count)) }
-        builders[slot] = SessionBuilder(session: s, decoderOptions: decoderOptions, limits: limits)
+        builders[slot] = SessionBuilder(session: s, decoderOptions: decoderOptions, limits: limits, keyLog: keyLog)
     }
 
     public func receive(_ slot: Int, _ direction: Direction, _ bytes: UnsafeRawBufferPointer, at time: Timestamp, ttl: UInt8, ipID: UInt16?) {

@@ -4,6 +4,8 @@ import Correlation
 import Pipeline
 import Packets
 import Reporting
+import TLS
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +31,10 @@ struct Read: ParsableCommand {
             SMTP is looked for on ports 25, 465, 587 and 2525, and on any other port where a \
             server greets with 220 and the client answers EHLO or HELO, also inside a SOCKS or \
             HTTP CONNECT proxy tunnel.
+
+            STARTTLS and implicit TLS (port 465) are decrypted with the keys of --keylog and those \
+            embedded in a pcapng (Decryption Secrets Block, editcap --inject-secrets); without \
+            keys the handshake is reported (version, cipher, SNI, certificate, JA3/JA4).
 
             Exit status: 0 when every input was read; 1 when an input could not be read or is \
             damaged (what could be read is still reported); 64 for a usage error.
@@ -58,14 +64,30 @@ struct Read: ParsableCommand {
     @Flag(help: "Never colour the text output (colour is used only on a terminal, and never when NO_COLOR is set).")
     var noColor = false
 
+    @Option(name: .customLong("keylog"), help: ArgumentHelp("Decrypt STARTTLS and implicit TLS with this NSS key log (the SSLKEYLOGFILE format; repeatable). Decrypted lines are marked 🔓.", valueName: "file"))
+    var keylogs: [String] = []
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
         options.detectByContent = !noContentDetection
         options.decoder.redactCredentials = !showCredentials
         options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
+        // Keys from --keylog and from the captures' Decryption Secrets Blocks, in one store.
+        let keys = KeyLogStore()
+        for path in keylogs {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the key log \(path)") }
+            keys.add(data)
+            keys.finishInput()
+        }
+        options.keyLog = keys
 
         let captures = CaptureSet(paths: files)
+        captures.onSecrets = { type, data in
+            guard type == KeyLogStore.pcapngSecretsType else { return }
+            keys.add(data)
+            keys.finishInput()
+        }
         for e in captures.errors { report(e) }
         let openErrors = captures.errors.count
         let out = OutputBuffer()

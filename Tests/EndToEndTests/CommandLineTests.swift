@@ -61,6 +61,38 @@ let packetFixtures = "Tests/Fixtures/packets/"
         #expect(String(decoding: data, as: UTF8.self).contains("queued as"))
     }
 
+    @Test func keyLogDecryptsAndMarksTheLines() throws {
+        let r = try runCLI(["read", "--no-color", "--keylog", "Captures/tls13-starttls-msmtp.keys", "Captures/tls13-starttls-msmtp.pcap"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("queued as 65150FE08B"))
+        #expect(r.stdout.contains("· decrypted"))
+        #expect(r.stdout.contains("C  MAIL FROM:<alice@example.net>") && r.stdout.contains("🔓"))
+        let json = try runCLI(["read", "--format", "json", "--keylog", "/nonexistent/a.keys", "--keylog", "Captures/tls13-starttls-msmtp.keys", "Captures/tls13-starttls-msmtp.pcap"])
+        #expect(json.status == 64, "an unreadable key log is a usage error")
+        #expect(json.stderr.contains("/nonexistent/a.keys"))
+        let plain = try runCLI(["read", "--no-color", "Captures/tls13-starttls-msmtp.pcap"])
+        #expect(!plain.stdout.contains("queued as"))
+        #expect(!plain.stdout.contains("🔓"))
+    }
+
+    /// Keys injected into a pcapng (Decryption Secrets Block) are used without --keylog. The
+    /// capture is made here with Wireshark's editcap.
+    @Test func keysInThePcapngAreUsed() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-dsb-\(getpid()).pcapng")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let editcap = Process()
+        editcap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        editcap.arguments = ["editcap", "--inject-secrets", "tls," + capturesDir.appendingPathComponent("tls12-starttls-chacha-msmtp.keys").path,
+                             capturesDir.appendingPathComponent("tls12-starttls-chacha-msmtp.pcap").path, out.path]
+        try editcap.run()
+        editcap.waitUntilExit()
+        #expect(editcap.terminationStatus == 0, "editcap (Wireshark) is needed to make the capture")
+        let r = try runCLI(["read", "--no-color", out.path])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("queued as 52D67FE093"))
+        #expect(r.stdout.contains("· decrypted"))
+    }
+
     @Test func versionAndHelp() throws {
         let v = try runCLI(["--version"])
         #expect(v.status == 0)
@@ -69,6 +101,7 @@ let packetFixtures = "Tests/Fixtures/packets/"
         #expect(h.status == 0)
         #expect(h.stdout.contains("--format"))
         #expect(h.stdout.contains("standard input"))
+        #expect(h.stdout.contains("--keylog"))
         let usage = try runCLI(["read", "--format", "xml", "x.pcap"])
         #expect(usage.status == 64)
     }

@@ -25,6 +25,13 @@ public final class CaptureSet {
         for i in files.indices { advance(i) }
     }
 
+    /// Receives the Decryption Secrets Blocks of every file (pcapng, `editcap --inject-secrets`):
+    /// secrets type (`0x544c534b` for a TLS key log) and data, as the files are read; those read
+    /// already (with the first packets) when it is set come at once.
+    public var onSecrets: ((UInt32, [UInt8]) -> Void)? {
+        didSet { for f in files { f.onSecrets = onSecrets } }
+    }
+
     private func advance(_ i: Int) {
         do {
             heads[i] = try files[i].next()

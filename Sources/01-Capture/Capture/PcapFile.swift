@@ -81,6 +81,12 @@ public final class PcapFile {
         dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
     }
 
+    /// Receives the file's Decryption Secrets Blocks (pcapng): secrets type and data.
+    public var onSecrets: ((UInt32, [UInt8]) -> Void)? {
+        get { input.interfaces.onSecrets }
+        set { input.interfaces.onSecrets = newValue }
+    }
+
     deinit {
         pcap_close(handle)
         readBuffer.deallocate()

@@ -4,6 +4,9 @@
 /// queues the interface index of each packet block; libpcap returns one packet per packet block,
 /// in the same order, so `nextPacketInterface()` pairs them.
 ///
+/// It also keeps the contents of Decryption Secrets Blocks (pcapng type 0x0A, written by
+/// `editcap --inject-secrets`): handed to `onSecrets` as soon as it is set, or as they are read.
+///
 /// It switches itself off (0 for every packet, at no cost) for classic pcap and at the first block
 /// that makes no sense (libpcap then reports the damage).
 final class PcapngInterfaceWalker {
@@ -22,6 +25,23 @@ final class PcapngInterfaceWalker {
     private var interfacesInSection = 0
     /// Interfaces seen in earlier sections: pcapng numbers interfaces per section.
     private var sectionBase = 0
+    /// The Decryption Secrets Block being read: its secrets type, and its body after that.
+    private var secretsType: UInt32?
+    private var secretsBody: [UInt8] = []
+    /// Decryption secrets read and not yet handed on: (secrets type, data).
+    private var pendingSecrets: [(UInt32, [UInt8])] = []
+    /// Longest Decryption Secrets Block kept (a key log line is about 200 bytes).
+    static let maxSecretsBlock = 16 << 20
+
+    /// Receives each Decryption Secrets Block's secrets type (`0x544c534b`: a TLS key log) and
+    /// data, on the thread that reads the capture; those read before it was set come first.
+    public var onSecrets: ((UInt32, [UInt8]) -> Void)? {
+        didSet {
+            guard let onSecrets else { return }
+            for (t, d) in pendingSecrets { onSecrets(t, d) }
+            pendingSecrets.removeAll()
+        }
+    }
 
     /// The interface index of the next packet (0-based across sections), or 0 when unknown.
     func nextPacketInterface() -> Int {
@@ -44,8 +64,10 @@ final class PcapngInterfaceWalker {
         while i < n {
             if skip > 0 {
                 let t = min(skip, n - i)
+                if secretsType != nil { secretsBody.append(contentsOf: UnsafeRawBufferPointer(start: base + i, count: t)) }
                 skip -= t
                 i += t
+                if skip == 0, secretsType != nil { secretsBlockEnded() }
                 continue
             }
             if held == 0, n - i >= 12 {
@@ -91,10 +113,29 @@ final class PcapngInterfaceWalker {
             let id = bigEndian ? UInt16(head[8]) << 8 | UInt16(head[9]) : UInt16(head[9]) << 8 | UInt16(head[8])
             queue.append(Int32(truncatingIfNeeded: sectionBase + Int(id)))
         case 3: queue.append(Int32(truncatingIfNeeded: sectionBase))
+        case 10:
+            if length <= Self.maxSecretsBlock {
+                secretsType = u32(head, 8)
+                secretsBody.removeAll()
+            }
         default: break
         }
         skip = length - 12
         return true
+    }
+
+    /// A Decryption Secrets Block was read whole: its body holds the secrets' length, the
+    /// secrets (padded to 4 bytes), options and the block's length again.
+    private func secretsBlockEnded() {
+        defer {
+            secretsType = nil
+            secretsBody.removeAll()
+        }
+        guard let type = secretsType, secretsBody.count >= 4 else { return }
+        let length = secretsBody.withUnsafeBytes { Int(u32($0, 0)) }
+        guard length <= secretsBody.count - 4 else { return }
+        let data = Array(secretsBody[4..<(4 + length)])
+        if let onSecrets { onSecrets(type, data) } else { pendingSecrets.append((type, data)) }
     }
 
     private func u32(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt32 {
