@@ -105,7 +105,7 @@ enum Attribution {
             clientLeg: client.id, serverLegs: serverLegIDs,
             clientEndpoints: (client.endpointClient, client.endpointServer), serverEndpoints: serverEndpoints.map { ($0.0, $0.1) },
             start: client.start, score: p.score, evidence: p.evidence, clock: p.clock,
-            verdict: verdict(actions), actions: actions)
+            verdict: verdict(actions, tls: tlsInterception(client.tls, server.tls)), actions: actions)
     }
 
     static func summary(_ m: Leg.Message) -> [UInt8] {
@@ -123,8 +123,20 @@ enum Attribution {
         String(decoding: line.prefix { $0 != 0x20 }, as: UTF8.self).uppercased()
     }
 
-    /// What the middlebox did, from the labelled lines.
-    static func verdict(_ actions: [Intercept.Action]) -> Intercept.Verdict {
+    /// Two TLS handshakes that differ where a relay would have left them alone: the client got a
+    /// certificate from another issuer than the server's, or the server got another ClientHello
+    /// than the client's (the middlebox terminated TLS on both legs, as mail shields do).
+    static func tlsInterception(_ c: TLSFacts?, _ s: TLSFacts?) -> Intercept.Verdict.TLSInterception? {
+        guard let c, let s else { return nil }
+        let ci = c.serverCertificate?.issuer, si = s.serverCertificate?.issuer
+        let issuersDiffer = ci != nil && si != nil && ci != si
+        let helloDiffers = c.ja3 != nil && s.ja3 != nil && c.ja3 != s.ja3
+        guard issuersDiffer || helloDiffers else { return nil }
+        return .init(clientLegIssuer: ci, serverLegIssuer: si, clientLegJA3: c.ja3, serverLegJA3: s.ja3)
+    }
+
+    /// What the middlebox did, from the labelled lines and the legs' TLS handshakes.
+    static func verdict(_ actions: [Intercept.Action], tls: Intercept.Verdict.TLSInterception? = nil) -> Intercept.Verdict {
         let injected = actions.filter { $0.kind == .injected && !$0.isReply }
         let fresh = injected.filter { !$0.isReplay && !$0.isMessage }
         let synthesized = actions.filter { $0.kind == .synthesized }
@@ -149,6 +161,8 @@ enum Attribution {
         v.keptBack = v.answeredStartTLS || v.answeredData ? [] : withheld.map(\.line)
         v.ownGoodbye = rewritten.contains { $0.isReply && $0.code == 221 } || synthesized.contains { $0.code == 221 } && !v.answeredData
         v.divergences = divergences
+        v.rewroteMessages = rewritten.filter(\.isMessage).map { $0.note ?? "changed" }
+        v.tlsInterception = tls
         let delays = actions.filter { $0.kind == .relayed }.compactMap(\.delay).sorted()
         v.medianRelayDelay = max(0, delays.isEmpty ? 0 : delays[delays.count / 2])
 
@@ -158,6 +172,8 @@ enum Attribution {
             v.kind = .inlineInspection
         } else if v.answeredStartTLS {
             v.kind = .starttlsAnswered
+        } else if tls != nil {
+            v.kind = .tlsInterception
         } else if actions.allSatisfy({ $0.kind == .relayed }) {
             v.kind = .transparentRelay
         }
@@ -193,6 +209,17 @@ enum Attribution {
             parts.append("kept back " + v.keptBack.map { "\"\(Printable.short($0, limit: 30))\"" }.joined(separator: ", "))
         }
         if v.ownGoodbye { parts.append("wrote its own 221") }
+        if let t = v.tlsInterception {
+            var what: [String] = []
+            if let c = t.clientLegIssuer, let s = t.serverLegIssuer, c != s {
+                what.append("the client got a certificate issued by \"\(c)\", the server's is issued by \"\(s)\"")
+            }
+            if let c = t.clientLegJA3, let s = t.serverLegJA3, c != s {
+                what.append("the server got a ClientHello of its own (JA3 \(s), the client's \(c))")
+            }
+            parts.append("terminated TLS on both legs (as TLS-intercepting mail shields do): " + what.joined(separator: "; "))
+        }
+        for m in v.rewroteMessages { parts.append("rewrote the message (\(m))") }
         parts += v.divergences
         if parts.isEmpty {
             return "transparent relay: every line passed through unchanged (median added delay \(seconds(v.medianRelayDelay)))"

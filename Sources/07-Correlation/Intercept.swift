@@ -86,6 +86,8 @@ extension Intercept {
             case inlineInspection = "inline-inspection"
             /// Answered STARTTLS itself.
             case starttlsAnswered = "starttls-answered"
+            /// Terminated TLS on both legs: a certificate or a ClientHello of its own.
+            case tlsInterception = "tls-interception"
             /// Every line passed on unchanged.
             case transparentRelay = "transparent-relay"
             /// Something else: lines rewritten, kept back or written by the middlebox.
@@ -111,6 +113,19 @@ extension Intercept {
         public var ownGoodbye = false
         /// Each divergent outcome, in words.
         public var divergences: [String] = []
+        /// How messages were changed on the way (`size 323 → 356 octets`), one entry a message.
+        public var rewroteMessages: [String] = []
+        /// TLS terminated by the middlebox: what differs between the legs' handshakes (the
+        /// certificate's issuer the client got and the server's; the client's ClientHello
+        /// fingerprint and the one the server got), nil when the legs agree or have no TLS.
+        public var tlsInterception: TLSInterception?
+
+        public struct TLSInterception: Sendable {
+            public var clientLegIssuer: String?
+            public var serverLegIssuer: String?
+            public var clientLegJA3: String?
+            public var serverLegJA3: String?
+        }
         /// Median delay the middlebox added to the lines it relayed.
         public var medianRelayDelay = 0.0
 

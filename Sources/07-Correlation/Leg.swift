@@ -56,6 +56,8 @@ final class Leg {
     private(set) var distinctiveLines: Set<LineKey> = []
     private(set) var messageIDs: Set<String> = []
     private(set) var wire = Wire()
+    /// The TLS handshake the leg carried, if any.
+    private(set) var tls: TLSFacts?
 
     private init(id: Int, client: Endpoint, server: Endpoint, vantage: Vantage, start: Timestamp, end: Timestamp) {
         self.id = id
@@ -72,11 +74,13 @@ final class Leg {
         banner = other.banner
         messages = other.messages
         wire = other.wire
+        tls = other.tls
     }
 
     /// `pool` shares the lines many sessions carry alike (replies, DATA, QUIT) between the legs held.
     convenience init(session: Session, transactions: [Transaction], pool: TextPool? = nil) {
         self.init(id: session.id, client: session.client, server: session.server, vantage: session.vantage, start: session.start, end: session.end)
+        tls = session.tls
         wire = Wire(isn: session.tcp.map(\.isn), synTimestamp: session.tcp.map(\.synTimestamp),
                     bytes: session.bytes, gaps: session.gaps, gapBytes: session.gapBytes)
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })

@@ -42,6 +42,7 @@ public enum FindingID: String, Sendable, CaseIterable, Comparable, CustomStringC
     case interceptedInlineRewriter = "intercepted-inline-rewriter"
     case interceptedStarttls = "intercepted-starttls"
     case interceptedRelay = "intercepted-relay"
+    case interceptedTLS = "intercepted-tls"
     case sameConnection = "same-connection"
     case divergentOutcome = "divergent-outcome"
 

@@ -42,6 +42,7 @@ public enum FindingsEngine {
         case .storeAndForward: add(.interceptedStoreAndForward, "\(legs): \(v)")
         case .inlineInspection, .other: add(.interceptedInlineRewriter, "\(legs): \(v)")
         case .starttlsAnswered: add(.interceptedStarttls, "\(legs): \(v)")
+        case .tlsInterception: add(.interceptedTLS, "\(legs): \(v)")
         case .transparentRelay: add(.interceptedRelay, "\(legs): \(v)")
         }
         if v.kind == .inlineInspection, v.answeredStartTLS {

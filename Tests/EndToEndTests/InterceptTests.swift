@@ -504,3 +504,43 @@ func rewriteSequenceNumbers(_ from: URL, to: URL, clientPort: UInt16, delta: UIn
         #expect(plain.stdout.contains("\"combined_session\":null"))
     }
 }
+
+/// A TLS-intercepting mail shield (the lab's, with its own root CA, modelled on Avast/AVG Mail
+/// Shield and ESET SSL/TLS filtering): paired and reported with the mail client's and the
+/// shield's keys, and without keys, where only the handshakes and the timing show it.
+@Suite struct TLSInterceptionTests {
+    func intercept(_ arguments: [String]) throws -> [String: Any] {
+        let r = try runCLI(["read", "--format", "json"] + arguments)
+        #expect(r.status == 0, "\(r.stderr)")
+        let records = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return try #require(records.first { $0["type"] as? String == "intercept" }, "no intercept in \(arguments)")
+    }
+
+    @Test(arguments: [true, false])
+    func aShieldIsPairedAndReported(keys: Bool) throws {
+        let legs = [["Captures/tls-intercepting-shield-both-legs.pcapng"],
+                    ["Captures/tls-intercepting-shield-client-leg.pcap", "Captures/tls-intercepting-shield-server-leg.pcap"]]
+        for paths in legs {
+            let x = try intercept((keys ? ["--keylog", "Captures/tls-intercepting-shield.keys"] : []) + paths)
+            let verdict = try #require(x["verdict"] as? String)
+            let findings = (x["findings"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(findings.contains("intercepted-tls"), "\(paths)")
+            // The shield's ClientHello is Python's, not msmtp's: visible with and without keys.
+            #expect(verdict.contains("the server got a ClientHello of its own"))
+            if keys {
+                // Decrypted: the certificate the client got (TLS 1.3: encrypted otherwise), and the
+                // footer the shield added to the message.
+                #expect(verdict.contains("issued by \"CN=Lab Mail Shield Root CA\""))
+                #expect(verdict.contains("rewrote the message (size 323 → 356 octets)"))
+            } else {
+                #expect((x["evidence"] as? [String] ?? []).contains { $0.hasPrefix("paired on timing") })
+            }
+        }
+    }
+
+    /// A plain relay of TLS-less SMTP is not called TLS interception.
+    @Test func plainLegsAreNotTLSInterception() throws {
+        let x = try intercept(["Captures/middlebox-plain-relay-both-legs.pcapng"])
+        #expect(!(x["verdict"] as? String ?? "").contains("TLS"))
+    }
+}
