@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The NSS key log format (`SSLKEYLOGFILE`, RFC 9850): one secret per line,
 ///
@@ -106,12 +107,20 @@ func hexBytes<S: StringProtocol>(_ s: S) -> [UInt8]? {
 }
 
 /// Secrets by client random. A reference shared by every connection of a run, so that secrets
-/// added later (a key log file that grows in live mode) reach connections that look them up
-/// later. Lookups and additions may come from different threads.
-public final class KeyLogStore: @unchecked Sendable {
-    private let lock = NSLock()
-    private var sessions: [[UInt8]: SessionSecrets] = [:]
-    private var parser = KeyLogParser()
+/// added later (a key log file that grows in live mode, a pcapng's Decryption Secrets Block met
+/// while reading) reach connections that look them up later. Lookups and additions may come from
+/// different threads: the state is behind a mutex.
+public final class KeyLogStore: Sendable {
+    private struct State: Sendable {
+        var sessions: [[UInt8]: SessionSecrets] = [:]
+        var parser = KeyLogParser()
+
+        mutating func take(_ entries: [(label: KeyLogLabel, clientRandom: [UInt8], secret: [UInt8])]) {
+            for e in entries { sessions[e.clientRandom, default: SessionSecrets()].secrets[e.label] = e.secret }
+        }
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
@@ -127,44 +136,33 @@ public final class KeyLogStore: @unchecked Sendable {
 
     /// Adds key log bytes (a whole file, or what a growing file gained since the last call).
     public func add<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        lock.lock()
-        defer { lock.unlock() }
-        for e in parser.feed(bytes) { sessions[e.clientRandom, default: SessionSecrets()].secrets[e.label] = e.secret }
+        let bytes = Array(bytes)
+        state.withLock { $0.take($0.parser.feed(bytes)) }
     }
 
     /// Reads a last line that has no newline (call at the end of a file that will not grow).
     public func finishInput() {
-        lock.lock()
-        defer { lock.unlock() }
-        for e in parser.finish() { sessions[e.clientRandom, default: SessionSecrets()].secrets[e.label] = e.secret }
+        state.withLock { $0.take($0.parser.finish()) }
     }
 
     /// The secrets logged for a client random, if any.
     public func secrets(forClientRandom random: [UInt8]) -> SessionSecrets? {
-        lock.lock()
-        defer { lock.unlock() }
-        return sessions[random]
+        state.withLock { $0.sessions[random] }
     }
 
     /// Client randoms with at least one secret (a key log that matches no handshake in a capture
     /// is itself evidence: see the TLS-interception checks).
     public var clientRandoms: [[UInt8]] {
-        lock.lock()
-        defer { lock.unlock() }
-        return Array(sessions.keys)
+        state.withLock { Array($0.sessions.keys) }
     }
 
     /// Lines that were ignored as malformed.
     public var badLines: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return parser.badLines
+        state.withLock { $0.parser.badLines }
     }
 
     /// Secret lines read.
     public var goodLines: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return parser.goodLines
+        state.withLock { $0.parser.goodLines }
     }
 }

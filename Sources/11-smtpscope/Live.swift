@@ -6,6 +6,7 @@ import Packets
 import Reporting
 import Vocabulary
 import Synchronization
+import TLS
 
 #if canImport(Glibc)
 import Glibc
@@ -71,6 +72,9 @@ struct Live: ParsableCommand {
     @Option(help: ArgumentHelp("Pair the legs of intercepted connections: auto, always or never.", valueName: "mode"))
     var pairing: InterceptFinder.Mode = .auto
 
+    @Option(name: .customLong("keylog"), help: ArgumentHelp("Decrypt TLS with this NSS key log (SSLKEYLOGFILE format; repeatable), read again every second as it grows, so that keys a mail client writes while it sends are used.", valueName: "file"))
+    var keylogs: [String] = []
+
     func run() throws {
         if listInterfaces {
             do {
@@ -86,6 +90,14 @@ struct Live: ParsableCommand {
         options.decoder.redactCredentials = !showCredentials
         options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
         options.reassembly.idleTimeout = idleTimeout
+        // Key logs a client is still writing: what they gained is read once a second.
+        let keys = KeyLogStore()
+        var followers: [KeyLogFollower] = []
+        for path in keylogs {
+            guard let f = KeyLogFollower(path: path, into: keys) else { throw ValidationError("cannot read the key log \(path)") }
+            followers.append(f)
+        }
+        options.keyLog = keys
         let expression = filter ?? Self.defaultFilter(options.ports)
         let capture: LiveCapture
         do {
@@ -130,6 +142,7 @@ struct Live: ParsableCommand {
                 // No packets means no capture time passing: idle sessions are closed on the wall clock.
                 analyzer.expireIdle(now: now)
                 capture.flushDump()
+                for f in followers { f.readOn() }
                 lastSweep = now
             }
             if let count, judge.summary.transactions >= count { break }
@@ -180,3 +193,4 @@ struct Live: ParsableCommand {
         Glibc.exit((e as? CaptureError)?.isUsageError == true ? 64 : 1)
     }
 }
+

@@ -1,4 +1,6 @@
 import Foundation
+import Pipeline
+import TLS
 import Testing
 
 let packetFixtures = "Tests/Fixtures/packets/"
@@ -110,5 +112,27 @@ let packetFixtures = "Tests/Fixtures/packets/"
         // Output to a pipe is never coloured.
         let r = try runCLI(["read", "Captures/plain-delivery.pcap"], environment: [:])
         #expect(!r.stdout.contains("\u{1b}["))
+    }
+}
+
+/// Live capture rereads a key log as the mail client writes it: a line is used once its newline
+/// is there, and lines added later reach the store.
+@Suite struct KeyLogFollowerTests {
+    @Test func aGrowingKeyLogIsReadAsItGrows() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-keylog-\(getpid()).log")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let random = String(repeating: "ab", count: 32), secret = String(repeating: "cd", count: 48)
+        let line = "CLIENT_RANDOM \(random) \(secret)\n"
+        try Data(("# written by a client\n" + line.prefix(40)).utf8).write(to: url)
+        let keys = KeyLogStore()
+        let follower = try #require(KeyLogFollower(path: url.path, into: keys) as KeyLogFollower?)
+        #expect(keys.clientRandoms.isEmpty, "half a line is not a key yet")
+        let h = try FileHandle(forWritingTo: url)
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(line.dropFirst(40).utf8))
+        try h.close()
+        follower.readOn()
+        #expect(keys.clientRandoms == [Array(repeating: 0xab, count: 32)])
+        #expect(KeyLogFollower(path: "/nonexistent/keys.log", into: keys) == nil)
     }
 }
