@@ -172,6 +172,8 @@ public struct TLSFacts: Sendable, Equatable {
     public var alertFrom: Side?
     /// Records of at least one direction were decrypted with the key log.
     public var decrypted = false
+    /// The ClientHello's random: what a key log names the session's keys by (not written out).
+    public var clientRandom: [UInt8]?
     public init() {}
 }
 

@@ -226,6 +226,7 @@ public final class SessionBuilder {
             f.stoppedAfter = after.name
         }
         f.decrypted = s.decrypted.contains(true)
+        f.clientRandom = s.clientRandom
         return f
     }
 

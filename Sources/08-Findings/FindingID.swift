@@ -43,6 +43,7 @@ public enum FindingID: String, Sendable, CaseIterable, Comparable, CustomStringC
     case interceptedStarttls = "intercepted-starttls"
     case interceptedRelay = "intercepted-relay"
     case interceptedTLS = "intercepted-tls"
+    case keyLogMatchesNoHandshake = "keylog-matches-no-handshake"
     case sameConnection = "same-connection"
     case divergentOutcome = "divergent-outcome"
 

@@ -303,6 +303,16 @@ public enum JSONRecords {
         w.endArray()
     }
 
+    /// A finding about the whole run (`keylog-matches-no-handshake`).
+    public static func runFinding(_ f: Finding, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type"); w.string("finding")
+        w.key("session"); w.int(f.session)
+        w.key("findings"); findings([f], &w)
+        w.endObject()
+        w.newline()
+    }
+
     /// One connection seen at two capture points (see `SameConnection`).
     public static func sameConnection(_ x: SameConnection, combinedSession: Int? = nil, captureNames: [String], findings: [Finding] = [], into w: inout JSONWriter) {
         func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }

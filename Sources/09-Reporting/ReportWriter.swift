@@ -38,6 +38,8 @@ public enum ReportRecord: Sendable {
     case sameConnection(SameConnection, Finding, combined: (Session, [Transaction], [Finding])?)
     /// An intercepted connection and its findings.
     case intercept(Intercept, [Finding])
+    /// A finding about the whole run rather than one session or pair.
+    case note(Finding)
     /// The last record of a run.
     case summary(RunSummary, packets: Int)
 }
@@ -78,6 +80,11 @@ public final class ReportWriter {
             switch format {
             case .json: json { JSONRecords.intercept(x, findings: findings, into: &$0) }
             case .text(let color): out.write(InterceptText(color: color).render(x) + "\n")
+            }
+        case .note(let f):
+            switch format {
+            case .json: json { JSONRecords.runFinding(f, into: &$0) }
+            case .text(let color): out.write(SessionText(color: color).tagless(f, f.id.rawValue) + "  " + Printable.escape(f.message) + "\n\n")
             }
         case .summary(let s, let packets): summary(s, packets: packets)
         }

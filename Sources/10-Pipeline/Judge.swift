@@ -23,6 +23,12 @@ public final class Judge: RecordSink {
     public var combine: ((SameConnection, Int) -> (Session, [Transaction])?)?
     /// The number the first combined session takes (after every session read).
     public var nextSessionID = 1
+    /// The client randoms of the key logs given (`--keylog`), when any were: a key log that
+    /// matches none of the capture's handshakes is a finding of its own.
+    public var keyLogClientRandoms: Set<[UInt8]>?
+    /// The first session whose TLS handshake had no keys, and whether any handshake had them.
+    private var firstUnkeyedTLS: Session?
+    private var anyKeyedTLS = false
 
     /// `captures`: how many capture files the sessions come from (one is one clock).
     public init(captures: Int, pairing: InterceptFinder.Mode = .auto, streaming: Bool = false, output: @escaping (ReportRecord) -> Void) {
@@ -45,6 +51,9 @@ public final class Judge: RecordSink {
     public func session(_ s: Session) {
         let txns = waiting.removeValue(forKey: s.id) ?? []
         let findings = FindingsEngine.session(s, txns)
+        if let random = s.tls?.clientRandom {
+            if keyLogClientRandoms?.contains(random) == true { anyKeyedTLS = true } else if firstUnkeyedTLS == nil { firstUnkeyedTLS = s }
+        }
         summary.sessions += 1
         for a in s.anomalies { summary.anomalies[a.name.rawValue, default: 0] += 1 }
         for f in findings { summary.add(f) }
@@ -73,6 +82,11 @@ public final class Judge: RecordSink {
             for f in findings { summary.add(f) }
             summary.intercepts += 1
             output(.intercept(x, findings))
+        }
+        if let randoms = keyLogClientRandoms, !randoms.isEmpty, !anyKeyedTLS, let s = firstUnkeyedTLS {
+            let f = FindingsEngine.keyLogMatchesNoHandshake(s, keys: randoms.count)
+            summary.add(f)
+            output(.note(f))
         }
         output(.summary(summary, packets: packets))
     }

@@ -94,6 +94,7 @@ struct Read: ParsableCommand {
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
         let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names)
         let judge = Judge(captures: files.count, pairing: pairing) { writer.write($0) }
+        if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
         // A connection captured twice whose copies each lost what the other holds is decoded
         // again from both (the files are read a second time, for that connection only).
         let readOptions = options

@@ -544,3 +544,17 @@ func rewriteSequenceNumbers(_ from: URL, to: URL, clientPort: UInt16, delta: UIn
         #expect(!(x["verdict"] as? String ?? "").contains("TLS"))
     }
 }
+
+extension TLSInterceptionTests {
+    /// The mail client's key log, and a capture of what left its host: none of the client's keys
+    /// opens a handshake on the wire, because the shield ended the client's TLS and spoke its own.
+    @Test func aKeyLogThatMatchesNoHandshakeIsSaid() throws {
+        let r = try runCLI(["read", "--format", "json", "--keylog", "Captures/tls-intercepting-shield-client-leg.keys", "Captures/tls-intercepting-shield-server-leg.pcap"])
+        #expect(r.stdout.contains("\"type\":\"finding\""))
+        #expect(r.stdout.contains("\"id\":\"keylog-matches-no-handshake\""))
+        let matching = try runCLI(["read", "--format", "json", "--keylog", "Captures/tls-intercepting-shield-client-leg.keys", "Captures/tls-intercepting-shield-client-leg.pcap"])
+        #expect(!matching.stdout.contains("keylog-matches-no-handshake"))
+        let none = try runCLI(["read", "--format", "json", "Captures/tls-intercepting-shield-server-leg.pcap"])
+        #expect(!none.stdout.contains("keylog-matches-no-handshake"), "no key log given, nothing to say")
+    }
+}
