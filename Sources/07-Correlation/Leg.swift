@@ -36,8 +36,7 @@ final class Leg {
         /// Initial sequence numbers and SYN timestamp values [client, server].
         var isn: [UInt32?] = [nil, nil]
         var synTimestamp: [UInt32?] = [nil, nil]
-        /// Payload bytes, gaps and bytes lost in gaps [client→server, server→client].
-        var bytes = [0, 0]
+        /// Gaps and bytes lost in gaps [client→server, server→client].
         var gaps = [0, 0]
         var gapBytes = [0, 0]
     }
@@ -82,7 +81,7 @@ final class Leg {
         self.init(id: session.id, client: session.client, server: session.server, vantage: session.vantage, start: session.start, end: session.end)
         tls = session.tls
         wire = Wire(isn: session.tcp.map(\.isn), synTimestamp: session.tcp.map(\.synTimestamp),
-                    bytes: session.bytes, gaps: session.gaps, gapBytes: session.gapBytes)
+                    gaps: session.gaps, gapBytes: session.gapBytes)
         let byIndex = Dictionary(transactions.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         commands.reserveCapacity(session.timeline.count { if case .command = $0.kind { true } else { false } })
         /// Where the command with index `index` is in `commands`: the decoder numbers commands as

@@ -14,46 +14,55 @@ import Sessions
 /// retransmission with the same bytes, which the reassembler keeps once; a segment only one copy
 /// carries fills the other's gap. Needs the capture files again: not for standard input.
 public enum CombinedCopies {
-    /// The session (numbered `id`) and transactions decoded from both copies of `x` together;
-    /// nil when the files cannot be read again or yield no session.
-    public static func decode(_ x: SameConnection, paths: [String], options: AnalyzerOptions, id: Int) -> (Session, [Transaction])? {
-        guard !paths.contains("-") else { return nil }
-        let near = x.nearClientEndpoints, far = x.nearServerEndpoints
+    /// For each of `connections`, the session and transactions decoded from both its copies
+    /// together (nil where the files yield none), numbered from `firstID` on. The files are read
+    /// again once for all of them; nil for every one when the input was standard input.
+    public static func decode(_ connections: [SameConnection], paths: [String], options: AnalyzerOptions, firstID: Int) -> [(Session, [Transaction])?] {
+        guard !connections.isEmpty, !paths.contains("-") else { return connections.map { _ in nil } }
         struct Held {
             var seg: TCPSegment
             var bytes: [UInt8]
             var time: Timestamp
             var order: Int
         }
-        var held: [Held] = []
+        /// Where each copy was seen: its capture point and its endpoints in a fixed order.
+        struct Copy: Hashable {
+            var vantage: Vantage
+            var low: Endpoint, high: Endpoint
+            init(_ v: Vantage, _ a: Endpoint, _ b: Endpoint) {
+                vantage = v
+                (low, high) = a < b ? (a, b) : (b, a)
+            }
+        }
+        var copies: [Copy: (connection: Int, near: Bool)] = [:]
+        for (k, x) in connections.enumerated() {
+            copies[Copy(x.nearClientCapture, x.nearClientEndpoints.client, x.nearClientEndpoints.server)] = (k, true)
+            copies[Copy(x.nearServerCapture, x.nearServerEndpoints.client, x.nearServerEndpoints.server)] = (k, false)
+        }
+        var held = [[Held]](repeating: [], count: connections.count)
         let captures = CaptureSet(paths: paths)
         var decoders: [Int: PacketDecoder] = [:]
         for f in captures.files {
             if let lt = LinkType(dlt: f.dlt) { decoders[f.index] = PacketDecoder(linkType: lt) }
         }
         captures.forEach { p in
-            let v = p.vantage
-            guard v == x.nearClientCapture || v == x.nearServerCapture else { return }
-            decoders[v.file]?.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
+            decoders[p.vantage.file]?.decode(p.bytes, wireLength: p.wireLength, time: p.time) { seg in
+                guard let (k, near) = copies[Copy(p.vantage, seg.source, seg.destination)] else { return }
+                let x = connections[k]
                 var s = seg
                 var time = p.time
-                if v == x.nearClientCapture, Set([s.source, s.destination]) == Set([near.client, near.server]) {
-                    // As it is.
-                } else if v == x.nearServerCapture, Set([s.source, s.destination]) == Set([far.client, far.server]) {
-                    let fromClient = s.source == far.client
-                    s.source = fromClient ? near.client : near.server
-                    s.destination = fromClient ? near.server : near.client
+                if !near {
+                    // The near-server copy brought onto the near-client copy's terms.
+                    let fromClient = s.source == x.nearServerEndpoints.client
+                    s.source = fromClient ? x.nearClientEndpoints.client : x.nearClientEndpoints.server
+                    s.destination = fromClient ? x.nearClientEndpoints.server : x.nearClientEndpoints.client
                     s.seq = s.seq &- x.sequenceDelta[fromClient ? 0 : 1]
                     s.ack = s.ack &- x.sequenceDelta[fromClient ? 1 : 0]
                     time = time.adding(seconds: -x.clock.seconds)
-                } else {
-                    return
                 }
-                held.append(Held(seg: s, bytes: Array(s.payload), time: time, order: held.count))
+                held[k].append(Held(seg: s, bytes: Array(s.payload), time: time, order: held[k].count))
             }
         }
-        guard !held.isEmpty else { return nil }
-        held.sort { ($0.time, $0.order) < ($1.time, $1.order) }
 
         final class One: RecordSink {
             var sessions: [Session] = []
@@ -61,24 +70,31 @@ public enum CombinedCopies {
             func transaction(_ t: Transaction, in session: Session) { transactions.append(t) }
             func session(_ s: Session) { sessions.append(s) }
         }
-        let sink = One()
-        let analyzer = Analyzer(options: options, sink: sink)
-        for h in held {
-            var seg = h.seg
-            h.bytes.withUnsafeBytes { payload in
-                seg.payload = payload
-                analyzer.segment(seg, time: h.time, vantage: x.nearClientCapture)
+        var id = firstID
+        return connections.indices.map { k -> (Session, [Transaction])? in
+            let x = connections[k]
+            let segments = held[k].sorted { ($0.time, $0.order) < ($1.time, $1.order) }
+            let sink = One()
+            let analyzer = Analyzer(options: options, sink: sink)
+            for h in segments {
+                var seg = h.seg
+                h.bytes.withUnsafeBytes { payload in
+                    seg.payload = payload
+                    analyzer.segment(seg, time: h.time, vantage: x.nearClientCapture)
+                }
             }
+            analyzer.finish()
+            guard var session = sink.sessions.first else { return nil }
+            let decodedID = session.id
+            session.id = id
+            session.combinedFrom = [x.nearClient, x.nearServer]
+            let transactions = sink.transactions.filter { $0.session == decodedID }.map { t in
+                var t = t
+                t.session = session.id
+                return t
+            }
+            id += 1
+            return (session, transactions)
         }
-        analyzer.finish()
-        guard var session = sink.sessions.first else { return nil }
-        session.id = id
-        session.combinedFrom = [x.nearClient, x.nearServer]
-        let transactions = sink.transactions.filter { $0.session == sink.sessions[0].id }.map { t in
-            var t = t
-            t.session = id
-            return t
-        }
-        return (session, transactions)
     }
 }

@@ -20,7 +20,7 @@ public final class Judge: RecordSink {
     /// Decodes both copies of a connection seen twice together, when one lost bytes the other
     /// holds (set by the command line, which can read the files again): the session and its
     /// transactions, numbered as given.
-    public var combine: ((SameConnection, Int) -> (Session, [Transaction])?)?
+    public var combine: (([SameConnection], Int) -> [(Session, [Transaction])?])?
     /// The number the first combined session takes (after every session read).
     public var nextSessionID = 1
     /// The client randoms of the key logs given (`--keylog`), when any were: a key log that
@@ -64,18 +64,23 @@ public final class Judge: RecordSink {
     /// The pairs found among all sessions, and the summary; call after the last session.
     public func finish(packets: Int) {
         let intercepts = finder.finish()
-        for x in finder.connectionsSeenTwice {
+        let seenTwice = finder.connectionsSeenTwice
+        // One copy's gaps filled from the other: the whole dialogue, written before the record
+        // that names it (not counted in the summary: its lines are the two copies' own). All of
+        // them decoded in one more reading of the files.
+        let gapped = seenTwice.indices.filter { seenTwice[$0].gapBytesInOtherCopy.contains { $0 > 0 } }
+        var combined: [Int: (Session, [Transaction], [Finding])] = [:]
+        if !gapped.isEmpty, let combine {
+            for (k, result) in zip(gapped, combine(gapped.map { seenTwice[$0] }, nextSessionID)) {
+                guard let (s, txns) = result else { continue }
+                combined[k] = (s, txns, FindingsEngine.session(s, txns))
+            }
+        }
+        for (k, x) in seenTwice.enumerated() {
             let f = FindingsEngine.sameConnection(x)
             summary.add(f)
             summary.connectionsSeenTwice += 1
-            // One copy's gaps filled from the other: the whole dialogue, written before the record
-            // that names it (not counted in the summary: its lines are the two copies' own).
-            var combined: (Session, [Transaction], [Finding])?
-            if x.gapBytesInOtherCopy.contains(where: { $0 > 0 }), let (s, txns) = combine?(x, nextSessionID) {
-                nextSessionID += 1
-                combined = (s, txns, FindingsEngine.session(s, txns))
-            }
-            output(.sameConnection(x, f, combined: combined))
+            output(.sameConnection(x, f, combined: combined[k]))
         }
         for x in intercepts {
             let findings = FindingsEngine.intercept(x)

@@ -99,7 +99,7 @@ struct Read: ParsableCommand {
         // again from both (the files are read a second time, for that connection only).
         let readOptions = options
         let paths = files
-        judge.combine = { x, id in CombinedCopies.decode(x, paths: paths, options: readOptions, id: id) }
+        judge.combine = { xs, id in CombinedCopies.decode(xs, paths: paths, options: readOptions, firstID: id) }
         // Indexed by file number: looked up for every packet.
         var linkTypes = [LinkType?](repeating: nil, count: files.count)
         var skip = Set<Int>()
