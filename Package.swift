@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "Vocabulary"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "SMTP", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -88,4 +88,43 @@ public enum SMTPDetector {
         if bytes.count >= 3, bytes[2] > 0x04 { return false }
         return true
     }
+
+    /// Whether a connection on another port carries SMTP, directly or inside a proxy tunnel.
+    public enum Detection: Sendable, Equatable {
+        /// SMTP: after the handshake of `proxy` when there is one, which takes the first
+        /// `preamble` bytes of each direction (0 and 0 without a proxy).
+        case yes(proxy: ProxyTunnel?, preamble: (client: Int, server: Int))
+        case no
+        case undecided
+
+        public static func == (a: Detection, b: Detection) -> Bool {
+            switch (a, b) {
+            case (.no, .no), (.undecided, .undecided): return true
+            case (.yes(let p, let x), .yes(let q, let y)): return p == q && x == y
+            default: return false
+            }
+        }
+    }
+
+    /// SMTP by content (see `classify`), also behind a SOCKS 4/4a/5 or HTTP CONNECT handshake
+    /// (`ProxyPreamble`): the bytes after a completed handshake are classified as SMTP the usual
+    /// way. A refused handshake opens no tunnel.
+    public static func detect(server: [UInt8], client: [UInt8]) -> Detection {
+        switch ProxyPreamble.parse(client: client, server: server) {
+        case .none:
+            switch classify(server: server, client: client) {
+            case .yes: return .yes(proxy: nil, preamble: (0, 0))
+            case .no: return .no
+            case .undecided: return .undecided
+            }
+        case .incomplete: return .undecided
+        case .refused: return .no
+        case .tunnel(let proxy, let c, let s):
+            switch classify(server: Array(server[s...]), client: Array(client[c...])) {
+            case .yes: return .yes(proxy: proxy, preamble: (c, s))
+            case .no: return .no
+            case .undecided: return .undecided
+            }
+        }
+    }
 }

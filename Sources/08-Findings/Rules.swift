@@ -25,11 +25,11 @@ public enum FindingsEngine {
     }
 
     /// A key log was given, and none of its keys belongs to a TLS handshake in the capture (the
-    /// first of which is `s`).
-    public static func keyLogMatchesNoHandshake(_ s: Session, keys: Int) -> Finding {
-        Finding(id: .keyLogMatchesNoHandshake, severity: Catalog.entry(.keyLogMatchesNoHandshake).severity, time: s.start,
-                message: "the key log holds keys for \(keys) TLS session\(keys == 1 ? "" : "s"), none of them one of this capture's handshakes (session \(s.id) and any later): something on the client host may have ended the client's TLS and spoken TLS of its own (a mail shield), or the key log belongs to another capture",
-                session: s.id)
+    /// first of which is `session`'s, which began at `time`).
+    public static func keyLogMatchesNoHandshake(session: Int, at time: Timestamp, keys: Int) -> Finding {
+        Finding(id: .keyLogMatchesNoHandshake, severity: Catalog.entry(.keyLogMatchesNoHandshake).severity, time: time,
+                message: "the key log holds keys for \(keys) TLS session\(keys == 1 ? "" : "s"), none of them one of this capture's handshakes (session \(session) and any later): something on the client host may have ended the client's TLS and spoken TLS of its own (a mail shield), or the key log belongs to another capture",
+                session: session)
     }
 
     /// The finding that says two sessions are one connection seen twice.

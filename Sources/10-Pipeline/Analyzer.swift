@@ -109,7 +109,7 @@ public final class Analyzer {
         self.options = options
         self.stage = next
         self.reassembler = TCPReassembler(limits: options.reassembly, serverPorts: options.ports)
-        reassembler.speaksFirst = Self.speaksFirst
+        reassembler.speaksFirst = SMTPDetector.speaksFirst
     }
 
     /// Feeds one captured packet of a file whose link type is `linkType`.
@@ -214,7 +214,7 @@ public final class Analyzer {
             return
         }
         candidate.look(direction, bytes)
-        let verdict = Self.detect(server: candidate.server, client: candidate.client)
+        let verdict = SMTPDetector.detect(server: candidate.server, client: candidate.client)
         // Most connections are ruled out by their first bytes: those are not copied again.
         if verdict == .no { return ignore(handle) }
         candidate.held.append(Candidate.Held(direction: direction, bytes: Array(bytes), meta: meta))
@@ -278,57 +278,5 @@ public final class Analyzer {
         stage.open(slot, s)
         sessionSlot[c.handle] = slot
         return slot
-    }
-
-    /// Whether a connection on another port carries SMTP.
-    public typealias Verdict = SMTPDetector.Verdict
-
-    /// Whether a connection on another port carries SMTP, directly or inside a proxy tunnel.
-    public enum Detection: Sendable, Equatable {
-        /// SMTP: after the handshake of `proxy` when there is one, which takes the first
-        /// `preamble` bytes of each direction (0 and 0 without a proxy).
-        case yes(proxy: ProxyTunnel?, preamble: (client: Int, server: Int))
-        case no
-        case undecided
-
-        public static func == (a: Detection, b: Detection) -> Bool {
-            switch (a, b) {
-            case (.no, .no), (.undecided, .undecided): return true
-            case (.yes(let p, let x), .yes(let q, let y)): return p == q && x == y
-            default: return false
-            }
-        }
-    }
-
-    /// SMTP by content (see `classify`), also behind a SOCKS 4/4a/5 or HTTP CONNECT handshake
-    /// (`ProxyPreamble`): the bytes after a completed handshake are classified as SMTP the usual
-    /// way. A refused handshake opens no tunnel.
-    public static func detect(server: [UInt8], client: [UInt8]) -> Detection {
-        switch ProxyPreamble.parse(client: client, server: server) {
-        case .none:
-            switch classify(server: server, client: client) {
-            case .yes: return .yes(proxy: nil, preamble: (0, 0))
-            case .no: return .no
-            case .undecided: return .undecided
-            }
-        case .incomplete: return .undecided
-        case .refused: return .no
-        case .tunnel(let proxy, let c, let s):
-            switch classify(server: Array(server[s...]), client: Array(client[c...])) {
-            case .yes: return .yes(proxy: proxy, preamble: (c, s))
-            case .no: return .no
-            case .undecided: return .undecided
-            }
-        }
-    }
-
-    /// SMTP by content: the server greets with `220`, the client answers EHLO or HELO.
-    public static func classify(server: [UInt8], client: [UInt8]) -> Verdict {
-        SMTPDetector.classify(server: server, client: client)
-    }
-
-    /// Says which side a mid-stream capture's first bytes come from (see `TCPReassembler.speaksFirst`).
-    static func speaksFirst(_ bytes: UnsafeRawBufferPointer) -> Bool? {
-        SMTPDetector.speaksFirst(bytes)
     }
 }

@@ -27,7 +27,7 @@ public final class Judge: RecordSink {
     /// matches none of the capture's handshakes is a finding of its own.
     public var keyLogClientRandoms: Set<[UInt8]>?
     /// The first session whose TLS handshake had no keys, and whether any handshake had them.
-    private var firstUnkeyedTLS: Session?
+    private var firstUnkeyedTLS: (id: Int, start: Timestamp)?
     private var anyKeyedTLS = false
 
     /// `captures`: how many capture files the sessions come from (one is one clock).
@@ -52,7 +52,7 @@ public final class Judge: RecordSink {
         let txns = waiting.removeValue(forKey: s.id) ?? []
         let findings = FindingsEngine.session(s, txns)
         if let random = s.tls?.clientRandom {
-            if keyLogClientRandoms?.contains(random) == true { anyKeyedTLS = true } else if firstUnkeyedTLS == nil { firstUnkeyedTLS = s }
+            if keyLogClientRandoms?.contains(random) == true { anyKeyedTLS = true } else if firstUnkeyedTLS == nil { firstUnkeyedTLS = (s.id, s.start) }
         }
         summary.sessions += 1
         for a in s.anomalies { summary.anomalies[a.name.rawValue, default: 0] += 1 }
@@ -89,7 +89,7 @@ public final class Judge: RecordSink {
             output(.intercept(x, findings))
         }
         if let randoms = keyLogClientRandoms, !randoms.isEmpty, !anyKeyedTLS, let s = firstUnkeyedTLS {
-            let f = FindingsEngine.keyLogMatchesNoHandshake(s, keys: randoms.count)
+            let f = FindingsEngine.keyLogMatchesNoHandshake(session: s.id, at: s.start, keys: randoms.count)
             summary.add(f)
             output(.note(f))
         }

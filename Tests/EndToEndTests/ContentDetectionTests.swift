@@ -1,4 +1,5 @@
 import Pipeline
+import SMTP
 import Foundation
 import Testing
 
@@ -43,12 +44,12 @@ func rewritePort(_ source: URL, to destination: URL, from: UInt16, to newPort: U
 
     /// Other protocols are not taken for SMTP: an FTP-like 220 greeting answered by USER, HTTP.
     @Test func otherProtocolsAreNotSMTP() {
-        #expect(Analyzer.classify(server: Array("220 ftp ready\r\n".utf8), client: Array("USER anonymous\r\n".utf8)) == .no)
-        #expect(Analyzer.classify(server: [], client: Array("GET / HTTP/1.1\r\n".utf8)) == .no)
-        #expect(Analyzer.classify(server: Array("HTTP/1.1 200 OK".utf8), client: []) == .no)
-        #expect(Analyzer.classify(server: Array("220 mx ESMTP\r\n".utf8), client: Array("EHLO c\r\n".utf8)) == .yes)
-        #expect(Analyzer.classify(server: Array("220 mx ESMTP\r\n".utf8), client: Array("HELO\r\n".utf8)) == .yes)
-        #expect(Analyzer.classify(server: Array("22".utf8), client: []) == .undecided)
+        #expect(SMTPDetector.classify(server: Array("220 ftp ready\r\n".utf8), client: Array("USER anonymous\r\n".utf8)) == .no)
+        #expect(SMTPDetector.classify(server: [], client: Array("GET / HTTP/1.1\r\n".utf8)) == .no)
+        #expect(SMTPDetector.classify(server: Array("HTTP/1.1 200 OK".utf8), client: []) == .no)
+        #expect(SMTPDetector.classify(server: Array("220 mx ESMTP\r\n".utf8), client: Array("EHLO c\r\n".utf8)) == .yes)
+        #expect(SMTPDetector.classify(server: Array("220 mx ESMTP\r\n".utf8), client: Array("HELO\r\n".utf8)) == .yes)
+        #expect(SMTPDetector.classify(server: Array("22".utf8), client: []) == .undecided)
     }
 }
 /// A session found by content replays what was held with each packet's own time, TTL and IPv4 ID.

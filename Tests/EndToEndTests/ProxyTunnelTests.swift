@@ -73,11 +73,11 @@ import Testing
         let request: [UInt8] = [5, 1, 0, 5, 1, 0, 1, 198, 51, 100, 25, 0, 25]
         let reply: [UInt8] = [5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0]
         let target = ProxyTunnel(kind: .socks5, target: "198.51.100.25:25")
-        #expect(Analyzer.detect(server: reply + Array("220 mx\r\n".utf8), client: request + Array("EHLO c\r\n".utf8)) == .yes(proxy: target, preamble: (13, 12)))
-        #expect(Analyzer.detect(server: reply, client: request) == .undecided)
-        #expect(Analyzer.detect(server: [5, 0], client: request) == .undecided)
-        #expect(Analyzer.detect(server: reply + Array("HTTP/1.1 200 OK\r\n".utf8), client: request + Array("GET / HTTP/1.1\r\n".utf8)) == .no)
-        #expect(Analyzer.detect(server: [5, 0, 5, 1], client: request) == .no)
-        #expect(Analyzer.detect(server: Array("220 mx\r\n".utf8), client: Array("EHLO c\r\n".utf8)) == .yes(proxy: nil, preamble: (0, 0)))
+        #expect(SMTPDetector.detect(server: reply + Array("220 mx\r\n".utf8), client: request + Array("EHLO c\r\n".utf8)) == .yes(proxy: target, preamble: (13, 12)))
+        #expect(SMTPDetector.detect(server: reply, client: request) == .undecided)
+        #expect(SMTPDetector.detect(server: [5, 0], client: request) == .undecided)
+        #expect(SMTPDetector.detect(server: reply + Array("HTTP/1.1 200 OK\r\n".utf8), client: request + Array("GET / HTTP/1.1\r\n".utf8)) == .no)
+        #expect(SMTPDetector.detect(server: [5, 0, 5, 1], client: request) == .no)
+        #expect(SMTPDetector.detect(server: Array("220 mx\r\n".utf8), client: Array("EHLO c\r\n".utf8)) == .yes(proxy: nil, preamble: (0, 0)))
     }
 }
