@@ -12,9 +12,7 @@ public enum Driver {
         /// Work items and records handed over at once (smaller: the threads wait on each other
         /// more; the tests use that).
         public var sessionBatch = Limits.sessionBatch
-        /// Finished sessions waiting for the judging thread: 256 (at 1024, 4 MB more at the peak on
-        /// the 1 GB corpus, for no measurable speed).
-        public var recordCapacity = 256
+        public var recordCapacity = Limits.judgeQueue
         public init() {}
     }
 

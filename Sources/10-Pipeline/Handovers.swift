@@ -22,7 +22,7 @@ public final class SessionHandover: SessionInput {
     /// Work and what it refers to, handed over together. Only one thread holds a batch at a time:
     /// the exchange passes it on (`sending`), never shares it.
     private final class Batch {
-        static let bytesLimit = 1 << 18
+        static let bytesLimit = Limits.sessionBatchBytes
         var work: [Work] = []
         let bytes = ByteBuffer(capacity: Batch.bytesLimit)
         var sessions: [Session] = []
@@ -85,10 +85,7 @@ public final class SessionHandover: SessionInput {
         let items = max(1, batchItems)
         self.batchItems = items
         fallback = stage
-        // 8 MB of segments in flight: the SMTP stage's work comes in bursts (long message
-        // bodies), and while it catches up the TCP stage and the reader go on ahead rather than
-        // wait (measured: with 4 MB, a quarter of the time only one core had work).
-        let exchange = BatchExchange(count: 32) { Batch(items: items) }
+        let exchange = BatchExchange(count: Limits.sessionBatches) { Batch(items: items) }
         self.exchange = exchange
         batch = exchange.empty(&spare)
         // Handed to the thread: the stage (used by no other thread until `finish` joins it) and

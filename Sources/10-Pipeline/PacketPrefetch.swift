@@ -7,13 +7,13 @@ import Vocabulary
 enum PacketPrefetch {
     /// Packets copied out of libpcap's buffers, to cross from the reading thread.
     private final class Block {
-        static let size = 1 << 20
+        static let size = Limits.readBlockBytes
         let bytes = ByteBuffer(capacity: Block.size)
         var packets: [(offset: Int, length: Int, wireLength: Int, time: Timestamp, vantage: Vantage)] = []
 
         /// Copies the packet in; false when the block is full (it takes any packet when empty).
         func add(_ p: RawPacket) -> Bool {
-            if bytes.count + p.bytes.count > Block.size || packets.count >= 8192, !packets.isEmpty { return false }
+            if bytes.count + p.bytes.count > Block.size || packets.count >= Limits.readBlockPackets, !packets.isEmpty { return false }
             packets.append((bytes.count, p.bytes.count, p.wireLength, p.time, p.vantage))
             bytes.append(p.bytes)
             return true
@@ -22,9 +22,7 @@ enum PacketPrefetch {
 
     /// Every packet of `captures`, as `CaptureSet.forEach` gives them, read on another thread.
     static func forEach(_ captures: CaptureSet, _ body: (RawPacket) -> Void) {
-        // Four blocks: the reader is the lightest stage and seldom far ahead; the memory goes to
-        // the SMTP stage's hand-over, where the bursts are.
-        let blocks = BatchExchange(count: 4) { Block() }
+        let blocks = BatchExchange(count: Limits.readBlocks) { Block() }
         // Handed to the reader thread: the capture set (used by no other thread until it is
         // joined) and the exchange; blocks go back and forth through it, one thread's at a time.
         let reader = WorkerThread {

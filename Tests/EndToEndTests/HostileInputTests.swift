@@ -72,11 +72,10 @@ func runCLIStreaming(_ arguments: [String], produce: (FileHandle) throws -> Void
         let t = try #require(out.split(separator: "\n").first { $0.contains("\"type\":\"transaction\"") })
         #expect(t.contains("\"size\":\(16 + lines * 1000)"))
         #expect(t.contains("\"queue_id\":\"BIG\""))
-        // Flat: bounded by the hand-overs between the threads, not by the 2.2 GB message. Each of
-        // the reader's 4 blocks and the SMTP stage's 32 batches takes one packet of any size when
-        // empty, and this test's packets are 1 MB: with the threads behind (a loaded machine runs
-        // the test suite beside it), about 40 MB are in flight above the 100 MB the process
-        // otherwise needs (measured: 140–161 MB).
+        // Flat: bounded by the hand-overs between the threads (`Limits.readBlocks`,
+        // `Limits.sessionBatches`: each block and batch takes one packet of any size when empty,
+        // and these packets are 1 MB), not by the 2.2 GB message. Measured peaks: under 150 MB
+        // alone, up to 161 MB with the rest of the test suite running beside it.
         #expect(rss < 200_000, "peak RSS \(rss) KB")
     }
 
