@@ -46,7 +46,7 @@ public enum ReportRecord: Sendable {
 
 /// Writes report records as the terminal timeline or as JSON lines. Rendering only: what to say
 /// was decided before (see the pipeline's judging stage).
-public final class ReportWriter {
+public final class ReportWriter: ReportSink {
     public enum Format: Sendable {
         case text(color: Bool)
         case json

@@ -93,7 +93,8 @@ struct Read: ParsableCommand {
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
         let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names)
-        let judge = Judge(captures: files.count, pairing: pairing) { writer.write($0) }
+        let sinks = ReportSinks([writer])
+        let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
         // A connection captured twice whose copies each lost what the other holds is decoded
         // again from both (the files are read a second time, for that connection only).
@@ -114,10 +115,12 @@ struct Read: ParsableCommand {
         Driver.read(captures, linkTypes: linkTypes, options: options, judge: judge)
         // Errors met while reading (a file cut short) come after what was read before them.
         for e in captures.errors.dropFirst(openErrors) { report(e) }
+        let sinkErrors = sinks.finish()
         out.flush()
+        for e in sinkErrors { reportLine(e) }
         // Done: the process ends here, without taking apart what the analysis built (the flow
         // table, the sessions held for pairing), which only the kernel needs to reclaim.
-        Glibc.exit(!captures.errors.isEmpty || !skip.isEmpty ? 1 : 0)
+        Glibc.exit(!captures.errors.isEmpty || !skip.isEmpty || !sinkErrors.isEmpty ? 1 : 0)
     }
 
     private func useColor() -> Bool {
@@ -125,8 +128,10 @@ struct Read: ParsableCommand {
         return isatty(1) != 0
     }
 
-    private func report(_ e: CaptureError) {
-        var line = Array("smtpscope: \(e.description)\n".utf8)
+    private func report(_ e: CaptureError) { reportLine(e.description) }
+
+    private func reportLine(_ text: String) {
+        var line = Array("smtpscope: \(text)\n".utf8)
         line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress!, $0.count) }
     }
 }
