@@ -1,3 +1,4 @@
+import Synchronization
 import Capture
 import Packets
 import Reassembly
@@ -32,7 +33,17 @@ public struct AnalyzerOptions: Sendable {
     public var sessions = SessionBuilder.Limits()
     /// TLS secrets (NSS key log) to decrypt STARTTLS and implicit TLS with; nil reads only the handshakes.
     public var keyLog: KeyLogStore?
+    /// Session numbers shared by the analyzers of several capture workers, so that each session
+    /// has its own; nil: this analyzer numbers its sessions from 1.
+    public var sessionNumbers: SessionNumbers?
     public init() {}
+}
+
+/// Session numbers handed out to several analyzers at once (live capture workers).
+public final class SessionNumbers: Sendable {
+    private let last = Atomic<Int>(0)
+    public init() {}
+    public func next() -> Int { last.add(1, ordering: .relaxed).newValue }
 }
 
 /// Capture packets in, sessions and transactions out: packet decoding, TCP reassembly, SMTP
@@ -266,7 +277,7 @@ public final class Analyzer {
     /// Begins the connection's SMTP session.
     private func openSession(_ c: Connection, proxy: ProxyTunnel? = nil) -> Int {
         sessionsSeen += 1
-        var s = Session(id: sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
+        var s = Session(id: options.sessionNumbers?.next() ?? sessionsSeen, client: c.client, server: c.server, vantage: c.vantage, start: c.firstSeen, end: c.firstSeen)
         s.proxy = proxy
         let slot: Int
         if let free = freeSlots.popLast() {

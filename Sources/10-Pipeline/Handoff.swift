@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A bounded first-in first-out queue between one producing and one consuming thread. The
+/// A bounded first-in first-out queue between producing threads and one consuming thread. The
 /// consumer takes elements in batches, so that neither side wakes the other for every element;
 /// the producer waits while `capacity` elements are pending, so memory stays bounded.
 ///
@@ -59,6 +59,24 @@ final class Handoff<Element>: @unchecked Sendable {
     func take(into out: inout [Element]) -> Bool {
         pthread_mutex_lock(lock)
         while pending.count < batch && !closed { pthread_cond_wait(changed, lock) }
+        swap(&out, &pending)
+        let more = !out.isEmpty || !closed
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(lock)
+        return more
+    }
+
+    /// As `take`, but waits at most `seconds`: returns with what is pending then (maybe nothing).
+    func take(into out: inout [Element], waitingAtMost seconds: Double) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let ns = Int(deadline.tv_nsec) + Int(seconds * 1e9)
+        deadline.tv_sec += ns / 1_000_000_000
+        deadline.tv_nsec = ns % 1_000_000_000
+        pthread_mutex_lock(lock)
+        while pending.count < batch && !closed {
+            if pthread_cond_timedwait(changed, lock, &deadline) == ETIMEDOUT { break }
+        }
         swap(&out, &pending)
         let more = !out.isEmpty || !closed
         pthread_cond_broadcast(changed)

@@ -72,6 +72,9 @@ struct Live: ParsableCommand {
     @Option(help: ArgumentHelp("Pair the legs of intercepted connections: auto, always or never.", valueName: "mode"))
     var pairing: InterceptFinder.Mode = .auto
 
+    @Option(help: ArgumentHelp("Capture workers, each on a thread of its own with its share of the connections (Linux PACKET_FANOUT, by flow); their transactions come out in one stream. For machines with more cores than one worker keeps busy.", valueName: "n"))
+    var workers = 1
+
     @Option(name: .customLong("keylog"), help: ArgumentHelp("Decrypt TLS with this NSS key log (SSLKEYLOGFILE format; repeatable), read again every second as it grows, so that keys a mail client writes while it sends are used.", valueName: "file"))
     var keylogs: [String] = []
 
@@ -99,15 +102,22 @@ struct Live: ParsableCommand {
         }
         options.keyLog = keys
         let expression = filter ?? Self.defaultFilter(options.ports)
-        let capture: LiveCapture
+        guard workers >= 1, workers <= 64 else { throw ValidationError("--workers takes 1 to 64") }
+        if workers > 1, writeFile != nil { throw ValidationError("-w keeps evidence from one capture worker: use it without --workers") }
+        var captures: [LiveCapture] = []
         do {
-            capture = try LiveCapture(interface: interface, filter: expression, writeTo: writeFile)
+            for _ in 0..<workers {
+                let capture = try LiveCapture(interface: interface, filter: expression, writeTo: writeFile)
+                // Several workers: one fanout group, named by this process.
+                if workers > 1 { try capture.joinFanout(group: UInt16(truncatingIfNeeded: getpid())) }
+                captures.append(capture)
+            }
         } catch {
             fail(error)
         }
         if let user { try dropPrivileges(to: user) }
-        guard let linkType = LinkType(dlt: capture.dlt) else {
-            fail(CaptureError(file: interface, problem: "link type \(capture.dlt) (\(capture.dltName)) is not supported"))
+        guard let linkType = LinkType(dlt: captures[0].dlt) else {
+            fail(CaptureError(file: interface, problem: "link type \(captures[0].dlt) (\(captures[0].dltName)) is not supported"))
         }
         // A parent may start us with these signals blocked (the mask is inherited): unblock them.
         var mask = sigset_t()
@@ -121,53 +131,39 @@ struct Live: ParsableCommand {
         out.immediate = true
         let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0),
                                   captureNames: [interface], streaming: true)
-        // One thread: each transaction is written the moment it finishes.
+        // Each transaction is written the moment a worker finishes it.
         let judge = Judge(captures: 1, pairing: pairing, streaming: true) { writer.write($0) }
-        let analyzer = Analyzer(options: options, sink: judge)
         let started = wallClock()
         var lastSweep = started
-        var failure: CaptureError?
-        while stopRequested.load(ordering: .relaxed) == 0 {
-            do {
-                switch try capture.next() {
-                case .packet(let p): analyzer.packet(p, linkType: linkType)
-                case .timeout: break
-                }
-            } catch {
-                failure = error
-                break
-            }
+        let result = LiveWorkers.run(captures, linkType: linkType, options: options, judge: judge) {
             let now = wallClock()
             if now.seconds(since: lastSweep) >= 1 {
-                // No packets means no capture time passing: idle sessions are closed on the wall clock.
-                analyzer.expireIdle(now: now)
-                capture.flushDump()
                 for f in followers { f.readOn() }
                 lastSweep = now
             }
-            if let count, judge.summary.transactions >= count { break }
-            if let duration, now.seconds(since: started) >= duration { break }
+            if stopRequested.load(ordering: .relaxed) != 0 { return true }
+            if let count, judge.summary.transactions >= count { return true }
+            if let duration, now.seconds(since: started) >= duration { return true }
+            return false
         }
-        analyzer.finish()
-        judge.finish(packets: analyzer.packetStats.packets)
         out.flush()
-        capture.flushDump()
-        if let s = capture.statistics() {
-            stderrLine("smtpscope: \(s.received) packets received, \(s.dropped) dropped by the kernel, \(s.interfaceDropped) dropped by the interface")
+        var received: UInt64 = 0, dropped: UInt64 = 0, interfaceDropped: UInt64 = 0
+        for c in captures {
+            guard let s = c.statistics() else { continue }
+            received += UInt64(s.received)
+            dropped += UInt64(s.dropped)
+            interfaceDropped += UInt64(s.interfaceDropped)
         }
-        if let failure { fail(failure) }
+        var line = "smtpscope: \(received) packets received, \(dropped) dropped by the kernel, \(interfaceDropped) dropped by the interface"
+        if workers > 1 { line += " (workers read " + result.perWorker.map(String.init).joined(separator: ", ") + " packets)" }
+        stderrLine(line)
+        if let failure = result.failure { fail(failure) }
     }
 
     /// The SMTP ports, with or without an 802.1Q tag (a plain `tcp port 25` misses tagged frames).
     static func defaultFilter(_ ports: Set<UInt16>) -> String {
         let list = ports.sorted().map { "tcp port \($0)" }.joined(separator: " or ")
         return "(\(list)) or (vlan and (\(list)))"
-    }
-
-    private func wallClock() -> Timestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(seconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
     }
 
     private func dropPrivileges(to name: String) throws {

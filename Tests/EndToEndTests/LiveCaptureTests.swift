@@ -34,6 +34,30 @@ let needsRoot = "live capture needs root (CI runs as root): run `sudo swift test
         #expect(p.terminationStatus == 0, "live-e2e.sh failed:\n\(text.suffix(3000))")
         #expect(text.contains("PASS"))
     }
+
+    /// `live --workers 2` (two handles in one PACKET_FANOUT group) finds the same transactions as
+    /// one worker and as `read` of the same packets, and both workers get a share: sample captures
+    /// merged and replayed with tcpreplay over a veth pair (Tests/live/live-workers.sh).
+    @Test(.enabled(if: canCapture, Comment(rawValue: needsRoot)))
+    func twoWorkersFindWhatOneFinds() throws {
+        let binary = try #require(smtpscopeBinary())
+        try #require(getuid() == 0, Comment(rawValue: needsRoot))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        p.arguments = ["200", "/bin/bash", repoRoot.appendingPathComponent("Tests/live/live-workers.sh").path]
+        var env = ProcessInfo.processInfo.environment
+        env["SMTPSCOPE"] = binary.path
+        p.environment = env
+        p.currentDirectoryURL = repoRoot
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "live-workers.sh failed:\n\(text.suffix(3000))")
+        #expect(text.contains("PASS"))
+    }
 }
 
 /// `smtpscope live` refusing to start: one line on stderr naming the problem and the exit status a

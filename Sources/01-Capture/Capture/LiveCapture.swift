@@ -135,6 +135,22 @@ public final class LiveCapture {
         if let dumper { pcap_dump_flush(dumper) }
     }
 
+    /// Joins the kernel's fanout group `group` (Linux PACKET_FANOUT, hashed by flow): the handles
+    /// of one group share the interface's packets, every packet of a TCP connection, both
+    /// directions, going to the same handle (the kernel's flow hash orders the two endpoints).
+    /// IP fragments are put together first so that they follow their flow.
+    public func joinFanout(group: UInt16) throws(CaptureError) {
+        #if os(Linux)
+        let packetFanout: Int32 = 18, fanoutHash: UInt32 = 0, flagDefrag: UInt32 = 0x8000
+        var arg = UInt32(group) | ((fanoutHash | flagDefrag) << 16)
+        if setsockopt(pcap_fileno(handle), 263 /* SOL_PACKET */, packetFanout, &arg, socklen_t(MemoryLayout<UInt32>.size)) != 0 {
+            throw CaptureError(file: interface, problem: "cannot share the capture between workers (PACKET_FANOUT): \(String(cString: strerror(errno)))")
+        }
+        #else
+        throw CaptureError(file: interface, problem: "several capture workers need Linux (PACKET_FANOUT)", isUsageError: true)
+        #endif
+    }
+
     /// libpcap's counters: packets received, dropped by the kernel (buffer full), dropped by the interface.
     public func statistics() -> (received: UInt32, dropped: UInt32, interfaceDropped: UInt32)? {
         var s = pcap_stat()
