@@ -15,7 +15,7 @@ struct SMTPScope: ParsableCommand {
               smtpscope read --format json capture.pcapng > sessions.jsonl
               tcpdump -i eth0 -w - 'tcp port 25' | smtpscope read -
             """,
-        version: "0.1.0",
+        version: smtpscopeVersion,
         subcommands: [Read.self, Live.self, Explain.self],
         defaultSubcommand: nil
     )
