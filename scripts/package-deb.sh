@@ -46,6 +46,7 @@ if [ "$mode" = version ]; then echo "$version"; exit 0; fi
 
 arch=$(dpkg --print-architecture)
 scratch=${SCRATCH:-.build-release}
+case "$scratch" in /*) ;; *) scratch=$repo/$scratch ;; esac
 lockfile=${SWIFT_BUILD_LOCK-/tmp/swift.lock}
 bin=$scratch/release/smtpscope
 manual_dir=.build/plugins/GenerateManual/outputs/smtpscope
@@ -56,14 +57,25 @@ locked() {
   if [ -n "$lockfile" ] && command -v flock >/dev/null; then flock "$lockfile" "$@"; else "$@"; fi
 }
 
+# The Debian package that has the shared library $1 (a NEEDED name), as ldconfig finds it; dpkg
+# knows each file by one of its names (/lib/… or /usr/lib/… on a merged-/usr system).
+package_of() {
+  local path p
+  path=$(ldconfig -p | awk -v l="$1" '$1 == l && $NF ~ /^\// {print $NF; exit}')
+  [ -n "$path" ] || return 0
+  for p in "$path" "$(readlink -f "$path")" "${path#/usr}" "/usr$path"; do
+    dpkg -S "$p" 2>/dev/null | head -1 | cut -d: -f1 | grep . && return 0
+  done
+  return 0
+}
+
 # Every library the binary loads must come from a Debian package: one from the Swift toolchain
 # (libswiftCore.so, libFoundation.so …) means the runtime was not linked in, and the package
 # would not run where it is installed.
 check_libraries() {
-  local lib path
+  local lib
   for lib in $(objdump -p "$1" | awk '$1 == "NEEDED" {print $2}'); do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && $NF ~ /^\// {print $NF; exit}')
-    if [ -n "$path" ] && { dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } >/dev/null 2>&1; then
+    if [ -n "$(package_of "$lib")" ]; then
       continue
     else
       echo "package-deb: $1 needs $lib, which no installed Debian package provides (was it built with --static-swift-stdlib?)" >&2
@@ -81,16 +93,16 @@ depends_of() {
     tmp=$(mktemp -d)
     mkdir "$tmp/debian"
     printf 'Source: smtpscope\n\nPackage: smtpscope\nArchitecture: any\n' >"$tmp/debian/control"
-    line=$(cd "$tmp" && dpkg-shlibdeps -O "-e$1" 2>/dev/null) || line=""
+    line=$(cd "$tmp" && dpkg-shlibdeps -O "-e$1" 2>"$tmp/log") || { sed 's/^/  /' "$tmp/log" >&2; line=""; }
     rm -rf "$tmp"
     if [ -n "$line" ]; then echo "${line#shlibs:Depends=}"; return; fi
   fi
-  local glibc pkgs lib path
+  echo "package-deb: dpkg-shlibdeps is missing or failed; libc6's version from the glibc symbols" >&2
+  local glibc pkgs lib
   glibc=$(objdump -T "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
   pkgs=()
   for lib in $(objdump -p "$1" | awk '$1 == "NEEDED" {print $2}'); do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && $NF ~ /^\// {print $NF; exit}')
-    pkgs+=("$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)")
+    pkgs+=("$(package_of "$lib")")
   done
   printf '%s\n' "${pkgs[@]}" | sort -u | grep -v '^$' | sed "s/^libc6\$/libc6 (>= $glibc)/" | paste -sd, | sed 's/,/, /g'
 }
@@ -129,21 +141,25 @@ fi
 
 if [ "$mode" = build ]; then
   SECONDS=0
+  mkdir -p "$scratch"
   # The manual plugin builds the whole package itself before it runs the generator on the binary
   # (`smtpscope --experimental-dump-help`). In the release directory that build would link the
   # Swift runtime dynamically, and the static build after it would compile every module again, so
   # it builds the debug configuration in the usual .build instead, and the help both binaries
   # give is compared below.
   locked swift package plugin generate-manual --configuration debug --date "$(git log -1 --format=%cs 2>/dev/null || date -u +%F)" \
-    >"$scratch.manual.log" 2>&1 || { tail -20 "$scratch.manual.log" >&2; die "swift package plugin generate-manual failed"; }
-  locked swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product smtpscope >"$scratch.build.log" 2>&1 \
-    || { grep -E "error|warning:" "$scratch.build.log" >&2; die "the release build failed (log: $scratch.build.log)"; }
+    >"$scratch/package-deb-manual.log" 2>&1 || { tail -20 "$scratch/package-deb-manual.log" >&2; die "swift package plugin generate-manual failed"; }
+  # --disable-local-rpath: no RUNPATH $ORIGIN, so the installed binary never looks in /usr/bin
+  # for a shared library.
+  locked swift build -c release --static-swift-stdlib --disable-local-rpath --scratch-path "$scratch" --product smtpscope >"$scratch/package-deb-build.log" 2>&1 \
+    || { grep -E "error|warning:" "$scratch/package-deb-build.log" >&2; die "the release build failed (log: $scratch/package-deb-build.log)"; }
   echo "built in ${SECONDS} s"
 fi
 
 [ -x "$bin" ] || die "no release build at $bin"
-[ -f "$manual_dir/smtpscope.1" ] || die "no man page at $manual_dir/smtpscope.1"
 check_libraries "$bin" || exit 1
+! objdump -p "$bin" | grep -qE '^ *(RPATH|RUNPATH) ' || die "$bin has a library search path (RUNPATH); build it with --disable-local-rpath"
+[ -f "$manual_dir/smtpscope.1" ] || die "no man page at $manual_dir/smtpscope.1"
 said=$("$bin" --version)
 [ "$said" = "$version" ] || die "$bin --version says '$said', the package would say '$version'"
 # The man page describes the debug build's command line: it must be the release binary's too.
