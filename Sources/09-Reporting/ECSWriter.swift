@@ -137,7 +137,6 @@ public final class ECSWriter: ReportSink {
         w.key("dataset"); w.plainString("smtpscope.finding")
         w.key("module"); w.plainString("smtpscope")
         w.key("severity"); w.int(f.severity.rawValue + 1)
-        w.key("reference"); w.string(f.reference)
         w.endObject()
         w.key("rule")
         w.beginObject()
