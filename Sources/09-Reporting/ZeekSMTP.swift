@@ -133,8 +133,9 @@ public enum ZeekSMTP {
                     row = begin(e.time)
                 }
             case .message:
-                guard row != nil, let n = e.transaction, let h = byIndex[n]?.headers else { break }
-                apply(fields(h), to: &row!)
+                guard var r = row, let n = e.transaction, let h = byIndex[n]?.headers else { break }
+                apply(fields(h), to: &r)
+                row = r
             case .tls, .gap, .note:
                 break
             }
