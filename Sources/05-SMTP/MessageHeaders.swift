@@ -21,9 +21,23 @@ public struct MessageHeaders: Sendable, Equatable {
     public var date: String?
     /// Headers asked for by name (`--header NAME`), lower-cased name to values in order.
     public var extra: [String: [String]] = [:]
+    /// Fields asked for as sent (`SMTPDecoder.Options.rawHeaders`), in message order: for other
+    /// tools' formats that log header values undecoded (Zeek's smtp.log).
+    public var raw: [RawField] = []
     /// Number of header fields seen (all of them, stored or not).
     public var count = 0
     public init() {}
+
+    /// One header field as sent: lower-cased name; value unfolded (CRLF removed) and trimmed, not
+    /// decoded.
+    public struct RawField: Sendable, Equatable {
+        public var name: String
+        public var value: [UInt8]
+        public init(name: String, value: [UInt8]) {
+            self.name = name
+            self.value = value
+        }
+    }
 }
 
 /// Collects header lines (bounded) while the message body streams past, then parses them.
@@ -46,20 +60,22 @@ struct HeaderCollector {
         buffer.append(contentsOf: bytes.prefix(room))
     }
 
-    /// Parses the collected header block. `wanted` are extra header names, lower-cased.
+    /// Parses the collected header block. `wanted` are extra header names, lower-cased; `raw`
+    /// names whose values are kept as sent, lower-cased.
     ///
     /// One pass over the block; only the fields that are reported are copied out.
-    func parse(wanted: Set<String>) -> MessageHeaders {
+    func parse(wanted: Set<String>, raw rawWanted: Set<String> = []) -> MessageHeaders {
         var h = MessageHeaders()
-        var current: (name: Known, key: String?, value: [UInt8])?
+        var current: (name: Known, key: String?, rawKey: String?, value: [UInt8])?
         // Values are kept as bytes until the block's end: the Content-Type that says their charset
         // may come after them.
         var raw: [Known: [UInt8]] = [:]
         var extra: [(key: String, value: [UInt8])] = []
-        func store(_ field: (name: Known, key: String?, value: [UInt8])) {
+        func store(_ field: (name: Known, key: String?, rawKey: String?, value: [UInt8])) {
             let value = trim(field.value)
             if field.name != .other, raw[field.name] == nil { raw[field.name] = value }
             if let key = field.key { extra.append((key, value)) }
+            if let key = field.rawKey { h.raw.append(MessageHeaders.RawField(name: key, value: value)) }
         }
         var complete = buffer[...]
         if cutByGap { complete = complete[..<(complete.lastIndex(of: 0x0a).map { $0 + 1 } ?? 0)] }
@@ -89,13 +105,14 @@ struct HeaderCollector {
                 while nameEnd > nameStart, b[nameEnd - 1] == 0x20 || b[nameEnd - 1] == 0x09 { nameEnd -= 1 }
                 let name = UnsafeBufferPointer(rebasing: b[nameStart..<nameEnd])
                 let known = Known(name)
-                var key: String?
-                if !wanted.isEmpty {
+                var key: String?, rawKey: String?
+                if !wanted.isEmpty || !rawWanted.isEmpty {
                     let lower = String(decoding: name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
                     if wanted.contains(lower) { key = lower }
+                    if rawWanted.contains(lower) { rawKey = lower }
                 }
-                if known != .other || key != nil {
-                    current = (known, key, Array(b[(colon + 1)..<end]))
+                if known != .other || key != nil || rawKey != nil {
+                    current = (known, key, rawKey, Array(b[(colon + 1)..<end]))
                 }
             }
         }

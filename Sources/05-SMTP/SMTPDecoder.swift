@@ -38,6 +38,8 @@ public final class SMTPDecoder {
         public var maxAuthRounds = Limits.authRounds
         /// Extra header names to extract, lower-cased.
         public var extraHeaders: Set<String> = []
+        /// Header names whose values are kept as sent (`MessageHeaders.raw`), lower-cased.
+        public var rawHeaders: Set<String> = []
         public init() {}
     }
 
@@ -587,7 +589,7 @@ public final class SMTPDecoder {
         m.endTime = time
         if s.dotStuffed { m.size = s.size }
         m.complete = complete && m.complete
-        m.headers = s.headers.parse(wanted: options.extraHeaders)
+        m.headers = s.headers.parse(wanted: options.extraHeaders, raw: options.rawHeaders)
         m.bareLineFeeds = s.bareLineFeeds
         m.eightBit = s.eightBit
         if s.dotStuffed, s.bareLineFeeds > 0 {

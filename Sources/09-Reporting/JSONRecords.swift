@@ -181,6 +181,13 @@ public enum JSONRecords {
         } else {
             w.null()
         }
+        // The lines outside any transaction (greeting, EHLO, AUTH, STARTTLS, QUIT…): with the
+        // transactions' timelines, every line the text timeline shows.
+        w.key("timeline")
+        w.beginArray()
+        for e in s.timeline where e.transaction == nil { entry(e, &w) }
+        w.endArray()
+        w.key("timeline_dropped"); w.int(s.timelineDropped)
         w.key("anomalies"); anomalies(s.anomalies, &w)
         w.key("findings"); self.findings(findings, &w)
         w.endObject()

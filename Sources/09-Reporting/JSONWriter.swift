@@ -230,6 +230,28 @@ public struct JSONWriter {
         buffer.append(UInt8(ascii: "\""))
     }
 
+    /// Seconds since the epoch as a JSON number with up to six decimals, trailing zeros dropped
+    /// but one kept (`1254722767.49206`, `1254722767.0`): the number Zeek's JSON logs write for
+    /// a time, a double printed in its shortest form.
+    public mutating func epochSeconds(_ t: Timestamp) {
+        separator()
+        var micros = t.nanoseconds / 1000
+        if t.nanoseconds % 1000 >= 500 { micros += 1 }
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        var frac = Int(micros - seconds * 1_000_000)
+        appendInteger(Int(seconds))
+        buffer.append(UInt8(ascii: "."))
+        guard frac > 0 else { return buffer.append(UInt8(ascii: "0")) }
+        var width = 6
+        while frac % 10 == 0 { frac /= 10; width -= 1 }
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        while divisor > 0 {
+            buffer.append(UInt8(truncatingIfNeeded: 48 + frac / divisor % 10))
+            divisor /= 10
+        }
+    }
+
     public mutating func int(_ v: Int?) {
         if let v { int(v) } else { null() }
     }

@@ -42,7 +42,7 @@ struct Live: ParsableCommand {
     @Option(name: .customLong("port"), help: ArgumentHelp("Also treat this TCP port as SMTP (repeatable).", valueName: "port"))
     var ports: [UInt16] = []
 
-    @Option(help: "Output format: text (a timeline for people) or json (one JSON object per line).")
+    @Option(help: "Output format: text (a timeline for people), json (one JSON object per line), zeek or zeek-json (Zeek's smtp.log, a row when a session ends), ecs (Elastic Common Schema documents).")
     var format: OutputFormat = .text
 
     @Option(help: ArgumentHelp("Stop after this many transactions.", valueName: "n"))
@@ -92,6 +92,7 @@ struct Live: ParsableCommand {
         options.ports.formUnion(ports)
         options.decoder.redactCredentials = !showCredentials
         options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
+        options.decoder.rawHeaders = format.rawHeaders
         options.reassembly.idleTimeout = idleTimeout
         // Key logs a client is still writing: what they gained is read once a second.
         let keys = KeyLogStore()
@@ -129,8 +130,7 @@ struct Live: ParsableCommand {
         pthread_sigmask(SIG_UNBLOCK, &mask, nil)
         let out = OutputBuffer()
         out.immediate = true
-        let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0),
-                                  captureNames: [interface], streaming: true)
+        let writer = format.sink(out: out, captureNames: [interface], color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0, streaming: true)
         // Each transaction is written the moment a worker finishes it.
         let judge = Judge(captures: 1, pairing: pairing, streaming: true) { writer.write($0) }
         let started = wallClock()
@@ -146,6 +146,7 @@ struct Live: ParsableCommand {
             if let duration, now.seconds(since: started) >= duration { return true }
             return false
         }
+        for e in writer.finish() { stderrLine("smtpscope: " + e) }
         out.flush()
         var received: UInt64 = 0, dropped: UInt64 = 0, interfaceDropped: UInt64 = 0
         for c in captures {

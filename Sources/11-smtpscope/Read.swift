@@ -15,6 +15,25 @@ import Darwin
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
+    /// Zeek's smtp.log (tab-separated, as Zeek's ASCII writer) and its JSON form.
+    case zeek
+    case zeekJSON = "zeek-json"
+    /// Elastic Common Schema documents, one JSON object per line.
+    case ecs
+
+    /// The sink that writes this format.
+    func sink(out: OutputBuffer, captureNames: [String], color: Bool, streaming: Bool = false) -> any ReportSink {
+        switch self {
+        case .text: return ReportWriter(out: out, format: .text(color: color), captureNames: captureNames, streaming: streaming)
+        case .json: return ReportWriter(out: out, format: .json, captureNames: captureNames, streaming: streaming)
+        case .zeek: return ZeekLogWriter(out: out, format: .ascii)
+        case .zeekJSON: return ZeekLogWriter(out: out, format: .json)
+        case .ecs: return ECSWriter(out: out, captureNames: captureNames, streaming: streaming)
+        }
+    }
+
+    /// Header fields this format needs kept as sent.
+    var rawHeaders: Set<String> { self == .zeek || self == .zeekJSON ? ZeekSMTP.headerNames : [] }
 }
 
 extension InterceptFinder.Mode: ExpressibleByArgument {}
@@ -43,7 +62,7 @@ struct Read: ParsableCommand {
     @Argument(help: ArgumentHelp("Capture files (pcap or pcapng, plain or gzip-compressed); '-' for standard input.", valueName: "file"))
     var files: [String]
 
-    @Option(help: "Output format: text (a timeline for people) or json (one JSON object per line).")
+    @Option(help: "Output format: text (a timeline for people), json (one JSON object per line), zeek or zeek-json (Zeek's smtp.log), ecs (Elastic Common Schema documents).")
     var format: OutputFormat = .text
 
     @Option(name: .customLong("port"), help: ArgumentHelp("Also treat this TCP port as SMTP (repeatable).", valueName: "port"))
@@ -73,6 +92,7 @@ struct Read: ParsableCommand {
         options.detectByContent = !noContentDetection
         options.decoder.redactCredentials = !showCredentials
         options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
+        options.decoder.rawHeaders = format.rawHeaders
         // Keys from --keylog and from the captures' Decryption Secrets Blocks, in one store.
         let keys = KeyLogStore()
         for path in keylogs {
@@ -92,8 +112,7 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        let writer = ReportWriter(out: out, format: format == .json ? .json : .text(color: useColor()), captureNames: names)
-        let sinks = ReportSinks([writer])
+        let sinks = ReportSinks([format.sink(out: out, captureNames: names, color: useColor())])
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
         // A connection captured twice whose copies each lost what the other holds is decoded
