@@ -38,6 +38,14 @@ public final class SMTPDecoder {
         public var maxAuthRounds = Limits.authRounds
         /// Extra header names to extract, lower-cased.
         public var extraHeaders: Set<String> = []
+        /// Keep each message's content as sent (dot-unstuffed, BDAT chunks joined) in
+        /// `MessageInfo.body`: only for export, since it holds whole messages.
+        public var keepBodies = false
+        /// Find each message's MIME parts and hash their decoded content as it streams past
+        /// (`MessageInfo.parts`); nothing of the message is held for it.
+        public var scanParts = false
+        /// Also keep each part's decoded octets (`MIMEPart.data`), for export.
+        public var keepParts = false
         public init() {}
     }
 
@@ -360,6 +368,7 @@ public final class SMTPDecoder {
                 rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
             case .bdat(let remaining, let last):
                 let take = min(remaining, rest.count)
+                // (BDAT content is never dot-stuffed: the scanner passes every octet on.)
                 _ = dialogue.message?.scanner.scan(UnsafeRawBufferPointer(rebasing: rest[..<take]))
                 dialogue.message?.info.size += take
                 rest = UnsafeRawBufferPointer(rebasing: rest[take...])
@@ -535,6 +544,7 @@ public final class SMTPDecoder {
         case .bdat(let remaining, let last):
             dialogue.message?.info.complete = false
             dialogue.message?.info.size += min(length, remaining)
+            dialogue.message?.scanner.content?.gap(min(length, remaining))
             if length < remaining {
                 client.state = .bdat(remaining: remaining - length, last: last)
             } else {
@@ -555,7 +565,10 @@ public final class SMTPDecoder {
         case .data:
             guard positive else { return }
             startMessage(time, dotStuffed: true)
-            if wait.heldGap { dialogue.message?.info.complete = false }
+            if wait.heldGap {
+                dialogue.message?.info.complete = false
+                dialogue.message?.scanner.content?.gap(nil)
+            }
             client.state = .data
         case .starttls:
             if positive { startTLSAccepted(time) }
@@ -575,6 +588,9 @@ public final class SMTPDecoder {
     private func startMessage(_ time: Timestamp, dotStuffed: Bool) {
         var scanner = BodyScanner(headerLimit: options.headerLimit)
         scanner.dotStuffed = dotStuffed
+        if options.keepBodies || options.scanParts || options.keepParts {
+            scanner.content = ContentSink(keepBody: options.keepBodies, scanParts: options.scanParts, keepParts: options.keepParts)
+        }
         dialogue.message = OpenMessage(info: MessageInfo(startTime: time, endTime: time), scanner: scanner)
         events.append(.messageStarted(time))
     }
@@ -590,6 +606,10 @@ public final class SMTPDecoder {
         m.headers = s.headers.parse(wanted: options.extraHeaders)
         m.bareLineFeeds = s.bareLineFeeds
         m.eightBit = s.eightBit
+        if let content = s.content {
+            m.body = content.body
+            m.parts = content.mime.map { var scanner = $0; return scanner.finish(complete: m.complete) }
+        }
         if s.dotStuffed, s.bareLineFeeds > 0 {
             anomaly(.bareLFInMessage, "\(s.bareLineFeeds) line(s) of the message ended with LF alone (RFC 5321 §2.3.8 requires CRLF; servers that accept it can be tricked by SMTP smuggling)", time)
         }
