@@ -232,15 +232,16 @@ import Testing
         }
     }
 
-    /// tshark 4.0 sees no message where smtpscope finds one: SMTP on another port (found by
-    /// content), inside a proxy tunnel, in TLS 1.3 or ChaCha20 records it does not decrypt, and a
-    /// message whose segments were cut by the snap length.
-    @Test(arguments: ["alt-port-detected.pcap", "http-connect-proxy.pcap", "snaplen-cut.pcap"])
+    /// tshark 4.0 exports no message where smtpscope finds one: SMTP on another port (found by
+    /// content), inside an HTTP CONNECT tunnel, a message whose segments the snap length cut, and
+    /// (given the same key log) the msmtp STARTTLS sessions in TLS 1.3 and TLS 1.2 ChaCha20.
+    @Test(arguments: ["alt-port-detected.pcap", "http-connect-proxy.pcap", "snaplen-cut.pcap", "tls13-starttls-msmtp.pcap", "tls12-starttls-chacha-msmtp.pcap"])
     func tsharkMissesThese(_ capture: String) throws {
-        let (dir, _) = try Self.export(capture)
+        let keys = capture.hasPrefix("tls") ? capture.replacingOccurrences(of: ".pcap", with: ".keys") : nil
+        let (dir, _) = try Self.export(capture, keys: keys)
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(Self.files(dir, "eml").count == 1)
-        #expect(try Self.tshark(capturesDir.appendingPathComponent(capture)).isEmpty)
+        #expect(try Self.tshark(capturesDir.appendingPathComponent(capture), keys: keys.map { capturesDir.appendingPathComponent($0).path }).isEmpty)
     }
 
     /// The Wireshark wiki's `smtp.pcap` (kept by Zeek as testing/btest/Traces/smtp.pcap, first
@@ -358,6 +359,36 @@ import Testing
         #expect(names.first == "../../../../tmp/evil.sh")
         #expect(names.last == "../../x")
         #expect(!FileManager.default.fileExists(atPath: "/tmp/evil.sh"))
+    }
+
+    /// A message whose end never came (the connection closed in the middle of DATA) is named
+    /// `-incomplete` and written as far as it went.
+    @Test func messageWithoutItsEndIsIncomplete() throws {
+        var b = PcapBuilder()
+        var c = ScriptedConnection(clientPort: 40001)
+        c.open(&b)
+        c.server(&b, Array("220 mx ESMTP\r\n".utf8))
+        for (cmd, reply) in [("HELO ws\r\n", "250 mx\r\n"), ("MAIL FROM:<a@example.net>\r\n", "250 ok\r\n"), ("RCPT TO:<b@example.org>\r\n", "250 ok\r\n"), ("DATA\r\n", "354 go\r\n")] {
+            c.client(&b, Array(cmd.utf8))
+            c.server(&b, Array(reply.utf8))
+        }
+        c.client(&b, Array("Subject: cut\r\n\r\nthe first line\r\n..and a stuffed one\r\n".utf8))
+        c.close(&b)
+        let capture = Self.tempDir().appendingPathExtension("pcap")
+        _ = FileManager.default.createFile(atPath: capture.path, contents: Data(b.data))
+        let dir = Self.tempDir()
+        defer {
+            try? FileManager.default.removeItem(at: capture)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let r = try runCLI(["read", "--export-dir", dir.path, capture.path])
+        #expect(r.status == 0)
+        let eml = try #require(Self.files(dir, "eml").first)
+        #expect(eml.lastPathComponent.hasSuffix("-s1-t1-incomplete.eml"))
+        #expect(try String(contentsOf: eml, encoding: .utf8) == "Subject: cut\r\n\r\nthe first line\r\n.and a stuffed one\r\n")
+        let json = try #require(loadJSON(eml.deletingPathExtension().appendingPathExtension("json")))
+        #expect(json["message_complete"] as? Bool == false)
+        #expect((json["gaps"] as? [Any])?.isEmpty == true)
     }
 
     @Test func unwritableDirectoryIsOneLine() throws {
