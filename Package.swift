@@ -54,7 +54,8 @@ let package = Package(
             ],
             path: "Sources/04-TLS"
         ),
-        .target(name: "SMTP", dependencies: ["Vocabulary"], path: "Sources/05-SMTP"),
+        // SMTP uses Crypto only for SHA-256 of message parts.
+        .target(name: "SMTP", dependencies: ["Vocabulary", .product(name: "Crypto", package: "swift-crypto")], path: "Sources/05-SMTP"),
         .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP", "TLS"], path: "Sources/06-Sessions"),
         .target(name: "Correlation", dependencies: ["Vocabulary", "SMTP", "Sessions"], path: "Sources/07-Correlation"),
         .target(name: "Findings", dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation"], path: "Sources/08-Findings"),
@@ -79,7 +80,7 @@ let package = Package(
             dependencies: ["Capture", "Packets", "Reassembly", "Vocabulary", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "Packets", "Vocabulary"]),
-        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "Vocabulary"]),
+        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "Sessions", "Vocabulary", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "TLSTests",
             dependencies: ["TLS", "Vocabulary", "Capture", "Packets", "Reassembly", .product(name: "Crypto", package: "swift-crypto")]
@@ -88,7 +89,7 @@ let package = Package(
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "Vocabulary"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "Vocabulary"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "SMTP", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "SMTP", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,6 +34,9 @@ struct BodyScanner {
     /// Whether the content has a byte above 127 (RFC 6152: needs BODY=8BITMIME).
     var eightBit = false
     var endedWithBareLF = false
+    /// The content's bytes and parts, when asked for: given every octet of the message
+    /// (dot-unstuffed), in order. Nil on the normal path, which then costs nothing more.
+    var content: ContentSink?
 
     init(headerLimit: Int) { headers = HeaderCollector(limit: headerLimit) }
 
@@ -74,6 +77,7 @@ struct BodyScanner {
             case .dotCR:
                 if bytes[i] == 0x0a { return i + 1 }
                 // `.` CR then something else: the dot was stuffing; the CR is content.
+                if content != nil { Self.cr.withUnsafeBytes { content?.append($0) } }
                 size += 1
                 if inHeaders { headerLineLength += 1 }
                 state = .inLine
@@ -81,6 +85,7 @@ struct BodyScanner {
                 let found = memchr(base + i, 0x0a, n - i)
                 let end = found.map { UnsafeRawPointer($0) - base + 1 } ?? n
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
+                content?.append(chunk)
                 size += chunk.count
                 headerBytes(chunk, lineEnds: found != nil)
                 if found != nil {
@@ -116,6 +121,7 @@ struct BodyScanner {
                 sawCR = crCarried
                 bareLineFeeds += bare
                 size += i - start
+                if content != nil { content?.append(UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
             }
         }
         return nil
@@ -162,8 +168,11 @@ struct BodyScanner {
         }
     }
 
+    private static let cr: [UInt8] = [0x0d]
+
     /// Accounts for content bytes the capture did not have (a gap inside the message).
     mutating func skip(_ length: Int) {
+        content?.gap(length)
         size += length
         state = .inLine
         if inHeaders {

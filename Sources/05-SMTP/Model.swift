@@ -190,6 +190,10 @@ public struct MessageInfo: Sendable {
     public var bareLineFeeds = 0
     /// The content has bytes above 127.
     public var eightBit = false
+    /// The content as sent, when the decoder keeps bodies (`Options.keepBodies`).
+    public var body: MessageBody?
+    /// The leaf MIME parts, when the decoder scans them (`Options.scanParts`).
+    public var parts: [MIMEPart]?
 }
 
 /// Everything the decoder reports.

@@ -40,6 +40,14 @@ public final class SMTPDecoder {
         public var extraHeaders: Set<String> = []
         /// Header names whose values are kept as sent (`MessageHeaders.raw`), lower-cased.
         public var rawHeaders: Set<String> = []
+        /// Keep each message's content as sent (dot-unstuffed, BDAT chunks joined) in
+        /// `MessageInfo.body`: only for export, since it holds whole messages.
+        public var keepBodies = false
+        /// Find each message's MIME parts and hash their decoded content as it streams past
+        /// (`MessageInfo.parts`); nothing of the message is held for it.
+        public var scanParts = false
+        /// Also keep each part's decoded octets (`MIMEPart.data`), for export.
+        public var keepParts = false
         public init() {}
     }
 
@@ -362,6 +370,7 @@ public final class SMTPDecoder {
                 rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
             case .bdat(let remaining, let last):
                 let take = min(remaining, rest.count)
+                // (BDAT content is never dot-stuffed: the scanner passes every octet on.)
                 _ = dialogue.message?.scanner.scan(UnsafeRawBufferPointer(rebasing: rest[..<take]))
                 dialogue.message?.info.size += take
                 rest = UnsafeRawBufferPointer(rebasing: rest[take...])
@@ -537,6 +546,7 @@ public final class SMTPDecoder {
         case .bdat(let remaining, let last):
             dialogue.message?.info.complete = false
             dialogue.message?.info.size += min(length, remaining)
+            dialogue.message?.scanner.content?.gap(min(length, remaining))
             if length < remaining {
                 client.state = .bdat(remaining: remaining - length, last: last)
             } else {
@@ -557,7 +567,10 @@ public final class SMTPDecoder {
         case .data:
             guard positive else { return }
             startMessage(time, dotStuffed: true)
-            if wait.heldGap { dialogue.message?.info.complete = false }
+            if wait.heldGap {
+                dialogue.message?.info.complete = false
+                dialogue.message?.scanner.content?.gap(nil)
+            }
             client.state = .data
         case .starttls:
             if positive { startTLSAccepted(time) }
@@ -577,6 +590,9 @@ public final class SMTPDecoder {
     private func startMessage(_ time: Timestamp, dotStuffed: Bool) {
         var scanner = BodyScanner(headerLimit: options.headerLimit)
         scanner.dotStuffed = dotStuffed
+        if options.keepBodies || options.scanParts || options.keepParts {
+            scanner.content = ContentSink(keepBody: options.keepBodies, scanParts: options.scanParts, keepParts: options.keepParts)
+        }
         dialogue.message = OpenMessage(info: MessageInfo(startTime: time, endTime: time), scanner: scanner)
         events.append(.messageStarted(time))
     }
@@ -592,6 +608,10 @@ public final class SMTPDecoder {
         m.headers = s.headers.parse(wanted: options.extraHeaders, raw: options.rawHeaders)
         m.bareLineFeeds = s.bareLineFeeds
         m.eightBit = s.eightBit
+        if let content = s.content {
+            m.body = content.body
+            m.parts = content.mime.map { var scanner = $0; return scanner.finish(complete: m.complete) }
+        }
         if s.dotStuffed, s.bareLineFeeds > 0 {
             anomaly(.bareLFInMessage, "\(s.bareLineFeeds) line(s) of the message ended with LF alone (RFC 5321 §2.3.8 requires CRLF; servers that accept it can be tricked by SMTP smuggling)", time)
         }

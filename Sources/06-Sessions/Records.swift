@@ -95,6 +95,11 @@ public struct Transaction: Sendable {
     /// The message content has bytes above 127.
     public var eightBitContent = false
     public var headers: MessageHeaders?
+    /// The message as sent (dot-unstuffed, BDAT chunks joined), kept only for export.
+    public var body: MessageBody?
+    /// The message's leaf MIME parts with their sizes and SHA-256, when parts are scanned
+    /// (`--attachments`, `--export-dir`); nil otherwise.
+    public var parts: [MIMEPart]?
     /// True when the message was sent with BDAT (RFC 3030).
     public var chunked = false
     public var tls = false

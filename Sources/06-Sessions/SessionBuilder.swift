@@ -511,6 +511,8 @@ public final class SessionBuilder {
         open[c].txn.messageComplete = m.complete
         open[c].txn.eightBitContent = m.eightBit
         open[c].txn.headers = m.headers
+        open[c].txn.body = m.body
+        open[c].txn.parts = m.parts
         open[c].messageSent = true
         var summary = "message \(m.size) octets"
         if !m.complete { summary += " (incomplete: part of it is missing from the capture)" }

@@ -67,6 +67,10 @@ public enum JSONRecords {
         } else {
             w.null()
         }
+        if let parts = t.parts {
+            // Only when parts were scanned (--attachments, --export-dir): absent otherwise.
+            w.key("attachments"); attachments(parts, files: nil, &w)
+        }
         w.key("tls"); w.bool(t.tls)
         w.key("timeline")
         w.beginArray()
@@ -266,6 +270,26 @@ public enum JSONRecords {
         w.key("alert_from"); w.string(f.alertFrom?.rawValue)
         w.key("decrypted"); w.bool(f.decrypted)
         w.endObject()
+    }
+
+    /// The leaf MIME parts of a message; `files`: where each part's decoded octets were written
+    /// (export), by part index.
+    public static func attachments(_ parts: [MIMEPart], files: [Int: String]?, _ w: inout JSONWriter) {
+        w.beginArray()
+        for p in parts {
+            w.beginObject()
+            w.key("index"); w.int(p.index)
+            w.key("filename"); optionalBytes(p.filename, &w)
+            w.key("content_type"); w.stringBytes(Array(p.contentType.utf8))
+            w.key("disposition"); optionalBytes(p.disposition, &w)
+            w.key("encoding"); optionalBytes(p.encoding, &w)
+            w.key("size"); w.int(p.size)
+            w.key("sha256"); w.string(p.sha256)
+            w.key("complete"); w.bool(p.complete)
+            if let files { w.key("file"); w.string(files[p.index]) }
+            w.endObject()
+        }
+        w.endArray()
     }
 
     static func optionalBytes(_ s: String?, _ w: inout JSONWriter) {

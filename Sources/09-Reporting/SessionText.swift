@@ -91,6 +91,12 @@ public struct SessionText {
                 out += "\(bar)\(time) S  " + colorReply(Printable.short(e.line, limit: 100), code: code(of: e)) + mark(i) + unlocked(e) + "\n"
             case .message:
                 out += "\(bar)\(time) C  ▸ " + messageSummary(e, txns[e.transaction ?? -1]) + mark(i) + unlocked(e) + "\n"
+                // Scanned parts that carry a file name, one line each, as a mail client lists attachments.
+                for p in txns[e.transaction ?? -1]?.parts ?? [] {
+                    guard let name = p.filename else { continue }
+                    let fields = ["📎 \"" + Printable.short(Array(name.utf8), limit: 50) + "\"", Printable.escape(p.contentType), Self.size(p.size), "sha256 " + p.sha256.prefix(16) + "…"]
+                    out += "\(bar)\(String(repeating: " ", count: time.count))    " + fields.joined(separator: "  ") + (p.complete ? "" : "  " + warn("incomplete")) + "\n"
+                }
             case .tls:
                 out += "\(bar)\(time)    " + dim("🔒 " + Printable.escape(e.line)) + "\n"
             case .gap:

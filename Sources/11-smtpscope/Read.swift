@@ -86,6 +86,15 @@ struct Read: ParsableCommand {
     @Option(name: .customLong("keylog"), help: ArgumentHelp("Decrypt STARTTLS and implicit TLS with this NSS key log (the SSLKEYLOGFILE format; repeatable). Decrypted lines are marked 🔓.", valueName: "file"))
     var keylogs: [String] = []
 
+    @Option(name: .customLong("export-dir"), help: ArgumentHelp("Write each message to DIR as an .eml file (the octets sent, dot-unstuffed), with a .json of its envelope, outcome and parts beside it.", valueName: "dir"))
+    var exportDir: String?
+
+    @Flag(help: "With --export-dir: also write each MIME part's decoded content.")
+    var exportAttachments = false
+
+    @Flag(help: "List each message's MIME parts (file name, type, size, SHA-256) in the transaction records.")
+    var attachments = false
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
@@ -93,6 +102,11 @@ struct Read: ParsableCommand {
         options.decoder.redactCredentials = !showCredentials
         options.decoder.extraHeaders = Set(headers.map { $0.lowercased() })
         options.decoder.rawHeaders = format.rawHeaders
+        // Message bodies are held only for export; parts are hashed as they stream past.
+        if exportAttachments, exportDir == nil { throw ValidationError("--export-attachments needs --export-dir") }
+        options.decoder.keepBodies = exportDir != nil
+        options.decoder.scanParts = attachments || exportDir != nil
+        options.decoder.keepParts = exportAttachments
         // Keys from --keylog and from the captures' Decryption Secrets Blocks, in one store.
         let keys = KeyLogStore()
         for path in keylogs {
@@ -112,7 +126,9 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        let sinks = ReportSinks([format.sink(out: out, captureNames: names, color: useColor())])
+        var outputs: [any ReportSink] = [format.sink(out: out, captureNames: names, color: useColor())]
+        if let exportDir { outputs.append(MessageExporter(directory: exportDir, captureNames: names, attachments: exportAttachments)) }
+        let sinks = ReportSinks(outputs)
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
         // A connection captured twice whose copies each lost what the other holds is decoded
