@@ -1,5 +1,6 @@
 import ArgumentParser
 import Findings
+import Vocabulary
 
 #if canImport(Glibc)
 import Glibc
@@ -9,10 +10,14 @@ import Darwin
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Explain a finding: what it means, what usually causes it, what to do.",
-        discussion: "Without an id, lists every finding smtpscope reports.")
+        abstract: "Explain a finding or an anomaly: what it means, what usually causes it, what to do.",
+        discussion: """
+            Without an id, lists every finding and every anomaly smtpscope reports. Ids match \
+            without regard to case, and '_' stands for '-'. A few words name both a finding and \
+            an anomaly; both are explained.
+            """)
 
-    @Argument(help: ArgumentHelp("A finding id, as shown in the summary (e.g. rset-after-recipients).", valueName: "id"))
+    @Argument(help: ArgumentHelp("A finding id or anomaly name, as shown in the output (e.g. rset-after-recipients, bare-lf).", valueName: "id"))
     var id: String?
 
     func run() throws {
@@ -22,16 +27,36 @@ struct Explain: ParsableCommand {
                     print("\(severity.word.padding(8))  \(e.id.rawValue.padding(30))  \(e.title)")
                 }
             }
+            for a in Anomaly.catalog {
+                print("\("anomaly".padding(8))  \(a.name.rawValue.padding(30))  \(a.layer): \(Self.firstSentence(a.meaning))")
+            }
             return
         }
-        guard let e = Catalog.entry(named: id) else {
-            var line = Array("smtpscope: no finding is called \(id); `smtpscope explain` lists them\n".utf8)
+        let match = Explanations.lookup(id)
+        guard !match.isEmpty else {
+            // A usage error, in one line: the closest id is most often what was meant.
+            var line = Array("smtpscope: no finding or anomaly is called \(id); did you mean \(Explanations.closest(to: id))? (`smtpscope explain` lists them)\n".utf8)
             line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress!, $0.count) }
-            throw ExitCode(1)
+            throw ExitCode(64)
         }
-        print("\(e.id) (\(e.severity.word)): \(e.title)\n")
-        print(wrap(e.explanation, width: 96))
-        print("\nReference: \(e.reference)")
+        if let e = match.finding {
+            print("\(e.id) (\(e.severity.word)): \(e.title)\n")
+            print(wrap(e.explanation, width: 96))
+            print("\nReference: \(e.reference)")
+        }
+        if let a = match.anomaly {
+            if match.finding != nil { print("") }
+            print("\(a.name) (anomaly, \(a.layer))\n")
+            print(wrap(a.meaning.replacingBackquotes(), width: 96))
+            print("\nAnomalies are what the decoder met in the traffic; they are listed in each session's `anomalies`.".replacingBackquotes())
+        }
+    }
+
+    /// The meaning's first sentence, for the list.
+    static func firstSentence(_ text: String) -> String {
+        let plain = text.replacingBackquotes()
+        guard let end = plain.range(of: ". ") else { return plain }
+        return String(plain[..<end.lowerBound]) + "."
     }
 
     private func wrap(_ text: String, width: Int) -> String {
@@ -51,4 +76,7 @@ struct Explain: ParsableCommand {
 
 extension String {
     func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+
+    /// Markdown's code quotes left out for the terminal.
+    func replacingBackquotes() -> String { String(filter { $0 != "`" }) }
 }

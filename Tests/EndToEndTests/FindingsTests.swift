@@ -285,7 +285,7 @@ let mailTo: [(Double, Side, String)] = [(0.03, C, "MAIL FROM:<a@x>\r\n"), (0.04,
         #expect(e.status == 0)
         #expect(e.stdout.contains("Reference: RFC 5321"))
         let unknown = try runCLI(["explain", "no-such-finding"])
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 64)
         #expect(unknown.stderr.split(separator: "\n").count == 1)
         let j = try runCLI(["read", "--format", "json", "Captures/helo-no-hostname.pcap"])
         let last = try #require(j.stdout.split(separator: "\n").last)
