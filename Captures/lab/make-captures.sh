@@ -14,7 +14,7 @@
 # Debian packages it needs (installed with apt-get if missing):
 DEB_PACKAGES=(postfix dovecot-core swaks libnet-ssleay-perl msmtp tcpdump tshark wireshark-common
               openssl nftables iproute2 ethtool python3 python3-aiosmtpd procps
-              conntrack curl dante-server tinyproxy)
+              conntrack curl dante-server tinyproxy libauthen-ntlm-perl)
 # PyPI packages it needs: none (aiosmtpd comes from Debian; the other helpers use the standard library).
 # make_lso_capture.py, run by hand, needs scapy (pip install scapy).
 #
@@ -465,7 +465,7 @@ ALL_SCENARIOS=(
     starttls-refused long-silence ehlo-refused
     double-capture nat-double-capture middlebox-gives-up middlebox-gives-up-new-port
     plaintext-after-starttls socks5-proxy socks4-proxy http-connect-proxy subject-8bit
-    tso-sender alt-port-detected
+    tso-sender alt-port-detected auth-ntlm
     tls13-starttls-msmtp tls12-starttls-chacha-msmtp tls12-implicit-cbc-smtplib
     tls12-starttls-gcm-smtplib tls-handshake-failed tls-intercepting-shield
 )

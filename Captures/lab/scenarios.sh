@@ -211,6 +211,34 @@ scenario_ehlo_refused() {
  "sessions": [{"format": "smtplib", "transcript": "$t/smtplib.txt", "leg": "direct", "server": "$S_IP:2525"}]}
 EOT
 }
+scenario_auth_ntlm() {
+    # aiosmtpd with an AUTH NTLM hook (aiosmtpd_server.py --ntlm) on port 2525 of the server
+    # host; swaks authenticates with Authen::NTLM (Debian's libauthen-ntlm-perl). The server
+    # writes the names the AUTHENTICATE message carried to its log, the truth's record of them.
+    local name=auth-ntlm; local t=$WORK/$name
+    mkdir -p "$t"
+    bg "$NS_S" sh -c "exec $PY '$LAB_DIR/aiosmtpd_server.py' --host $S_IP --port 2525 --ntlm 2>'$t/server.log'"
+    local server=$LAST_PID
+    wait_for_port "$NS_S" $S_IP 2525
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap" "tcp port 2525"
+    run_swaks "$t/swaks.txt" --server $S_IP --port 2525 --auth NTLM \
+        --auth-user alice --auth-password "$FAKE_PASSWORD" --auth-extra domain=EXAMPLE \
+        --from alice@example.net --to bob@example.org --data "@$MSG/$name.eml"
+    cap_stop
+    stop_pid "$server"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    local names
+    names=$(sed -n 's/^ntlm user=\(.*\) domain=\(.*\) workstation=\(.*\)$/{"user": "\1", "domain": "\2", "workstation": "\3"}/p' "$t/server.log" | head -1)
+    [[ -n $names ]] || die "auth-ntlm: the server logged no AUTHENTICATE message"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) --auth NTLM (Authen::NTLM $(dpkg-query -W -f='${Version}' libauthen-ntlm-perl)) -> aiosmtpd $($PY -c 'import aiosmtpd; print(aiosmtpd.__version__)') (aiosmtpd_server.py --ntlm) on port 2525; tcpdump on the client's interface",
+ "scenario": "AUTH NTLM (MS-SMTPNTLM): an empty 334, the client's NEGOTIATE message, the server's CHALLENGE, the client's AUTHENTICATE message naming user alice in domain EXAMPLE (fake password '$FAKE_PASSWORD'), 235, then one message. The server accepts any AUTHENTICATE message and discards the message.",
+ "notes": {"ntlm": $names, "about": "user, domain and workstation as the server read them from the AUTHENTICATE message (MS-NLMP 2.2.1.3)"},
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks.txt", "leg": "direct", "server": "$S_IP:2525",
+               "messages": ["$MSG/$name.eml"]}]}
+EOT
+}
 scenario_snaplen_cut() {
     CAP_SNAPLEN=200 swaks_delivery snaplen-cut c0 snaplen.eml "tcpdump -s 200 on the client's interface (each packet cut to 200 bytes)" \
         "An ordinary delivery captured with a short snapshot length: the commands and replies fit in 200 bytes, the message's full-size segments do not, so most of the message is missing from the capture."

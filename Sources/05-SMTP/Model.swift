@@ -115,8 +115,14 @@ public struct Command: Sendable {
     public var last = false
     /// Commands sent while earlier ones were still unanswered share a group number (RFC 2920).
     public var group: Int
-    /// The user name an AUTH exchange carried (RFC 4616 authcid, or LOGIN's first response); never the secret.
+    /// The user name an AUTH exchange carried (RFC 4616 authcid, LOGIN's first response,
+    /// CRAM-MD5's user, the user of an NTLM AUTHENTICATE message).
     public var authUser: String?
+    /// The password a PLAIN or LOGIN response carried, decoded; set only when the decoder was told
+    /// to show credentials.
+    public var authPassword: String?
+    /// The names of an NTLM AUTHENTICATE message (user, domain, workstation); no secret.
+    public var ntlm: NTLMIdentity?
     /// True when the command line could not be parsed as its verb requires.
     public var malformed = false
 }

@@ -476,8 +476,9 @@ public final class SMTPDecoder {
             let isCancel = line.count == 1 && line[0] == UInt8(ascii: "*")
             if options.redactCredentials && !isCancel { cmd.line = Array("‹redacted›".utf8) }
             cmd.argument = isCancel ? "*" : nil
-            if exchange.rounds == 1, !exchange.initialResponse, !isCancel, let decoded = Base64.decode(line) {
-                cmd.authUser = Self.authUser(mechanism: exchange.mechanism, decoded: decoded)
+            if !isCancel, let decoded = Base64.decode(line) {
+                // The client's responses counted from its first, the initial response or not.
+                credentials(exchange.mechanism, decoded, response: exchange.initialResponse ? exchange.rounds : exchange.rounds - 1, into: &cmd)
             }
             pend(cmd)
             client.state = .awaiting(Wait(index: cmd.index, .authResponse(exchange)))
@@ -498,7 +499,7 @@ public final class SMTPDecoder {
             let mechanism = cmd.argument ?? ""
             exchange = AuthExchange(mechanism: mechanism, initialResponse: words.count > 2)
             if words.count > 2 {
-                if let decoded = Base64.decode(words[2]) { cmd.authUser = Self.authUser(mechanism: mechanism, decoded: decoded) }
+                if let decoded = Base64.decode(words[2]) { credentials(mechanism, decoded, response: 0, into: &cmd) }
                 if options.redactCredentials {
                     cmd.line = Array(line[..<(words[2].startIndex)]) + Array("‹redacted›".utf8)
                 }
@@ -891,18 +892,31 @@ public final class SMTPDecoder {
         return String(decoding: text[..<i], as: UTF8.self)
     }
 
-    /// The user name inside a decoded AUTH response: PLAIN's authcid (RFC 4616 §2), LOGIN's first
-    /// response. Other mechanisms carry no plain user name here.
-    static func authUser(mechanism: String, decoded: [UInt8]) -> String? {
+    /// What a decoded AUTH response says about who authenticated, on `cmd`: the user name of
+    /// PLAIN (authcid, RFC 4616 §2), LOGIN (its first response), CRAM-MD5 (the response's first
+    /// word, RFC 2195) and NTLM (the AUTHENTICATE message, MS-NLMP 2.2.1.3, with its domain and
+    /// workstation); and, only when credentials are shown, the password of PLAIN or LOGIN (its
+    /// second response). `response` is the response's place in the exchange, 0 for the first.
+    private func credentials(_ mechanism: String, _ decoded: [UInt8], response: Int, into cmd: inout Command) {
+        let show = !options.redactCredentials
         switch mechanism {
         case "PLAIN":
             let parts = decoded.split(separator: 0, omittingEmptySubsequences: false)
-            guard parts.count == 3 else { return nil }
-            return printableUser(Array(parts[1]))
+            guard response == 0, parts.count == 3, let user = Self.printableUser(Array(parts[1])) else { return }
+            cmd.authUser = user
+            if show { cmd.authPassword = String(decoding: parts[2], as: UTF8.self) }
         case "LOGIN":
-            return printableUser(decoded)
+            if response == 0 { cmd.authUser = Self.printableUser(decoded) }
+            if response == 1, show { cmd.authPassword = String(decoding: decoded, as: UTF8.self) }
+        case "CRAM-MD5":
+            guard response == 0, let space = decoded.lastIndex(of: UInt8(ascii: " ")) else { return }
+            cmd.authUser = Self.printableUser(Array(decoded[..<space]))
+        case "NTLM":
+            guard let identity = NTLMIdentity(authenticate: decoded) else { return }
+            cmd.authUser = identity.user
+            cmd.ntlm = identity
         default:
-            return nil
+            return
         }
     }
 

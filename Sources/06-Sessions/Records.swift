@@ -199,12 +199,27 @@ public enum StartTLSState: String, Sendable {
     case implicit
 }
 
-/// AUTH on a session (RFC 4954): mechanism, user and result, never the secret.
+/// AUTH on a session (RFC 4954): mechanism, user and result; the password only when
+/// credentials are shown.
 public struct AuthInfo: Sendable {
     public var mechanism: String
     public var user: String?
     /// `success` (235), `failure` (5xx/4xx), `cancelled`, or `unknown` (no reply seen).
     public var result: Result
+    /// The password of PLAIN or LOGIN, decoded; only with `--show-credentials`.
+    public var password: String?
+    /// NTLM: the domain and workstation the AUTHENTICATE message named.
+    public var domain: String?
+    public var workstation: String?
+
+    public init(mechanism: String, user: String? = nil, result: Result, password: String? = nil, domain: String? = nil, workstation: String? = nil) {
+        self.mechanism = mechanism
+        self.user = user
+        self.result = result
+        self.password = password
+        self.domain = domain
+        self.workstation = workstation
+    }
 
     /// How AUTH ended; the raw value is what `auth.result` writes.
     public enum Result: String, Sendable, CaseIterable {

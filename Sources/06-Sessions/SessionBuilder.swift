@@ -324,8 +324,18 @@ public final class SessionBuilder {
             }
         case .auth:
             session.auth = AuthInfo(mechanism: cmd.argument ?? "", user: cmd.authUser, result: .unknown)
+            session.auth?.password = cmd.authPassword
+            if let n = cmd.ntlm {
+                session.auth?.domain = n.domain
+                session.auth?.workstation = n.workstation
+            }
         case .authResponse:
             if let user = cmd.authUser { session.auth?.user = user }
+            if let password = cmd.authPassword { session.auth?.password = password }
+            if let n = cmd.ntlm {
+                session.auth?.domain = n.domain
+                session.auth?.workstation = n.workstation
+            }
             if cmd.argument == "*" { session.auth?.result = .cancelled }
         case .bdat:
             if let c = current {

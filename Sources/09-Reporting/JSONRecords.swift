@@ -134,6 +134,10 @@ public enum JSONRecords {
             w.key("mechanism"); w.string(a.mechanism)
             w.key("user"); optionalBytes(a.user, &w)
             w.key("result"); w.string(a.result.rawValue)
+            // Only when there is one: NTLM's names, and the password with --show-credentials.
+            if let d = a.domain { w.key("domain"); w.stringBytes(Array(d.utf8)) }
+            if let ws = a.workstation { w.key("workstation"); w.stringBytes(Array(ws.utf8)) }
+            if let p = a.password { w.key("password"); w.stringBytes(Array(p.utf8)) }
             w.endObject()
         } else {
             w.null()

@@ -111,7 +111,15 @@ public struct SessionText {
         var tail = "  closed: " + (s.quitSent && s.close != .quit ? "QUIT sent, no 221 seen; " : "") + Self.closeWords(s.close)
         tail += " · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
         if s.starttls != .none { tail += " · STARTTLS \(s.starttls.rawValue)" }
-        if let a = s.auth { tail += " · AUTH \(a.mechanism) \(a.result.rawValue)" + (a.user.map { " (user \(Printable.short(Array($0.utf8), limit: 40)))" } ?? "") }
+        if let a = s.auth {
+            tail += " · AUTH \(a.mechanism) \(a.result.rawValue)"
+            var who: [String] = []
+            if let u = a.user { who.append("user " + Printable.short(Array(u.utf8), limit: 40)) }
+            if let d = a.domain, !d.isEmpty { who.append("domain " + Printable.short(Array(d.utf8), limit: 40)) }
+            if let w = a.workstation, !w.isEmpty { who.append("workstation " + Printable.short(Array(w.utf8), limit: 40)) }
+            if let p = a.password { who.append("password " + Printable.short(Array(p.utf8), limit: 60)) }
+            if !who.isEmpty { tail += " (" + who.joined(separator: ", ") + ")" }
+        }
         if s.gaps[0] + s.gaps[1] > 0 { tail += " · " + warn("\(s.gaps[0] + s.gaps[1]) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing") }
         out += tail + "\n"
         let names = Array(Set(s.anomalies.map(\.name))).sorted().map(\.rawValue)
