@@ -217,7 +217,9 @@ public enum JSONRecords {
     }
 
     /// The closing record: counts for the whole run.
-    public static func summary(sessions: Int, transactions: Int, outcomes: [(String, Int)], intercepts: Int, findings: [(String, String, Int)], packets: Int, into w: inout JSONWriter) {
+    /// `selected`: what `--session`/`--transaction` chose (`N` or `N.M`) and how many sessions
+    /// the run had; the key is written only then.
+    public static func summary(sessions: Int, transactions: Int, outcomes: [(String, Int)], intercepts: Int, findings: [(String, String, Int)], packets: Int, selected: (String, Int)? = nil, into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("summary")
         w.key("sessions"); w.int(sessions)
@@ -238,6 +240,10 @@ public enum JSONRecords {
         }
         w.endArray()
         w.key("packets"); w.int(packets)
+        if let (what, all) = selected {
+            w.key("selected"); w.string(what)
+            w.key("sessions_read"); w.int(all)
+        }
         w.endObject()
         w.newline()
     }

@@ -15,6 +15,10 @@ public struct RunSummary: Sendable {
     public var connectionsSeenTwice = 0
     /// Finding id → how often, and the first one seen (for its message and session).
     public var findings: [String: (count: Int, first: Finding)] = [:]
+    /// What was selected to be shown (`--session`, `--transaction`: `N` or `N.M`); the counts
+    /// above are then of what was shown, and `sessionsInRun` of all the run's sessions.
+    public var selected: String?
+    public var sessionsInRun = 0
     public init() {}
 
     public mutating func add(_ f: Finding) {
@@ -58,6 +62,9 @@ public final class ReportWriter: ReportSink {
     private var writer = JSONWriter()
     /// Live capture: transactions were written as they finished; sessions are written as their end.
     private let streaming: Bool
+    /// A session record is written as its transactions alone, without the session around them
+    /// (`--transaction`: the record holds the one chosen).
+    public var transactionsOnly = false
 
     public init(out: OutputBuffer, format: Format, captureNames: [String], streaming: Bool = false) {
         self.out = out
@@ -114,7 +121,13 @@ public final class ReportWriter: ReportSink {
                 for t in txns where !streaming {
                     JSONRecords.transaction(t, session: s.client, server: s.server, timeline: s.timeline, captureName: captureName(s), findings: findings, communityID: id, into: &w)
                 }
-                JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, communityID: id, into: &w)
+                if !transactionsOnly {
+                    JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, communityID: id, into: &w)
+                }
+            }
+        case .text(let color) where transactionsOnly:
+            for t in txns {
+                out.write(SessionText(color: color).render(s, transactions: [t], captureName: captureNames.count > 1 ? captureName(s) : nil, findings: findings, part: .transaction(t.index)) + "\n")
             }
         case .text(let color):
             var name = captureNames.count > 1 ? captureName(s) : nil
@@ -139,7 +152,8 @@ public final class ReportWriter: ReportSink {
                     sessions: summary.sessions, transactions: summary.transactions,
                     outcomes: order.compactMap { o in summary.outcomes[o].map { (o.rawValue, $0) } },
                     intercepts: summary.intercepts,
-                    findings: findings.map { ($0.key, $0.value.first.severity.word, $0.value.count) }, packets: packets, into: &$0)
+                    findings: findings.map { ($0.key, $0.value.first.severity.word, $0.value.count) }, packets: packets,
+                    selected: summary.selected.map { ($0, summary.sessionsInRun) }, into: &$0)
             }
         case .text(let color):
             out.write(textSummary(summary, findings, order: order, packets: packets, color: color))
@@ -168,6 +182,10 @@ public final class ReportWriter: ReportSink {
         if s.intercepts > 0 { line += " · \(s.intercepts) intercepted connection\(s.intercepts == 1 ? "" : "s")" }
         if s.connectionsSeenTwice > 0 { line += " · \(s.connectionsSeenTwice) connection\(s.connectionsSeenTwice == 1 ? "" : "s") seen at two capture points" }
         line += " · \(packets) packet\(packets == 1 ? "" : "s") read\n"
+        if let selected = s.selected {
+            let what = selected.contains(".") ? "transaction \(selected)" : "session \(selected)"
+            line += "shown: \(what) of \(s.sessionsInRun) session\(s.sessionsInRun == 1 ? "" : "s") read\n"
+        }
         guard !findings.isEmpty else { return line }
         let text = SessionText(color: color)
         let width = findings.map(\.key.count).max() ?? 0

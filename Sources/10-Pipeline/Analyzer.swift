@@ -36,6 +36,9 @@ public struct AnalyzerOptions: Sendable {
     /// Session numbers shared by the analyzers of several capture workers, so that each session
     /// has its own; nil: this analyzer numbers its sessions from 1.
     public var sessionNumbers: SessionNumbers?
+    /// The packets of the capture files that are read (filter and time window); also when the
+    /// files are read again for a connection's two copies.
+    public var selection = PacketSelection()
     public init() {}
 }
 

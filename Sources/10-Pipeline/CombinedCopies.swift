@@ -40,7 +40,7 @@ public enum CombinedCopies {
             copies[Copy(x.nearServerCapture, x.nearServerEndpoints.client, x.nearServerEndpoints.server)] = (k, false)
         }
         var held = [[Held]](repeating: [], count: connections.count)
-        let captures = CaptureSet(paths: paths)
+        let captures = CaptureSet(paths: paths, selection: options.selection)
         var decoders: [Int: PacketDecoder] = [:]
         for f in captures.files {
             if let lt = LinkType(dlt: f.dlt) { decoders[f.index] = PacketDecoder(linkType: lt) }

@@ -95,6 +95,31 @@ struct Read: ParsableCommand {
     @Flag(help: "List each message's MIME parts (file name, type, size, SHA-256) in the transaction records.")
     var attachments = false
 
+    // Choosing what is read and what is shown.
+    @Option(help: ArgumentHelp("Read only the packets this filter takes (tcpdump syntax, compiled by libpcap for each file's link type, as tcpdump -r FILE EXPR does).", valueName: "expr"))
+    var filter: String?
+
+    @Option(help: ArgumentHelp("Leave out the packets before this time, as editcap -A does: a session already open then is reported from there on. An ISO 8601 / RFC 3339 time (UTC unless it names a zone, e.g. 2026-11-30T05:02:55Z) or seconds since the epoch.", valueName: "time"))
+    var since: TimeArgument?
+
+    @Option(help: ArgumentHelp("Leave out the packets at or after this time, as editcap -B does: a session still open then is reported as cut off there. Same forms as --since.", valueName: "time"))
+    var until: TimeArgument?
+
+    @Option(help: ArgumentHelp("Show only this session (its number in the output of the same read); the summary counts what is shown and says what was selected.", valueName: "n"))
+    var session: Int?
+
+    @Option(help: ArgumentHelp("Show only transaction M of session N (JSON: its transaction record alone).", valueName: "n.m"))
+    var transaction: TransactionArgument?
+
+    func validate() throws {
+        if session != nil, transaction != nil { throw ValidationError("give --session or --transaction, not both") }
+        if let session, session < 1 { throw ValidationError("sessions are numbered from 1") }
+        if let since, let until, !(since.time < until.time) { throw ValidationError("--since must be earlier than --until") }
+    }
+
+    /// What `--session` or `--transaction` chose.
+    private var shownSelection: ShownSelection? { transaction?.selection ?? session.map { ShownSelection(session: $0) } }
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
@@ -115,8 +140,14 @@ struct Read: ParsableCommand {
             keys.finishInput()
         }
         options.keyLog = keys
+        options.selection = PacketSelection(filter: filter, since: since?.time, until: until?.time)
 
-        let captures = CaptureSet(paths: files)
+        let captures = CaptureSet(paths: files, selection: options.selection)
+        // A filter that does not compile is the command's fault, not the files': one line, as tcpdump.
+        if let e = captures.errors.first(where: \.isUsageError) {
+            report(e)
+            Glibc.exit(64)
+        }
         captures.onSecrets = { type, data in
             guard type == KeyLogStore.pcapngSecretsType else { return }
             keys.add(data)
@@ -126,9 +157,15 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        var outputs: [any ReportSink] = [format.sink(out: out, captureNames: names, color: useColor())]
+        let output = format.sink(out: out, captureNames: names, color: useColor())
+        // --transaction: the timeline and JSON writer writes the chosen transaction without its session.
+        (output as? ReportWriter)?.transactionsOnly = transaction != nil
+        var outputs: [any ReportSink] = [output]
         if let exportDir { outputs.append(MessageExporter(directory: exportDir, captureNames: names, attachments: exportAttachments)) }
-        let sinks = ReportSinks(outputs)
+        // --session, --transaction: every output gets only what was chosen.
+        let all = ReportSinks(outputs)
+        let selected = shownSelection.map { SelectedRecords($0, next: all) }
+        let sinks = ReportSinks([selected ?? all])
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
         // A connection captured twice whose copies each lost what the other holds is decoded
@@ -153,6 +190,10 @@ struct Read: ParsableCommand {
         let sinkErrors = sinks.finish()
         out.flush()
         for e in sinkErrors { reportLine(e) }
+        if let selected, !selected.found, let what = shownSelection {
+            reportLine(what.transaction == nil ? "no session \(what.session) in what was read" : "no transaction \(what.text) (transaction \(what.transaction ?? 0) of session \(what.session)) in what was read")
+            Glibc.exit(1)
+        }
         // Done: the process ends here, without taking apart what the analysis built (the flow
         // table, the sessions held for pairing), which only the kernel needs to reclaim.
         Glibc.exit(!captures.errors.isEmpty || !skip.isEmpty || !sinkErrors.isEmpty ? 1 : 0)

@@ -12,10 +12,12 @@ public final class CaptureSet {
     /// Each file's next packet, pending the merge.
     private var heads: [RawPacket?] = []
 
-    public init(paths: [String]) {
+    /// Opens every file; only the packets `selection` takes are read from them. A filter that does
+    /// not compile for a file's link type is an error of that file marked `isUsageError`.
+    public init(paths: [String], selection: PacketSelection = PacketSelection()) {
         for (i, path) in paths.enumerated() {
             do {
-                let f = try PcapFile(path: path, index: i)
+                let f = try PcapFile(path: path, index: i, selection: selection)
                 files.append(f)
             } catch {
                 errors.append(error)

@@ -47,8 +47,16 @@ public final class PcapFile {
     private static let readBufferSize = 1 << 16
     /// stdio's buffer for the file; it must outlive the FILE, which libpcap closes.
     private let readBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: readBufferSize)
+    /// The packets read (`PacketSelection`); `program` its filter compiled for this file's link
+    /// type, applied here rather than by libpcap (`pcap_setfilter` would skip packets unseen,
+    /// and each packet's pcapng interface must still be taken from the walker).
+    private let selection: PacketSelection
+    private var program = bpf_program()
+    private var filtered = false
 
-    public init(path: String, index: Int) throws(CaptureError) {
+    /// Opens the file. A filter in `selection` that does not compile for the file's link type
+    /// throws a usage error with libpcap's message.
+    public init(path: String, index: Int, selection: PacketSelection = PacketSelection()) throws(CaptureError) {
         self.path = path
         self.index = index
         let input: CaptureInput
@@ -77,8 +85,17 @@ public final class PcapFile {
         }
         handle = h
         self.input = input
+        self.selection = selection
         dlt = pcap_datalink(h)
         dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
+        if let expression = selection.filter {
+            // Optimised, and netmask 0 as tcpdump -r uses (a file has no local network).
+            guard pcap_compile(h, &program, expression, 1, 0) == 0 else {
+                let message = String(String(cString: pcap_geterr(h)).map { $0.isNewline ? " " : $0 })
+                throw CaptureError(file: "filter \"\(expression)\"", problem: message, isUsageError: true)
+            }
+            filtered = true
+        }
     }
 
     /// Receives the file's Decryption Secrets Blocks (pcapng): secrets type and data.
@@ -88,6 +105,7 @@ public final class PcapFile {
     }
 
     deinit {
+        if filtered { pcap_freecode(&program) }
         pcap_close(handle)
         readBuffer.deallocate()
     }
@@ -97,13 +115,18 @@ public final class PcapFile {
     public func next() throws(CaptureError) -> RawPacket? {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
+        while true {
         let rc = pcap_next_ex(handle, &header, &data)
         switch rc {
         case 1:
-            guard let h = header?.pointee, let d = data else { return nil }
+            guard let hp = header, let d = data else { return nil }
+            let h = hp.pointee
             let caplen = Int(h.caplen)
             let time = Timestamp(seconds: Int64(h.ts.tv_sec), nanoseconds: Int64(h.ts.tv_usec))
+            // Taken for every packet, selected or not: the walker's queue follows libpcap's.
             let iface = input.interfaces.nextPacketInterface()
+            if !selection.contains(time) { continue }
+            if filtered, pcap_offline_filter(&program, hp, d) == 0 { continue }
             return RawPacket(
                 time: time, bytes: UnsafeRawBufferPointer(start: d, count: caplen),
                 wireLength: max(Int(h.len), caplen), vantage: Vantage(file: index, interface: iface))
@@ -115,6 +138,7 @@ public final class PcapFile {
             // Ours is the better account of a failed read (libpcap sees only that fread failed).
             if let failure = input.failure { throw CaptureError(file: path, problem: failure) }
             throw CaptureError.fromLibpcap(file: path, String(cString: pcap_geterr(handle)))
+        }
         }
     }
 }
