@@ -12,6 +12,9 @@ public final class OutputBuffer {
     private let threshold: Int
     /// Flush after every record (live capture: each transaction must appear as it completes).
     public var immediate = false
+    /// Called before each write to the descriptor (a progress line on the same terminal erases
+    /// itself there).
+    public var beforeWrite: (() -> Void)?
 
     public init(fd: Int32 = 1, threshold: Int = 1 << 16) {
         self.fd = fd
@@ -32,6 +35,7 @@ public final class OutputBuffer {
     public func write(_ s: String) { write(Array(s.utf8)) }
 
     public func flush() {
+        if !buffer.isEmpty { beforeWrite?() }
         var offset = 0
         while offset < buffer.count {
             let n = buffer.withUnsafeBytes { p in

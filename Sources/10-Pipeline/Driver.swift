@@ -18,17 +18,26 @@ public enum Driver {
 
     /// Reads every packet of `captures` (files whose link type is nil are skipped) through the
     /// pipeline into `judge`, then lets the judge finish. `threads` nil: everything on the
-    /// caller's thread. Returns the TCP stage, for its counters.
+    /// caller's thread. `progress`: told how far the reading is, every `ProgressLine.packetsPerTick`
+    /// packets, and cleared at the end. Returns the TCP stage, for its counters.
     @discardableResult
-    public static func read(_ captures: CaptureSet, linkTypes: [LinkType?], options: AnalyzerOptions, judge: Judge, threads: Threads? = Threads()) -> Analyzer {
+    public static func read(_ captures: CaptureSet, linkTypes: [LinkType?], options: AnalyzerOptions, judge: Judge, threads: Threads? = Threads(), progress: ProgressLine? = nil) -> Analyzer {
         let records = threads.map { RecordHandover(judge, capacity: $0.recordCapacity) }
         let smtp = SessionStage(sink: records ?? judge, decoderOptions: options.decoder, limits: options.sessions, keyLog: options.keyLog)
         let analyzer = Analyzer(options: options, next: threads.map { SessionHandover(smtp, batchItems: $0.sessionBatch) } ?? smtp)
+        var counted = 0
         let each: (RawPacket) -> Void = { packet in
+            if let progress {
+                counted &+= 1
+                if counted % ProgressLine.packetsPerTick == 0 {
+                    progress.tick(bytes: captures.bytesRead, packets: counted, sessions: analyzer.sessionsSeen)
+                }
+            }
             guard packet.vantage.file < linkTypes.count, let lt = linkTypes[packet.vantage.file] else { return }
             analyzer.packet(packet, linkType: lt)
         }
         if threads != nil { PacketPrefetch.forEach(captures, each) } else { captures.forEach(each) }
+        progress?.clear()
         analyzer.finish()
         records?.drain()
         judge.nextSessionID = analyzer.sessionsSeen + 1

@@ -166,6 +166,10 @@ struct Read: ParsableCommand {
         let all = ReportSinks(outputs)
         let selected = shownSelection.map { SelectedRecords($0, next: all) }
         let sinks = ReportSinks([selected ?? all])
+        // How far the reading is, on stderr when it is a terminal; erased before the report is
+        // written to the same terminal.
+        let progress = ProgressLine.wanted(stderrIsTerminal: isatty(2) != 0, totalBytes: captures.totalBytes) ? ProgressLine(totalBytes: captures.totalBytes) : nil
+        if let progress, isatty(1) != 0 { out.beforeWrite = { progress.clear() } }
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
         // A connection captured twice whose copies each lost what the other holds is decoded
@@ -184,7 +188,7 @@ struct Read: ParsableCommand {
                 report(CaptureError(file: f.path, problem: "link type \(f.dlt) (\(f.dltName)) is not supported; supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback (NULL, LOOP), raw IP"))
             }
         }
-        Driver.read(captures, linkTypes: linkTypes, options: options, judge: judge)
+        Driver.read(captures, linkTypes: linkTypes, options: options, judge: judge, progress: progress)
         // Errors met while reading (a file cut short) come after what was read before them.
         for e in captures.errors.dropFirst(openErrors) { report(e) }
         let sinkErrors = sinks.finish()

@@ -1,5 +1,6 @@
 import CPcap
 import CZlib
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -32,6 +33,12 @@ final class CaptureInput {
 
     /// The input began with gzip's magic bytes.
     private(set) var isCompressed = false
+    /// Bytes taken from the descriptor (compressed ones for a gzip input): written by the thread
+    /// that reads, read by the progress line's.
+    private let consumed = Atomic<Int>(0)
+    var bytesRead: Int { consumed.load(ordering: .relaxed) }
+    /// The size of a regular file; nil for standard input, a pipe or a device.
+    private(set) var size: Int?
 
     /// Opens `path` (`-` is standard input) and looks at its first bytes.
     init(path: String) throws(CaptureError) {
@@ -44,12 +51,15 @@ final class CaptureInput {
         }
         ownsDescriptor = path != "-"
         input = .allocate(capacity: Self.inputSize)
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { size = Int(st.st_size) }
         // Every stored property is set: from here on a throw runs deinit, which releases them.
         // Two bytes tell gzip; a pipe may deliver them in separate reads.
         while inputEnd < 2, !inputEnded {
             let n = Glibc.read(fd, input + inputEnd, Self.inputSize - inputEnd)
             if n > 0 {
                 inputEnd += n
+                consumed.add(n, ordering: .relaxed)
             } else if n == 0 {
                 inputEnded = true
             } else if errno != EINTR {
@@ -104,6 +114,7 @@ final class CaptureInput {
         }
         while true {
             let n = Glibc.read(fd, buffer, count)
+            if n > 0 { consumed.add(n, ordering: .relaxed) }
             if n >= 0 { return n }
             if errno != EINTR { return fail("read error: \(String(cString: strerror(errno)))") }
         }
@@ -115,6 +126,7 @@ final class CaptureInput {
         while true {
             let n = Glibc.read(fd, input, Self.inputSize)
             if n > 0 {
+                consumed.add(n, ordering: .relaxed)
                 inputStart = 0
                 inputEnd = n
                 return true

@@ -34,6 +34,18 @@ public final class CaptureSet {
         didSet { for f in files { f.onSecrets = onSecrets } }
     }
 
+    /// Bytes of the files read so far (before decompression); safe to call from any thread.
+    public var bytesRead: Int { files.reduce(0) { $0 + $1.bytesRead } }
+    /// The files' total size, or nil when one is standard input or a pipe.
+    public var totalBytes: Int? {
+        var total = 0
+        for f in files {
+            guard let n = f.size else { return nil }
+            total += n
+        }
+        return total
+    }
+
     private func advance(_ i: Int) {
         do {
             heads[i] = try files[i].next()

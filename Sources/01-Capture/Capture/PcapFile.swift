@@ -54,6 +54,12 @@ public final class PcapFile {
     private var program = bpf_program()
     private var filtered = false
 
+    /// Bytes of the file (before decompression) read so far; updated by the reading thread, read
+    /// by any (the progress line).
+    public var bytesRead: Int { input.bytesRead }
+    /// The file's size, when it is a regular file (not standard input or a pipe).
+    public var size: Int? { input.size }
+
     /// Opens the file. A filter in `selection` that does not compile for the file's link type
     /// throws a usage error with libpcap's message.
     public init(path: String, index: Int, selection: PacketSelection = PacketSelection()) throws(CaptureError) {
