@@ -96,30 +96,7 @@ public final class TCPReassembler {
         let key = FlowKey(vantage, seg.source, seg.destination)
         let isSyn = seg.flags.contains(.syn)
         let isAck = seg.flags.contains(.ack)
-        var conn = table[key]
-
-        if let c = conn, isSyn, !isAck {
-            // A SYN on a known 4-tuple: a retransmitted SYN, or the port reused by a new connection.
-            let sameSyn = seg.source == c.client && c.clientISN == seg.seq
-            if !sameSyn || c.isClosed {
-                if !c.isClosed { close(c, .portReuse) }
-                forget(key)
-                conn = nil
-            }
-        }
-        if let c = conn, c.isClosed {
-            // Stray packets after the end (last ACKs, late retransmissions) are absorbed.
-            c.lastSeen = time
-            return
-        }
-        let c: Connection
-        if let existing = conn {
-            c = existing
-        } else {
-            guard isSyn || !seg.payload.isEmpty || seg.wireLength > 0 else { return }
-            guard let created = open(seg, key: key, time: time, vantage: vantage) else { return }
-            c = created
-        }
+        guard let c = connection(for: seg, key: key, isSyn: isSyn, isAck: isAck, time: time, vantage: vantage) else { return }
         if c.ignored { return }
         c.lastSeen = time
         let dir = c.direction(from: seg.source)
@@ -173,6 +150,29 @@ public final class TCPReassembler {
             if !c.isClosed { flush(c, 1, upTo: nil, time: time) }
             if !c.isClosed { close(c, .rst) }
         }
+    }
+
+    /// The connection a segment belongs to, opened when the segment begins one; nil when the
+    /// segment is absorbed or dropped. A helper of its own so that `process` holds the
+    /// connection in one reference: the two optionals it used cost two more retain–release
+    /// pairs for every packet.
+    private func connection(for seg: TCPSegment, key: FlowKey, isSyn: Bool, isAck: Bool, time: Timestamp, vantage: Vantage) -> Connection? {
+        if let c = table[key] {
+            if isSyn, !isAck, seg.source != c.client || c.clientISN != seg.seq || c.isClosed {
+                // A SYN on a known 4-tuple that is not the same SYN again, or that comes after
+                // the end: the port reused by a new connection.
+                if !c.isClosed { close(c, .portReuse) }
+                forget(key)
+            } else if c.isClosed {
+                // Stray packets after the end (last ACKs, late retransmissions) are absorbed.
+                c.lastSeen = time
+                return nil
+            } else {
+                return c
+            }
+        }
+        guard isSyn || !seg.payload.isEmpty || seg.wireLength > 0 else { return nil }
+        return open(seg, key: key, time: time, vantage: vantage)
     }
 
     /// A new call: the last call's events and the bytes they point into are let go.
