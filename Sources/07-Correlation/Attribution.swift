@@ -118,10 +118,8 @@ enum Attribution {
         return Array(s.utf8)
     }
 
-    static func seconds(_ v: Double) -> String {
-        if v < 1 { return String((v * 10000).rounded() / 10) + " ms" }
-        return String((v * 10).rounded() / 10) + " s"
-    }
+    /// The one rule for durations (`DurationText`).
+    static func seconds(_ v: Double) -> String { DurationText.format(v) }
 
     private static func verb(_ line: [UInt8]) -> String {
         String(decoding: line.prefix { $0 != 0x20 }, as: UTF8.self).uppercased()

@@ -36,6 +36,8 @@ public struct AnalyzerOptions: Sendable {
     /// Session numbers shared by the analyzers of several capture workers, so that each session
     /// has its own; nil: this analyzer numbers its sessions from 1.
     public var sessionNumbers: SessionNumbers?
+    /// Told the time of the first packet read (for relative times in the text output).
+    public var captureStart: CaptureStart?
     public init() {}
 }
 
@@ -54,6 +56,7 @@ public final class Analyzer {
     public private(set) var packetStats = PacketStats()
     public private(set) var sessionsSeen = 0
     public private(set) var lastTime = Timestamp.zero
+    private var sawPacket = false
     private let reassembler: TCPReassembler
     /// The SMTP stage, or the hand-over to it.
     private let stage: SessionInput
@@ -125,6 +128,10 @@ public final class Analyzer {
 
     /// Feeds one captured packet of a file whose link type is `linkType`.
     public func packet(_ p: RawPacket, linkType: LinkType) {
+        if !sawPacket {
+            sawPacket = true
+            options.captureStart?.note(p.time)
+        }
         lastTime = max(lastTime, p.time)
         let file = p.vantage.file
         if file >= decoders.count { decoders += Array(repeating: nil, count: file + 1 - decoders.count) }

@@ -5,6 +5,7 @@ import Pipeline
 import Packets
 import Reporting
 import TLS
+import Vocabulary
 import Foundation
 
 #if canImport(Glibc)
@@ -22,9 +23,12 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case ecs
 
     /// The sink that writes this format.
-    func sink(out: OutputBuffer, captureNames: [String], color: Bool, streaming: Bool = false) -> any ReportSink {
+    func sink(out: OutputBuffer, captureNames: [String], color: Bool, streaming: Bool = false, layout: TextLayout = TextLayout()) -> any ReportSink {
         switch self {
-        case .text: return ReportWriter(out: out, format: .text(color: color), captureNames: captureNames, streaming: streaming)
+        case .text:
+            let w = ReportWriter(out: out, format: .text(color: color), captureNames: captureNames, streaming: streaming)
+            w.layout = layout
+            return w
         case .json: return ReportWriter(out: out, format: .json, captureNames: captureNames, streaming: streaming)
         case .zeek: return ZeekLogWriter(out: out, format: .ascii)
         case .zeekJSON: return ZeekLogWriter(out: out, format: .json)
@@ -95,6 +99,9 @@ struct Read: ParsableCommand {
     @Flag(help: "List each message's MIME parts (file name, type, size, SHA-256) in the transaction records.")
     var attachments = false
 
+    @OptionGroup(title: "Text output")
+    var text: TextOptions
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
@@ -115,6 +122,8 @@ struct Read: ParsableCommand {
             keys.finishInput()
         }
         options.keyLog = keys
+        let captureStart = CaptureStart()
+        options.captureStart = captureStart
 
         let captures = CaptureSet(paths: files)
         captures.onSecrets = { type, data in
@@ -126,7 +135,9 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        var outputs: [any ReportSink] = [format.sink(out: out, captureNames: names, color: useColor())]
+        var layout = text.layout(headers: headers)
+        layout.captureStart = captureStart
+        var outputs: [any ReportSink] = [format.sink(out: out, captureNames: names, color: useColor(), layout: layout)]
         if let exportDir { outputs.append(MessageExporter(directory: exportDir, captureNames: names, attachments: exportAttachments)) }
         let sinks = ReportSinks(outputs)
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
