@@ -9,7 +9,9 @@ mkdir -p Tests/Golden
 for pcap in Captures/*.pcap Captures/*.pcapng; do
   name=$(basename "$pcap")
   name=${name%.*}
-  NO_COLOR=1 "$bin" read "$pcap" > "Tests/Golden/$name.txt"
+  # A fixed width, so that cutting long values is covered too (without a terminal, lines are
+  # written whole; tests check that separately).
+  NO_COLOR=1 "$bin" read --width 120 "$pcap" > "Tests/Golden/$name.txt"
   "$bin" read --format json "$pcap" > "Tests/Golden/$name.jsonl"
 done
 echo "updated $(ls Tests/Golden | wc -l) golden files; review with: git diff --stat Tests/Golden"

@@ -614,7 +614,7 @@ public final class SMTPDecoder {
             m.parts = content.mime.map { var scanner = $0; return scanner.finish(complete: m.complete) }
         }
         if s.dotStuffed, s.bareLineFeeds > 0 {
-            anomaly(.bareLFInMessage, "\(s.bareLineFeeds) line(s) of the message ended with LF alone (RFC 5321 §2.3.8 requires CRLF; servers that accept it can be tricked by SMTP smuggling)", time)
+            anomaly(.bareLFInMessage, "\(s.bareLineFeeds) line\(s.bareLineFeeds == 1 ? "" : "s") of the message ended with LF alone (RFC 5321 §2.3.8 requires CRLF; servers that accept it can be tricked by SMTP smuggling)", time)
         }
         if s.headers.overflow { anomaly(.headersTooLarge, "the message's header block exceeds \(options.headerLimit) bytes; the rest was counted, not parsed", time) }
         if s.endedWithBareLF { anomaly(.bareLFEndOfData, "the message ended with LF.LF instead of CRLF.CRLF", time) }

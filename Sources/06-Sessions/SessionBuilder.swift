@@ -182,7 +182,7 @@ public final class SessionBuilder {
         // Whatever is still unanswered will never be.
         let unanswered = pendingSession.count + open.reduce(0) { $0 + $1.outstanding.count }
         if unanswered > 0, !opaque, session.bytes[1] > 0 {
-            note(Anomaly(.commandsNeverAnswered, "\(unanswered) command(s) got no reply before the connection ended", at: time))
+            note(Anomaly(.commandsNeverAnswered, "\(unanswered) command\(unanswered == 1 ? "" : "s") got no reply before the connection ended", at: time))
         }
         for i in open.indices { open[i].outstanding.removeAll() }
         finishReady(at: time)

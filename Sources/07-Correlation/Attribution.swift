@@ -13,27 +13,27 @@ enum Attribution {
         func onClientClock(_ t: Timestamp) -> Timestamp { t.adding(seconds: -offset) }
         var actions: [Intercept.Action] = []
         func add(_ kind: Intercept.Kind, _ leg: Side, _ time: Timestamp, _ line: [UInt8], counterpart: [UInt8]? = nil, delay: Double? = nil, note: String? = nil, reply: Bool,
-                 code: Int? = nil, message: Bool = false, replay: Bool = false) {
+                 code: Int? = nil, message: Bool = false, replay: Bool = false, position: Int) {
             let clientTime = leg == .client ? time : onClientClock(time)
             // Timestamps of one clock may be a hair out of order: a relay takes no negative time.
             actions.append(Intercept.Action(kind: kind, leg: leg, time: time, clientClockTime: clientTime, line: line, counterpart: counterpart, delay: delay.map { max(0, $0) }, note: note, isReply: reply,
-                                            code: code, isMessage: message, isReplay: replay))
+                                            code: code, isMessage: message, isReplay: replay, position: position))
         }
 
         /// A reply on the client leg compared with the server's reply to the same command.
         func compareReplies(_ rc: Leg.ReplyLine?, _ rs: Leg.ReplyLine?) {
             guard let rc else { return }
             guard let rs else {
-                add(.synthesized, .client, rc.time, rc.text, note: "the server never sent this reply", reply: true, code: rc.code)
+                add(.synthesized, .client, rc.time, rc.text, note: "the server never sent this reply", reply: true, code: rc.code, position: rc.position)
                 return
             }
             let d = rc.time.seconds(since: onClientClock(rs.time))
             if d < -tolerance {
-                add(.synthesized, .client, rc.time, rc.text, counterpart: rs.text, note: "the client had this reply \(seconds(-d)) before the server answered", reply: true, code: rc.code)
+                add(.synthesized, .client, rc.time, rc.text, counterpart: rs.text, note: "the client had this reply \(seconds(-d)) before the server answered", reply: true, code: rc.code, position: rc.position)
             } else if rc.text == rs.text {
-                add(.relayed, .client, rc.time, rc.text, counterpart: rs.text, delay: d, reply: true, code: rc.code)
+                add(.relayed, .client, rc.time, rc.text, counterpart: rs.text, delay: d, reply: true, code: rc.code, position: rc.position)
             } else {
-                add(.rewritten, .client, rc.time, rc.text, counterpart: rs.text, delay: d, reply: true, code: rc.code)
+                add(.rewritten, .client, rc.time, rc.text, counterpart: rs.text, delay: d, reply: true, code: rc.code, position: rc.position)
             }
         }
 
@@ -45,22 +45,22 @@ enum Attribution {
             let c = client.commands[i], sv = server.commands[j]
             let delay = onClientClock(sv.time).seconds(since: c.time)
             if c.verb != .endOfData {
-                add(s == .identical ? .relayed : .rewritten, .client, c.time, c.text, counterpart: sv.text, delay: delay, reply: false)
+                add(s == .identical ? .relayed : .rewritten, .client, c.time, c.text, counterpart: sv.text, delay: delay, reply: false, position: c.position)
             }
             compareReplies(c.reply, sv.reply)
         }
         for (i, c) in client.commands.enumerated() where !matchedClient.contains(i) {
             // The end of data is shown with the message it ends.
-            if c.verb != .endOfData { add(.withheld, .client, c.time, c.text, reply: false) }
+            if c.verb != .endOfData { add(.withheld, .client, c.time, c.text, reply: false, position: c.position) }
             if let r = c.reply {
-                add(.synthesized, .client, r.time, r.text, reply: true, code: r.code)
+                add(.synthesized, .client, r.time, r.text, reply: true, code: r.code, position: r.position)
             }
         }
         let clientTexts = Set(client.commands.map(\.text))
         for (j, c) in server.commands.enumerated() where !matchedServer.contains(j) && c.verb != .endOfData {
             let replay = clientTexts.contains(c.text) && [.mail, .rcpt, .data, .bdat, .endOfData, .quit].contains(c.verb)
             add(.injected, .server, c.time, c.text, counterpart: c.reply?.text,
-                note: replay ? "replay of the client's command" : nil, reply: false, replay: replay)
+                note: replay ? "replay of the client's command" : nil, reply: false, replay: replay, position: c.position)
         }
 
         // Messages: paired by Message-ID, else in order.
@@ -68,10 +68,10 @@ enum Attribution {
         for mc in client.messages {
             let k = serverMessages.firstIndex { $0.messageID != nil && $0.messageID == mc.messageID } ?? (serverMessages.isEmpty ? nil : 0)
             guard let k else {
-                add(.withheld, .client, mc.end, summary(mc), note: "the message never reached the server leg", reply: false, message: true)
+                add(.withheld, .client, mc.end, summary(mc), note: "the message never reached the server leg", reply: false, message: true, position: mc.position)
                 if mc.outcome == .queued {
                     add(.divergent, .client, mc.end, Array("client leg: queued; server leg: never received".utf8),
-                        note: "the client was told the message was accepted; the server never received it", reply: false)
+                        note: "the client was told the message was accepted; the server never received it", reply: false, position: mc.position)
                 }
                 continue
             }
@@ -84,22 +84,26 @@ enum Attribution {
             if mc.size != ms.size { changes.append("size \(mc.size) → \(ms.size) octets") }
             if mc.subject != ms.subject { changes.append("subject changed") }
             if !changes.isEmpty {
-                add(.rewritten, .client, mc.end, summary(mc), counterpart: summary(ms), delay: delay, note: changes.joined(separator: ", "), reply: false, message: true)
+                add(.rewritten, .client, mc.end, summary(mc), counterpart: summary(ms), delay: delay, note: changes.joined(separator: ", "), reply: false, message: true, position: mc.position)
             } else if held {
-                add(.held, .client, mc.end, summary(mc), counterpart: summary(ms), delay: delay, note: "passed on only after the client had sent all of it", reply: false, message: true)
+                add(.held, .client, mc.end, summary(mc), counterpart: summary(ms), delay: delay, note: "passed on only after the client had sent all of it", reply: false, message: true, position: mc.position)
             } else {
-                add(.relayed, .client, mc.end, summary(mc), counterpart: summary(ms), delay: delay, reply: false, message: true)
+                add(.relayed, .client, mc.end, summary(mc), counterpart: summary(ms), delay: delay, reply: false, message: true, position: mc.position)
             }
             // Divergent fates of the same message.
             if (mc.outcome == .queued) != (ms.outcome == .queued), mc.outcome != .incomplete, ms.outcome != .incomplete {
                 add(.divergent, .client, mc.end, Array("client leg: \(mc.outcome.rawValue); server leg: \(ms.outcome.rawValue)".utf8),
-                    note: mc.outcome == .queued ? "the client was told the message was accepted; the server did not accept it" : "the server accepted a message the client was told was refused", reply: false)
+                    note: mc.outcome == .queued ? "the client was told the message was accepted; the server did not accept it" : "the server accepted a message the client was told was refused", reply: false, position: mc.position)
             }
         }
         for ms in serverMessages {
-            add(.injected, .server, ms.end, summary(ms), note: "a message the client did not send on this connection", reply: false, message: true)
+            add(.injected, .server, ms.end, summary(ms), note: "a message the client did not send on this connection", reply: false, message: true, position: ms.position)
         }
-        actions.sort { ($0.clientClockTime, $0.isReply ? 1 : 0) < ($1.clientClockTime, $1.isReply ? 1 : 0) }
+        // Time first; at one time, commands before replies (they cross in opposite directions),
+        // then wire order: lines of one segment share a timestamp, and the message (added after
+        // every command above) must still come before a QUIT that followed its end in the same
+        // segment.
+        actions.sort { ($0.clientClockTime, $0.isReply ? 1 : 0, $0.position) < ($1.clientClockTime, $1.isReply ? 1 : 0, $1.position) }
         return Intercept(
             clientCapture: client.vantage, serverCapture: server.vantage,
             clientLeg: client.id, serverLegs: serverLegIDs,
@@ -114,10 +118,8 @@ enum Attribution {
         return Array(s.utf8)
     }
 
-    static func seconds(_ v: Double) -> String {
-        if v < 1 { return String((v * 10000).rounded() / 10) + " ms" }
-        return String((v * 10).rounded() / 10) + " s"
-    }
+    /// The one rule for durations (`DurationText`).
+    static func seconds(_ v: Double) -> String { DurationText.format(v) }
 
     private static func verb(_ line: [UInt8]) -> String {
         String(decoding: line.prefix { $0 != 0x20 }, as: UTF8.self).uppercased()

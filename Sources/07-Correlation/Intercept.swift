@@ -45,6 +45,8 @@ public struct Intercept: Sendable {
         public var isMessage = false
         /// True for a server-leg command that repeats one the client sent earlier (a replay).
         public var isReplay = false
+        /// Where the line is in its leg's timeline: the wire order of lines with one timestamp.
+        public var position = 0
     }
 
     /// Clock relation between the legs: server-leg time minus client-leg time of the same instant.

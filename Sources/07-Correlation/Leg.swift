@@ -14,17 +14,23 @@ final class Leg {
         var transaction: Int?
         /// The first reply that answered it.
         var reply: ReplyLine?
+        /// Where it is in the session's timeline: wire order, also among lines of one timestamp.
+        var position = 0
     }
 
     struct ReplyLine {
         var time: Timestamp
         var code: Int
         var text: [UInt8]
+        var position = 0
     }
 
     struct Message {
         var transaction: Int
         var end: Timestamp
+        /// Where the message is in the timeline: before the end-of-data line, before a QUIT
+        /// that came in the same segment.
+        var position = 0
         var size: Int
         var messageID: String?
         var subject: String?
@@ -94,14 +100,14 @@ final class Leg {
             }
             return lo < commands.count && commands[lo].index == index ? lo : nil
         }
-        for e in session.timeline {
+        for (place, e) in session.timeline.enumerated() {
             switch e.kind {
             case .command(let index, let verb, _):
                 // Lines that identify the dialogue are seldom shared: not worth pooling.
                 let text = Self.isDistinctive(verb) ? e.line : pool?.intern(e.line) ?? e.line
-                commands.append(Line(index: index, time: e.time, verb: verb, text: text, transaction: e.transaction))
+                commands.append(Line(index: index, time: e.time, verb: verb, text: text, transaction: e.transaction, position: place))
             case .reply(let code, let answering):
-                let r = ReplyLine(time: e.time, code: code, text: pool?.intern(e.line) ?? e.line)
+                let r = ReplyLine(time: e.time, code: code, text: pool?.intern(e.line) ?? e.line, position: place)
                 if let answering {
                     if let k = position(answering), commands[k].reply == nil { commands[k].reply = r }
                 } else if banner == nil {
@@ -109,7 +115,7 @@ final class Leg {
                 }
             case .message:
                 if let n = e.transaction, let t = byIndex[n] {
-                    messages.append(Message(transaction: n, end: e.time, size: t.size ?? 0, messageID: t.headers?.messageID, subject: t.headers?.subject, outcome: t.outcome))
+                    messages.append(Message(transaction: n, end: e.time, position: place, size: t.size ?? 0, messageID: t.headers?.messageID, subject: t.headers?.subject, outcome: t.outcome))
                 }
             case .tls, .gap, .note:
                 break
@@ -175,10 +181,13 @@ extension Leg {
             for var c in other.commands {
                 c.index += shift
                 c.transaction = c.transaction.map { $0 + shift }
+                c.position += shift
+                c.reply?.position += shift
                 commands.append(c)
             }
             for var m in other.messages {
                 m.transaction += shift
+                m.position += shift
                 messages.append(m)
             }
         }

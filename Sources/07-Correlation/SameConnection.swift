@@ -118,7 +118,7 @@ public struct SameConnection: Sendable {
             evidence.append("sequence numbers differ, the TCP timestamps of SYN and SYN-ACK are the same")
         }
         evidence.append("\(aligned.count) of \(max(a.commands.count, b.commands.count)) commands and their replies identical")
-        if transit > 0 { evidence.append("a line takes \(transit < 0.001 ? "\(Int((transit * 1e6).rounded())) µs" : Attribution.seconds(transit)) from one capture point to the other") }
+        if transit > 0 { evidence.append("a line takes \(Attribution.seconds(transit)) from one capture point to the other") }
 
         let gapBytes = [near.wire.gapBytes[0] + near.wire.gapBytes[1], far.wire.gapBytes[0] + far.wire.gapBytes[1]]
         // A direction's gap is held by the other copy when that copy lost nothing in that direction.

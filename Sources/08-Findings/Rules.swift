@@ -132,7 +132,7 @@ struct Rules {
     mutating func resetsAndKeepalives() {
         for t in txns where t.outcome == .reset && t.resetBy == .rset && !t.rcptTo.isEmpty && t.size == nil {
             let rset = commands.first { $0.verb == .rset && s.timeline[$0.pos].transaction == t.index }
-            add(.rsetAfterRecipients, "transaction \(t.index): \(t.rcptTo.count) recipient(s) accepted, then RSET where DATA was expected", at: rset?.pos, transaction: t.index)
+            add(.rsetAfterRecipients, "transaction \(t.index): \(t.rcptTo.count) recipient\(t.rcptTo.count == 1 ? "" : "s") accepted, then RSET where DATA was expected", at: rset?.pos, transaction: t.index)
         }
         // RSET then MAIL after a delivered message: connection caching.
         for (k, c) in commands.enumerated() where c.verb == .rset && s.timeline[c.pos].transaction == nil {
@@ -153,7 +153,7 @@ struct Rules {
         for (i, t) in txns.enumerated() where t.outcome == .reset && !t.rcptSent.isEmpty {
             if let again = txns[(i + 1)...].first(where: { $0.mailFrom == t.mailFrom && $0.rcptSent == t.rcptSent }) {
                 let gap = again.start.seconds(since: t.end)
-                add(.transactionReplayed, "transaction \(again.index) repeats transaction \(t.index) (same sender and recipients) \(String(format1(gap))) s after it was reset", transaction: again.index)
+                add(.transactionReplayed, "transaction \(again.index) repeats transaction \(t.index) (same sender and recipients) \(DurationText.format(gap)) after it was reset", transaction: again.index)
             }
         }
         let noops = commands.filter { $0.verb == .noop }
@@ -259,7 +259,7 @@ struct Rules {
     mutating func starttls() {
         let offered = s.offered("starttls") != nil
         if s.starttls == .offered, !txns.isEmpty {
-            add(.starttlsNotUsed, "the server offered STARTTLS; the client sent \(txns.count) transaction(s) in the clear")
+            add(.starttlsNotUsed, "the server offered STARTTLS; the client sent \(txns.count) transaction\(txns.count == 1 ? "" : "s") in the clear")
         }
         for c in commands where c.verb == .starttls {
             guard let code = code(reply(c)), code != 220 else { continue }
@@ -378,7 +378,7 @@ struct Rules {
         for i in s.timeline.indices.dropFirst() {
             let pause = s.timeline[i].time.seconds(since: s.timeline[i - 1].time)
             if pause > 300 {
-                add(.longSilence, "\(format1(pause / 60)) minutes of silence before \"\(text(s.timeline[i].line))\"", at: i)
+                add(.longSilence, "\(DurationText.format(pause)) of silence before \"\(text(s.timeline[i].line))\"", at: i)
                 break
             }
         }
@@ -391,10 +391,12 @@ struct Rules {
         let gaps = s.gaps[0] + s.gaps[1]
         if gaps > 0 {
             let first = s.timeline.firstIndex { if case .gap = $0.kind { return true } else { return false } }
-            add(.captureGap, "\(gaps) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing from the capture", at: first)
+            let missing = s.gapBytes[0] + s.gapBytes[1]
+            add(.captureGap, "\(gaps) gap\(gaps == 1 ? "" : "s"), \(missing) byte\(missing == 1 ? "" : "s") missing from the capture", at: first)
         }
     }
 }
 
 func format1(_ v: Double) -> String { String((v * 10).rounded() / 10) }
-func ms(_ s: Double) -> String { s < 0.001 ? "\(Int((s * 1e6).rounded())) µs" : "\((s * 10000).rounded() / 10) ms" }
+/// A duration in a finding's message: the one rule for durations (`DurationText`).
+func ms(_ s: Double) -> String { DurationText.format(s) }

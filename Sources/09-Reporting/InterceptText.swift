@@ -5,10 +5,14 @@ import Sessions
 /// The two-leg ladder: client leg | middlebox | server leg, time running down, every line labelled.
 public struct InterceptText {
     public var color: Bool
-    let columnWidth = 40
+    /// Width and time column (shared with the session timeline).
+    public var layout: TextLayout
     let middleWidth = 26
 
-    public init(color: Bool) { self.color = color }
+    public init(color: Bool, layout: TextLayout = TextLayout()) {
+        self.color = color
+        self.layout = layout
+    }
 
     public func render(_ x: Intercept) -> String {
         var out = ""
@@ -19,11 +23,24 @@ public struct InterceptText {
         out += "  \(clock) · score \(x.score)\n"
         out += "  " + bold("verdict: ") + Printable.escape(x.verdict.description) + "\n"
         out += "  evidence: " + x.evidence.map(Printable.escape).joined(separator: "; ") + "\n\n"
-        out += "  " + pad("", 9) + pad("client leg", columnWidth) + "  " + pad("middlebox", middleWidth) + "  server leg\n"
+        // Columns: time, client leg, middlebox, server leg. With a width the two legs share what
+        // is left evenly and their lines are cut; without, nothing is cut and a client line
+        // longer than its 40 columns pushes the rest of its own row right (as in the timeline).
+        let timeColumn = layout.time.column
+        let columnWidth: Int, sideWidth: Int
+        if let w = layout.width {
+            columnWidth = max(12, (w - 2 - timeColumn - 2 - middleWidth - 2) / 2)
+            sideWidth = columnWidth
+        } else {
+            columnWidth = 40
+            sideWidth = 1 << 30  // whole: no cut (and room for arithmetic on it)
+        }
+        let captureStart = layout.captureStart?.time
+        out += "  " + pad("", timeColumn) + pad("client leg", columnWidth) + "  " + pad("middlebox", middleWidth) + "  server leg\n"
         for a in x.actions {
-            let t = pad(SessionText.offset(a.clientClockTime, from: x.start), 9)
-            let line = Printable.short(a.line, limit: columnWidth - 2)
-            let other = a.counterpart.map { Printable.short($0, limit: 40) } ?? ""
+            let t = pad(layout.time.stamp(a.clientClockTime, start: x.start, captureStart: captureStart), timeColumn)
+            let line = layout.value(a.line, limit: columnWidth)
+            let other = a.counterpart.map { layout.value($0, limit: sideWidth) } ?? ""
             let delay = a.delay.map { " " + SessionText.latency(max(0, $0)) } ?? ""
             var left = "", middle = "", right = ""
             var highlight = false
@@ -39,26 +56,30 @@ public struct InterceptText {
             case .synthesized:
                 left = line
                 middle = "✱ synthesized"; highlight = true
-                right = other.isEmpty ? "" : "(server: \(other))"
+                right = a.counterpart.map { "(server: \(layout.value($0, limit: sideWidth - 10)))" } ?? ""
             case .withheld:
                 left = line
                 middle = "✖ withheld"; highlight = true
             case .injected:
                 middle = "✚ injected ──▶"; highlight = true
-                right = Printable.short(a.line, limit: 24) + (other.isEmpty ? "" : "  → \(Printable.short(a.counterpart ?? [], limit: 20))")
+                // The injected line and the server's reply to it share the server column.
+                let half = max(6, (sideWidth - 4) * 3 / 5)
+                right = layout.value(a.line, limit: half) + (other.isEmpty ? "" : "  → \(layout.value(a.counterpart ?? [], limit: sideWidth - 4 - half))")
             case .held:
                 left = line
                 middle = "⏸ held\(delay) ──▶"; highlight = true
                 right = other
             case .divergent:
-                out += "  " + t + bad("≠ divergent: " + Printable.short(a.line, limit: 80)) + "\n"
+                out += "  " + t + bad(layout.fit("≠ divergent: " + Printable.escape(a.line), (layout.width ?? 0) - 2 - timeColumn)) + "\n"
                 continue
             }
-            let gap = String(repeating: " ", count: max(1, middleWidth - middle.count))
-            out += "  " + t + pad(left, columnWidth) + "  " + (highlight ? warn(middle) : middle) + gap + "  " + right
-            out += "\n"
+            let gap = String(repeating: " ", count: max(1, middleWidth - Columns.width(middle)))
+            // No spaces after an empty server column.
+            var row = "  " + t + pad(left, columnWidth) + "  " + (highlight ? warn(middle) : middle) + gap + "  " + right
+            while row.hasSuffix(" ") { row.removeLast() }
+            out += row + "\n"
             if let note = a.note, a.kind != .relayed {
-                out += "  " + String(repeating: " ", count: 9 + columnWidth + 2) + dim("↳ " + Printable.escape(note)) + "\n"
+                out += "  " + String(repeating: " ", count: timeColumn + columnWidth + 2) + dim("↳ " + Printable.escape(note)) + "\n"
             }
         }
         return out
@@ -80,7 +101,7 @@ public struct InterceptText {
         return out
     }
 
-    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    private func pad(_ s: String, _ n: Int) -> String { Columns.pad(s, n) }
     private func esc(_ code: String, _ s: String) -> String { color ? "\u{1b}[\(code)m\(s)\u{1b}[0m" : s }
     func bold(_ s: String) -> String { esc("1", s) }
     func dim(_ s: String) -> String { esc("2", s) }

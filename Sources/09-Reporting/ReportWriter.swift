@@ -19,6 +19,8 @@ public struct RunSummary: Sendable {
     /// above are then of what was shown, and `sessionsInRun` of all the run's sessions.
     public var selected: String?
     public var sessionsInRun = 0
+    /// Finding id → every session it concerns (the client leg for intercepts), as ranges.
+    public var findingSessions: [String: SessionRanges] = [:]
     public init() {}
 
     public mutating func add(_ f: Finding) {
@@ -27,6 +29,7 @@ public struct RunSummary: Sendable {
         } else {
             findings[f.id.rawValue] = (1, f)
         }
+        findingSessions[f.id.rawValue, default: SessionRanges()].insert(f.session)
     }
 }
 
@@ -65,6 +68,8 @@ public final class ReportWriter: ReportSink {
     /// A session record is written as its transactions alone, without the session around them
     /// (`--transaction`: the record holds the one chosen).
     public var transactionsOnly = false
+    /// Width, time column and extra headers of the text output.
+    public var layout = TextLayout()
 
     public init(out: OutputBuffer, format: Format, captureNames: [String], streaming: Bool = false) {
         self.out = out
@@ -81,17 +86,17 @@ public final class ReportWriter: ReportSink {
             if let (s, txns, findings) = combined { session(s, txns, findings) }
             switch format {
             case .json: json { JSONRecords.sameConnection(x, combinedSession: combined?.0.id, captureNames: captureNames, findings: [f], into: &$0) }
-            case .text(let color): out.write(InterceptText(color: color).render(x, combinedSession: combined?.0.id, captureNames: captureNames) + "\n")
+            case .text(let color): out.write(InterceptText(color: color, layout: layout).render(x, combinedSession: combined?.0.id, captureNames: captureNames) + "\n")
             }
         case .intercept(let x, let findings):
             switch format {
             case .json: json { JSONRecords.intercept(x, findings: findings, into: &$0) }
-            case .text(let color): out.write(InterceptText(color: color).render(x) + "\n")
+            case .text(let color): out.write(InterceptText(color: color, layout: layout).render(x) + "\n")
             }
         case .note(let f):
             switch format {
             case .json: json { JSONRecords.runFinding(f, into: &$0) }
-            case .text(let color): out.write(SessionText(color: color).tagless(f, f.id.rawValue) + "  " + Printable.escape(f.message) + "\n\n")
+            case .text(let color): out.write(SessionText(color: color, layout: layout).tagless(f, f.id.rawValue) + "  " + Printable.escape(f.message) + "\n\n")
             }
         case .summary(let s, let packets): summary(s, packets: packets)
         }
@@ -109,7 +114,7 @@ public final class ReportWriter: ReportSink {
         case .json:
             json { JSONRecords.transaction(t, session: session.client, server: session.server, timeline: session.timeline, captureName: captureName(session), into: &$0) }
         case .text(let color):
-            out.write(SessionText(color: color).render(session, transactions: [t], captureName: nil, part: .transaction(t.index)))
+            out.write(SessionText(color: color, layout: layout).render(session, transactions: [t], captureName: nil, part: .transaction(t.index)))
         }
     }
 
@@ -132,7 +137,7 @@ public final class ReportWriter: ReportSink {
         case .text(let color):
             var name = captureNames.count > 1 ? captureName(s) : nil
             if let c = s.combinedFrom { name = "sessions " + c.map(String.init).joined(separator: " + ") + " put together: both captures" }
-            out.write(SessionText(color: color).render(s, transactions: txns, captureName: name, findings: findings, part: streaming ? .closing : .whole) + "\n")
+            out.write(SessionText(color: color, layout: layout).render(s, transactions: txns, captureName: name, findings: findings, part: streaming ? .closing : .whole) + "\n")
         }
     }
 
@@ -164,7 +169,7 @@ public final class ReportWriter: ReportSink {
         var lines: [String] = []
         var line = ""
         for word in text.split(separator: " ") {
-            if line.count + word.count + 1 > width - indent, !line.isEmpty {
+            if Columns.width(line) + Columns.width(String(word)) + 1 > width - indent, !line.isEmpty {
                 lines.append(line)
                 line = ""
             }
@@ -187,18 +192,27 @@ public final class ReportWriter: ReportSink {
             line += "shown: \(what) of \(s.sessionsInRun) session\(s.sessionsInRun == 1 ? "" : "s") read\n"
         }
         guard !findings.isEmpty else { return line }
-        let text = SessionText(color: color)
+        let text = SessionText(color: color, layout: layout)
         let width = findings.map(\.key.count).max() ?? 0
+        // Every session a finding concerns, as ranges; with a width, the column is cut so that
+        // the messages after it stay in one column.
+        let sessionTexts = Dictionary(uniqueKeysWithValues: findings.map { f in
+            (f.key, s.findingSessions[f.key].map { layout.fit($0.text, 32) } ?? "session \(f.value.first.session)")
+        })
+        let sessionColumn = sessionTexts.values.map(Columns.width).max() ?? 0
         for (id, v) in findings {
             let label = v.first.severity == .problem ? "problems" : v.first.severity == .warning ? "warnings" : "info    "
             let padded = id + String(repeating: " ", count: max(0, width - id.count))
             let count = String(v.count)
             var row = "\(label)  \(String(repeating: " ", count: max(0, 3 - count.count)))\(count)  " + text.tagless(v.first, padded)
+            let sessions = sessionTexts[id] ?? ""
             if v.first.severity == .problem {
-                // Problems are what the summary is read for: their sentence in full.
-                row += "  session \(v.first.session)\n" + wrapped(Printable.escape(v.first.message), indent: 16, width: 118)
+                // Problems are what the summary is read for: their sentence in full, wrapped to
+                // the width (on one line when lines are written whole).
+                row += "  " + sessions + "\n" + wrapped(Printable.escape(v.first.message), indent: 16, width: layout.width ?? Int.max / 2)
             } else {
-                row += "  session \(v.first.session)  " + Printable.short(Array(v.first.message.utf8), limit: 90)
+                let prefix = Columns.width(row) + 2 + sessionColumn + 2
+                row += "  " + Columns.pad(sessions, sessionColumn) + "  " + layout.fit(Printable.escape(v.first.message), (layout.width ?? 0) - prefix)
             }
             line += row + "\n"
         }

@@ -8,10 +8,13 @@ import Sessions
 /// escaped (see `Printable`).
 public struct SessionText {
     public var color: Bool
-    /// Total width aimed at.
-    public var width = 120
+    /// Width, time column, extra headers.
+    public var layout: TextLayout
 
-    public init(color: Bool) { self.color = color }
+    public init(color: Bool, layout: TextLayout = TextLayout()) {
+        self.color = color
+        self.layout = layout
+    }
 
     /// Which part of a session to render: all of it (offline), one transaction as soon as it is
     /// finished, or the rest when the session ends (live capture).
@@ -39,11 +42,11 @@ public struct SessionText {
             return "  " + list.map { tag($0) }.joined(separator: " ")
         }
         let duration = s.end.seconds(since: s.start)
-        var head = "session \(s.id)  \(s.client) → \(s.server)   \(s.start.humanUTC)   \(Self.seconds(duration))"
+        var head = "session \(s.id)  \(s.client) → \(s.server)   \(layout.time.headline(s.start))   \(Self.seconds(duration))"
         if let helo = s.helo {
-            head += "   \(s.heloVerb?.name ?? "HELO") " + (helo.isEmpty ? "(no name)" : Printable.short(Array(helo.utf8), limit: 60))
+            head += "   \(s.heloVerb?.name ?? "HELO") " + (helo.isEmpty ? "(no name)" : layout.value(Array(helo.utf8), limit: 60))
         } else if let refused = s.heloRefused.last {
-            head += "   HELO/EHLO " + (refused.name.isEmpty ? "(no name)" : Printable.short(Array(refused.name.utf8), limit: 40)) + " refused (\(refused.code))"
+            head += "   HELO/EHLO " + (refused.name.isEmpty ? "(no name)" : layout.value(Array(refused.name.utf8), limit: 40)) + " refused (\(refused.code))"
         }
         if let captureName { head += "   [\(captureName)]" }
         if case .transaction(let k) = part { head += "   · transaction \(k)" }
@@ -65,44 +68,62 @@ public struct SessionText {
         for e in s.timeline {
             if case .command(_, _, let g) = e.kind { groupSizes[g, default: 0] += 1 }
         }
+        // Columns: the bar (4, the same inside and outside a transaction, so that replies line up),
+        // the time, the side, the command, the reply, the delay. With a width, the command and the
+        // reply share what the fixed parts leave, as 44 to 48 at 120 columns.
+        let timeColumn = layout.time.column
+        let fixed = 4 + timeColumn + 4 + 2 + 2 + 7
+        let rest = layout.width.map { max(20, $0 - fixed) } ?? 92
+        let commandColumn = rest * 44 / 92, replyColumn = rest - commandColumn
+        /// What is left of the line after the bar, the time and the side.
+        let room = (layout.width ?? 0) - (4 + timeColumn + 3)
+        let captureStart = layout.captureStart?.time
         var openTxn: Int?
         for (i, e) in s.timeline.enumerated() where !shown.contains(i) && include(e) {
             if e.transaction != openTxn {
                 if let t = openTxn { out += closeLine(txns[t]) }
-                if let t = e.transaction { out += "  ┌ " + bold("transaction \(t)") + " " + String(repeating: "─", count: 60) + "\n" }
+                if let t = e.transaction { out += "  ┌ " + bold("transaction \(t)") + " " + String(repeating: "─", count: layout.width.map { min(60, max(10, $0 - 20)) } ?? 60) + "\n" }
                 openTxn = e.transaction
             }
-            let bar = openTxn == nil ? "  " : "  │ "
-            let time = pad(Self.offset(e.time, from: s.start), 9)
+            let bar = openTxn == nil ? "    " : "  │ "
+            let time = Columns.pad(layout.time.stamp(e.time, start: s.start, captureStart: captureStart), timeColumn)
             switch e.kind {
             case .command(let index, _, let group):
                 let marker = (groupSizes[group] ?? 0) > 1 ? "»" : " "
-                var line = "\(bar)\(time) C\(marker) " + pad(Printable.short(e.line, limit: 44), 44)
+                var line = "\(bar)\(time) C\(marker) " + Columns.pad(layout.value(e.line, limit: commandColumn), commandColumn)
                 if let r = replyFor[index], r > i {
                     shown.insert(r)
                     let reply = s.timeline[r]
-                    let text = Printable.short(reply.line, limit: 48)
-                    line += "  " + pad(colorReply(text, code: code(of: reply)), 48, visible: text.count)
+                    let text = layout.value(reply.line, limit: replyColumn)
+                    line += "  " + Columns.pad(colorReply(text, code: code(of: reply)), replyColumn)
                     line += "  " + dim(Self.latency(reply.time.seconds(since: e.time)))
                     line += mark(r)
                 }
                 out += line + mark(i) + unlocked(e) + "\n"
             case .reply:
-                out += "\(bar)\(time) S  " + colorReply(Printable.short(e.line, limit: 100), code: code(of: e)) + mark(i) + unlocked(e) + "\n"
+                out += "\(bar)\(time) S  " + colorReply(layout.value(e.line, limit: room), code: code(of: e)) + mark(i) + unlocked(e) + "\n"
             case .message:
-                out += "\(bar)\(time) C  ▸ " + messageSummary(e, txns[e.transaction ?? -1]) + mark(i) + unlocked(e) + "\n"
+                let t = txns[e.transaction ?? -1]
+                out += "\(bar)\(time) C  " + layout.fit("▸ " + messageSummary(e, t), room) + mark(i) + unlocked(e) + "\n"
+                // Headers asked for with --header, one line each under the message.
+                for name in layout.headers {
+                    for value in t?.headers?.extra[name.lowercased()] ?? [] {
+                        let indent = bar + String(repeating: " ", count: timeColumn + 5)
+                        out += indent + layout.fit(dim(name + ":") + " " + Printable.escape(value), room - 2) + "\n"
+                    }
+                }
                 // Scanned parts that carry a file name, one line each, as a mail client lists attachments.
-                for p in txns[e.transaction ?? -1]?.parts ?? [] {
+                for p in t?.parts ?? [] {
                     guard let name = p.filename else { continue }
-                    let fields = ["📎 \"" + Printable.short(Array(name.utf8), limit: 50) + "\"", Printable.escape(p.contentType), Self.size(p.size), "sha256 " + p.sha256.prefix(16) + "…"]
-                    out += "\(bar)\(String(repeating: " ", count: time.count))    " + fields.joined(separator: "  ") + (p.complete ? "" : "  " + warn("incomplete")) + "\n"
+                    let fields = ["📎 \"" + layout.value(Array(name.utf8), limit: 50) + "\"", Printable.escape(p.contentType), Self.size(p.size), "sha256 " + p.sha256.prefix(16) + "…"]
+                    out += "\(bar)\(String(repeating: " ", count: timeColumn))    " + layout.fit(fields.joined(separator: "  ") + (p.complete ? "" : "  " + warn("incomplete")), room - 1) + "\n"
                 }
             case .tls:
-                out += "\(bar)\(time)    " + dim("🔒 " + Printable.escape(e.line)) + "\n"
+                out += "\(bar)\(time)    " + dim(layout.fit("🔒 " + Printable.escape(e.line), room)) + "\n"
             case .gap:
-                out += "\(bar)\(time) \(e.side == .client ? "C" : "S")  " + warn("⚠ " + Printable.escape(e.line)) + mark(i) + "\n"
+                out += "\(bar)\(time) \(e.side == .client ? "C" : "S")  " + warn(layout.fit("⚠ " + Printable.escape(e.line), room)) + mark(i) + "\n"
             case .note:
-                out += "\(bar)\(time)    " + warn("⚠ " + Printable.escape(e.line)) + mark(i) + "\n"
+                out += "\(bar)\(time)    " + warn(layout.fit("⚠ " + Printable.escape(e.line), room)) + mark(i) + "\n"
             }
         }
         if let t = openTxn { out += closeLine(txns[t]) }
@@ -114,13 +135,14 @@ public struct SessionText {
         if let a = s.auth {
             tail += " · AUTH \(a.mechanism) \(a.result.rawValue)"
             var who: [String] = []
-            if let u = a.user { who.append("user " + Printable.short(Array(u.utf8), limit: 40)) }
-            if let d = a.domain, !d.isEmpty { who.append("domain " + Printable.short(Array(d.utf8), limit: 40)) }
-            if let w = a.workstation, !w.isEmpty { who.append("workstation " + Printable.short(Array(w.utf8), limit: 40)) }
-            if let p = a.password { who.append("password " + Printable.short(Array(p.utf8), limit: 60)) }
+            if let u = a.user { who.append("user " + layout.value(Array(u.utf8), limit: 40)) }
+            if let d = a.domain, !d.isEmpty { who.append("domain " + layout.value(Array(d.utf8), limit: 40)) }
+            if let w = a.workstation, !w.isEmpty { who.append("workstation " + layout.value(Array(w.utf8), limit: 40)) }
+            if let p = a.password { who.append("password " + layout.value(Array(p.utf8), limit: 60)) }
             if !who.isEmpty { tail += " (" + who.joined(separator: ", ") + ")" }
         }
-        if s.gaps[0] + s.gaps[1] > 0 { tail += " · " + warn("\(s.gaps[0] + s.gaps[1]) gap(s), \(s.gapBytes[0] + s.gapBytes[1]) bytes missing") }
+        let gaps = s.gaps[0] + s.gaps[1], missing = s.gapBytes[0] + s.gapBytes[1]
+        if gaps > 0 { tail += " · " + warn("\(Self.count(gaps, "gap")), \(Self.count(missing, "byte")) missing") }
         out += tail + "\n"
         let names = Array(Set(s.anomalies.map(\.name))).sorted().map(\.rawValue)
         if !names.isEmpty { out += "  anomalies: " + dim(names.joined(separator: ", ")) + "\n" }
@@ -156,8 +178,8 @@ public struct SessionText {
     private func messageSummary(_ e: TimelineEntry, _ t: Transaction?) -> String {
         var parts = [Self.size(t?.size ?? 0)]
         if t?.chunked == true { parts.append("(BDAT)") }
-        if let subject = t?.headers?.subject { parts.append("\"" + Printable.short(Array(subject.utf8), limit: 50) + "\"") }
-        if let id = t?.headers?.messageID { parts.append(Printable.short(Array(id.utf8), limit: 60)) }
+        if let subject = t?.headers?.subject { parts.append("\"" + layout.value(Array(subject.utf8), limit: 50) + "\"") }
+        if let id = t?.headers?.messageID { parts.append(layout.value(Array(id.utf8), limit: 60)) }
         if t?.messageComplete == false { parts.append(warn("incomplete")) }
         return parts.joined(separator: "  ")
     }
@@ -169,12 +191,11 @@ public struct SessionText {
 
     /// One line that says how a transaction ended, in plain words.
     public func outcomeWords(_ t: Transaction) -> String {
-        let n = t.rcptTo.count
-        let recipients = "\(n) recipient\(n == 1 ? "" : "s")"
-        let replyText = t.reply.map { Printable.short($0.displayLine, limit: 70) } ?? ""
+        let recipients = Self.count(t.rcptTo.count, "recipient")
+        let replyText = t.reply.map { layout.value($0.displayLine, limit: 70) } ?? ""
         switch t.outcome {
         case .queued:
-            var s = good("queued") + (t.queueID.map { " as \(Printable.short(Array($0.utf8), limit: 40))" } ?? "")
+            var s = good("queued") + (t.queueID.map { " as \(layout.value(Array($0.utf8), limit: 40))" } ?? "")
             s += " — \(recipients)"
             if let size = t.size { s += ", \(Self.size(size))" }
             if !t.rcptRejected.isEmpty { s += ", \(t.rcptRejected.count) refused" }
@@ -202,29 +223,16 @@ public struct SessionText {
     // MARK: - Formatting
 
 
-    static func offset(_ t: Timestamp, from start: Timestamp) -> String {
-        let s = t.seconds(since: start)
-        return "+" + fixed(s, 3)
-    }
+    static func fixed(_ v: Double, _ decimals: Int) -> String { DurationText.digits(v, decimals) }
 
-    static func fixed(_ v: Double, _ decimals: Int) -> String {
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let n = Int((abs(v) * scale).rounded())
-        let whole = n / Int(scale), frac = n % Int(scale)
-        if decimals == 0 { return (v < 0 ? "-" : "") + "\(whole)" }
-        var f = String(frac)
-        while f.count < decimals { f = "0" + f }
-        return (v < 0 ? "-" : "") + "\(whole).\(f)"
-    }
+    /// A session's length: the one rule for durations (`DurationText`).
+    static func seconds(_ s: Double) -> String { DurationText.format(s) }
 
-    static func seconds(_ s: Double) -> String { s < 10 ? fixed(s, 3) + " s" : fixed(s, 1) + " s" }
+    /// A reply's delay: the one rule for durations (`DurationText`).
+    static func latency(_ s: Double) -> String { DurationText.format(s) }
 
-    static func latency(_ s: Double) -> String {
-        if s < 0.001 { return fixed(s * 1e6, 0) + " µs" }
-        if s < 1 { return fixed(s * 1000, 1) + " ms" }
-        return fixed(s, 2) + " s"
-    }
+    /// `1 recipient`, `2 recipients`.
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     static func size(_ n: Int) -> String {
         if n < 1000 { return "\(n) B" }
@@ -253,11 +261,6 @@ public struct SessionText {
         case .tableFull: return "connection table full"
         case .ignored: return reason.rawValue
         }
-    }
-
-    private func pad(_ s: String, _ n: Int, visible: Int? = nil) -> String {
-        let v = visible ?? s.count
-        return v >= n ? s : s + String(repeating: " ", count: n - v)
     }
 
     private func colorReply(_ s: String, code: Int) -> String {

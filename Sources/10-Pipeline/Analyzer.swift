@@ -39,6 +39,8 @@ public struct AnalyzerOptions: Sendable {
     /// The packets of the capture files that are read (filter and time window); also when the
     /// files are read again for a connection's two copies.
     public var selection = PacketSelection()
+    /// Told the time of the first packet read (for relative times in the text output).
+    public var captureStart: CaptureStart?
     public init() {}
 }
 
@@ -57,6 +59,7 @@ public final class Analyzer {
     public private(set) var packetStats = PacketStats()
     public private(set) var sessionsSeen = 0
     public private(set) var lastTime = Timestamp.zero
+    private var sawPacket = false
     private let reassembler: TCPReassembler
     /// The SMTP stage, or the hand-over to it.
     private let stage: SessionInput
@@ -128,6 +131,10 @@ public final class Analyzer {
 
     /// Feeds one captured packet of a file whose link type is `linkType`.
     public func packet(_ p: RawPacket, linkType: LinkType) {
+        if !sawPacket {
+            sawPacket = true
+            options.captureStart?.note(p.time)
+        }
         lastTime = max(lastTime, p.time)
         let file = p.vantage.file
         if file >= decoders.count { decoders += Array(repeating: nil, count: file + 1 - decoders.count) }

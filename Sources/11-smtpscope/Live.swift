@@ -78,6 +78,9 @@ struct Live: ParsableCommand {
     @Option(name: .customLong("keylog"), help: ArgumentHelp("Decrypt TLS with this NSS key log (SSLKEYLOGFILE format; repeatable), read again every second as it grows, so that keys a mail client writes while it sends are used.", valueName: "file"))
     var keylogs: [String] = []
 
+    @OptionGroup(title: "Text output")
+    var text: TextOptions
+
     func run() throws {
         if listInterfaces {
             do {
@@ -102,6 +105,8 @@ struct Live: ParsableCommand {
             followers.append(f)
         }
         options.keyLog = keys
+        let captureStart = CaptureStart()
+        options.captureStart = captureStart
         let expression = filter ?? Self.defaultFilter(options.ports)
         guard workers >= 1, workers <= 64 else { throw ValidationError("--workers takes 1 to 64") }
         if workers > 1, writeFile != nil { throw ValidationError("-w keeps evidence from one capture worker: use it without --workers") }
@@ -130,7 +135,9 @@ struct Live: ParsableCommand {
         pthread_sigmask(SIG_UNBLOCK, &mask, nil)
         let out = OutputBuffer()
         out.immediate = true
-        let writer = format.sink(out: out, captureNames: [interface], color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0, streaming: true)
+        var layout = text.layout(headers: headers)
+        layout.captureStart = captureStart
+        let writer = format.sink(out: out, captureNames: [interface], color: !noColor && getenv("NO_COLOR") == nil && isatty(1) != 0, streaming: true, layout: layout)
         // Each transaction is written the moment a worker finishes it.
         let judge = Judge(captures: 1, pairing: pairing, streaming: true) { writer.write($0) }
         let started = wallClock()

@@ -5,6 +5,7 @@ import Pipeline
 import Packets
 import Reporting
 import TLS
+import Vocabulary
 import Foundation
 
 #if canImport(Glibc)
@@ -22,9 +23,12 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case ecs
 
     /// The sink that writes this format.
-    func sink(out: OutputBuffer, captureNames: [String], color: Bool, streaming: Bool = false) -> any ReportSink {
+    func sink(out: OutputBuffer, captureNames: [String], color: Bool, streaming: Bool = false, layout: TextLayout = TextLayout()) -> any ReportSink {
         switch self {
-        case .text: return ReportWriter(out: out, format: .text(color: color), captureNames: captureNames, streaming: streaming)
+        case .text:
+            let w = ReportWriter(out: out, format: .text(color: color), captureNames: captureNames, streaming: streaming)
+            w.layout = layout
+            return w
         case .json: return ReportWriter(out: out, format: .json, captureNames: captureNames, streaming: streaming)
         case .zeek: return ZeekLogWriter(out: out, format: .ascii)
         case .zeekJSON: return ZeekLogWriter(out: out, format: .json)
@@ -119,6 +123,8 @@ struct Read: ParsableCommand {
 
     /// What `--session` or `--transaction` chose.
     private var shownSelection: ShownSelection? { transaction?.selection ?? session.map { ShownSelection(session: $0) } }
+    @OptionGroup(title: "Text output")
+    var text: TextOptions
 
     func run() throws {
         var options = AnalyzerOptions()
@@ -141,6 +147,8 @@ struct Read: ParsableCommand {
         }
         options.keyLog = keys
         options.selection = PacketSelection(filter: filter, since: since?.time, until: until?.time)
+        let captureStart = CaptureStart()
+        options.captureStart = captureStart
 
         let captures = CaptureSet(paths: files, selection: options.selection)
         // A filter that does not compile is the command's fault, not the files': one line, as tcpdump.
@@ -157,7 +165,9 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        let output = format.sink(out: out, captureNames: names, color: useColor())
+        var layout = text.layout(headers: headers)
+        layout.captureStart = captureStart
+        let output = format.sink(out: out, captureNames: names, color: useColor(), layout: layout)
         // --transaction: the timeline and JSON writer writes the chosen transaction without its session.
         (output as? ReportWriter)?.transactionsOnly = transaction != nil
         var outputs: [any ReportSink] = [output]

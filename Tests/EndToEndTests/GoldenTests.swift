@@ -13,7 +13,8 @@ let goldenCaptures: [String] = ((try? FileManager.default.contentsOfDirectory(at
         let golden = repoRoot.appendingPathComponent("Tests/Golden")
         let text = try String(contentsOf: golden.appendingPathComponent(base + ".txt"), encoding: .utf8)
         let json = try String(contentsOf: golden.appendingPathComponent(base + ".jsonl"), encoding: .utf8)
-        let t = try runCLI(["read", "Captures/" + capture])
+        // At the width scripts/update-golden.sh uses.
+        let t = try runCLI(["read", "--width", "120", "Captures/" + capture])
         #expect(t.status == 0)
         #expect(firstDifference(t.stdout, text) == nil, "text output of \(capture) differs from Tests/Golden/\(base).txt (run scripts/update-golden.sh and review the diff)")
         let j = try runCLI(["read", "--format", "json", "Captures/" + capture])
