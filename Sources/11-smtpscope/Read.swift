@@ -86,6 +86,9 @@ struct Read: ParsableCommand {
     @Option(name: .customLong("keylog"), help: ArgumentHelp("Decrypt STARTTLS and implicit TLS with this NSS key log (the SSLKEYLOGFILE format; repeatable). Decrypted lines are marked 🔓.", valueName: "file"))
     var keylogs: [String] = []
 
+    @Option(name: .customLong("html"), help: ArgumentHelp("Also write a report as one self-contained HTML page to this file: findings, ladder diagrams of intercepted connections, sessions with a filter.", valueName: "file"))
+    var html: String?
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
@@ -112,7 +115,9 @@ struct Read: ParsableCommand {
         let openErrors = captures.errors.count
         let out = OutputBuffer()
         let names = files.map { $0 == "-" ? "(stdin)" : $0 }
-        let sinks = ReportSinks([format.sink(out: out, captureNames: names, color: useColor())])
+        var outputs: [any ReportSink] = [format.sink(out: out, captureNames: names, color: useColor())]
+        if let html { outputs.append(HTMLReport(path: html, captureNames: names)) }
+        let sinks = ReportSinks(outputs)
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
         // A connection captured twice whose copies each lost what the other holds is decoded
