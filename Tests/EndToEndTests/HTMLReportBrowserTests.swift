@@ -110,6 +110,9 @@ func renderInChromium(_ page: URL, fragment: String = "") throws -> (dom: String
         #expect(s2.contains("transaction 2"))
         #expect(s2.contains("└ queued as C46BC11A06A — 1 recipient, 336 B"))
         #expect(s2.contains("a leg of intercepted connection 1"))
+        // One connection alone, to print or send on.
+        let solo = try loaded(page, fragment: "ladder=1")
+        #expect(solo.contains("<body class=\"solo\"") && solo.contains("class=\"intercept solo-target\""))
     }
 
     @Test func plainSession() throws {

@@ -69,7 +69,7 @@ enum HTMLTemplate {
     .k-relayed{color:var(--relayed)}.k-injected{color:var(--injected)}.k-synthesized{color:var(--synthesized)}.k-withheld{color:var(--withheld)}.k-rewritten{color:var(--rewritten)}.k-held{color:var(--held)}.k-divergent{color:var(--divergent)}
     i.k-relayed{background:var(--relayed)}i.k-injected{background:var(--injected)}i.k-synthesized{background:var(--synthesized)}i.k-withheld{background:var(--withheld)}i.k-rewritten{background:var(--rewritten)}i.k-held{background:var(--held)}i.k-divergent{background:var(--divergent)}
     .ladder-wrap{overflow-x:auto}
-    svg.ladder{display:block;background:#fff}
+    svg.ladder{display:block;background:#fff;max-width:100%;height:auto}
     svg.ladder text{font-size:12px;fill:var(--fg)}
     svg.ladder text.head{font-weight:600;font-size:13px}svg.ladder text.sub,svg.ladder text.time,svg.ladder text.note{fill:var(--dim)}svg.ladder text.note{font-size:11px;font-style:italic}
     svg.ladder line.life{stroke:#8c959f;stroke-width:1.5}svg.ladder line.life.mb{stroke-dasharray:4 3}
@@ -106,6 +106,8 @@ enum HTMLTemplate {
     svg.chart .queued{fill:var(--queued)}svg.chart .rejected{fill:var(--rejected)}svg.chart .reset{fill:var(--reset)}svg.chart .abandoned,svg.chart .incomplete{fill:var(--abandoned)}svg.chart .open{fill:none;stroke:#57606a;stroke-width:1.2}
     svg.chart line.axis{stroke:#8c959f}
     .none{color:var(--dim)}
+    body.solo>header,body.solo>section:not(#intercepts),body.solo #intercepts>h2,body.solo .intercept:not(.solo-target){display:none}
+    .solo-link{font-size:12px;margin-left:10px;font-weight:400}
     """#
 
     static let script = #"""
@@ -141,6 +143,8 @@ enum HTMLTemplate {
     function cut(s, n) { return s.length > n ? s.slice(0, Math.max(1, n - 1)) + '…' : s; }
 
     var D = JSON.parse(document.getElementById('data').textContent);
+    // Records arrive as sessions end; the list reads in the order they began.
+    D.sessions.sort(function (p, q) { return p.t - q.t || p.id - q.id; });
     var byId = {};
     D.sessions.forEach(function (s) { byId[s.id] = s; s.fids = {}; s.f.forEach(function (f) { s.fids[f[0]] = 1; }); });
     // Each leg of an intercept knows it, and takes its findings for the filter.
@@ -180,7 +184,7 @@ enum HTMLTemplate {
     }
 
     // ---------- Ladder diagrams ----------
-    var W = 1120, CX = 120, MX = 560, SX = 1000, TOP = 58, ROW = 32;
+    var W = 1120, CX = 120, MX = 560, SX = 1000, TOP = 58, ROW = 34;
     var KIND_WORD = { relayed: 'relayed', injected: '✚ injected', synthesized: '✱ synthesized', withheld: '✖ withheld', rewritten: '✎ rewritten', held: 'held', divergent: '≠ divergent', released: '▶ released' };
 
     function arrow(g, x1, x2, y, cls) {
@@ -236,7 +240,7 @@ enum HTMLTemplate {
           y += 22;
         }
         prev = r.t;
-        var top = y, ay = y + 20;
+        var ay = y + 22;
         var g = sv(body, 'g', { 'class': 'arrow ' + r.kind, 'data-kind': r.kind });
         sv(g, 'text', { 'class': 'time', x: 4, y: ay + 4 }, '+' + r.t.toFixed(3));
         var word = KIND_WORD[r.kind];
@@ -250,11 +254,11 @@ enum HTMLTemplate {
           var w = r.kind === 'relayed' ? (r.delay !== null ? 'relayed ' + lat(r.delay) : 'relayed') : '✎ rewritten';
           if (r.kind === 'relayed') {
             // The same line on both legs: written once, beside the side that sent it.
-            if (toClient) label(g, SX - 10, y + 12, text, 'end', SX - MX - 60);
+            if (toClient) label(g, SX - 10, y + 12, text, 'end', SX - MX - 70);
             else label(g, CX + 10, y + 12, text, 'start', MX - CX - 60);
           } else {
             label(g, CX + 10, y + 12, text, 'start', MX - CX - 60);
-            label(g, SX - 10, y + 12, r.other || '', 'end', SX - MX - 60);
+            label(g, SX - 10, y + 12, r.other || '', 'end', SX - MX - 70);
           }
           pill(g, MX, ay, w);
         } else if (r.kind === 'withheld') {
@@ -344,6 +348,9 @@ enum HTMLTemplate {
       var d = el('details', 'intercept');
       d.id = 'intercept-' + (i + 1);
       var sum = el('summary', null, 'intercepted connection ' + (i + 1) + ': session ' + x.cl + ' ⇄ ' + x.sl.join(', ') + ' — ' + x.vk + ' · ' + utc(x.t));
+      var solo = el('a', 'solo-link', 'show only this connection');
+      solo.href = '#ladder=' + (i + 1);
+      sum.appendChild(solo);
       d.appendChild(sum);
       var box = el('div');
       d.appendChild(box);
@@ -466,7 +473,7 @@ enum HTMLTemplate {
     }
 
     // ---------- Filter ----------
-    var state = { q: '', outcome: '', finding: '', session: '' };
+    var state = { q: '', outcome: '', finding: '', session: '', intercept: '', ladder: '' };
     var fq = document.getElementById('f-q'), fo = document.getElementById('f-outcome'), ff = document.getElementById('f-finding');
     var ids = {};
     D.sessions.forEach(function (s) { for (var k in s.fids) ids[k] = 1; });
@@ -475,7 +482,7 @@ enum HTMLTemplate {
     function parseHash() {
       var h = location.hash.replace(/^#/, '');
       if (h.indexOf('=') < 0) return false;
-      state = { q: '', outcome: '', finding: '', session: '', intercept: '' };
+      state = { q: '', outcome: '', finding: '', session: '', intercept: '', ladder: '' };
       h.split('&').forEach(function (kv) {
         var i = kv.indexOf('=');
         if (i < 0) return;
@@ -531,7 +538,7 @@ enum HTMLTemplate {
       }
     }
     function fromForm() {
-      state = { q: fq.value.trim(), outcome: fo.value, finding: ff.value, session: '', intercept: '' };
+      state = { q: fq.value.trim(), outcome: fo.value, finding: ff.value, session: '', intercept: '', ladder: '' };
       writeHash();
       apply();
     }
@@ -539,13 +546,22 @@ enum HTMLTemplate {
     fo.addEventListener('change', fromForm);
     ff.addEventListener('change', fromForm);
     document.getElementById('filter').addEventListener('submit', function (e) { e.preventDefault(); });
-    document.getElementById('f-clear').addEventListener('click', function (e) { e.preventDefault(); state = { q: '', outcome: '', finding: '', session: '' }; writeHash(); apply(); });
+    document.getElementById('f-clear').addEventListener('click', function (e) { e.preventDefault(); state = { q: '', outcome: '', finding: '', session: '', intercept: '', ladder: '' }; writeHash(); apply(); });
     document.getElementById('more-button').addEventListener('click', renderMore);
     if ('IntersectionObserver' in window) {
       new IntersectionObserver(function (es) { if (es.some(function (e) { return e.isIntersecting; }) && rendered < shown.length) renderMore(); }).observe(more);
     }
+    // `#ladder=N`: the page shows intercepted connection N alone (to print it, or send it on).
+    function solo() {
+      var n = state.ladder;
+      document.body.classList.toggle('solo', !!n);
+      Array.prototype.forEach.call(document.querySelectorAll('.intercept'), function (d) { d.classList.toggle('solo-target', d.id === 'intercept-' + n); });
+      var d = n && document.getElementById('intercept-' + n);
+      if (d) d.open = true;
+    }
     function onHash() {
       if (!parseHash()) return;
+      solo();
       if (state.intercept) {
         var d = document.getElementById('intercept-' + state.intercept);
         state.intercept = '';
@@ -621,6 +637,7 @@ enum HTMLTemplate {
     }
 
     parseHash();
+    solo();
     apply();
     if (state.intercept) onHash();
     if (state.finding || state.outcome || state.q) document.getElementById('sessions').scrollIntoView();
