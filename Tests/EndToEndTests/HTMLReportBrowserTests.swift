@@ -40,8 +40,9 @@ func renderInChromium(_ page: URL, fragment: String = "") throws -> (dom: String
 /// with no console message, the ladder of the store-and-forward capture is drawn with its arrows and
 /// labels, the filter set from the URL fragment shows only matching sessions, and hostile text from
 /// the wire stays text.
-@Suite(.serialized) struct HTMLReportBrowserTests {
+@Suite(.serialized) final class HTMLReportBrowserTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-html-\(UUID().uuidString)")
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     func report(_ captures: [String], name: String) throws -> URL {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -113,6 +114,37 @@ func renderInChromium(_ page: URL, fragment: String = "") throws -> (dom: String
         // One connection alone, to print or send on.
         let solo = try loaded(page, fragment: "ladder=1")
         #expect(solo.contains("<body class=\"solo\"") && solo.contains("class=\"intercept solo-target\""))
+    }
+
+    /// Every intercepted or twice-captured connection among the captures: the page loads cleanly
+    /// and draws one arrow per action of the JSON intercept records (and one more per held
+    /// message, where it was passed on), with the verdict.
+    @Test(arguments: [
+        ["middlebox-divergent-both-legs.pcapng"], ["middlebox-gives-up-both-legs.pcapng"], ["middlebox-gives-up-new-port-both-legs.pcapng"],
+        ["middlebox-inline-rewriter-both-legs.pcapng"], ["middlebox-plain-relay-both-legs.pcapng"], ["middlebox-reconnect-both-legs.pcapng"],
+        ["middlebox-starttls-answered-both-legs.pcapng"], ["tls-intercepting-shield-both-legs.pcapng"],
+        ["middlebox-store-and-forward-client-leg.pcap", "middlebox-store-and-forward-server-leg.pcap"],
+        ["double-capture-workstation.pcap", "double-capture-mailserver.pcap"],
+    ])
+    func everyLadder(_ names: [String]) throws {
+        let paths = names.map { capturesDir.appendingPathComponent($0).path }
+        let json = try runCLI(["read", "--format", "json"] + paths)
+        var actions = 0, held = 0, verdicts: [String] = []
+        for line in json.stdout.split(separator: "\n") {
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard record["type"] as? String == "intercept" || record["type"] as? String == "same_connection" else { continue }
+            verdicts.append(try #require(record["verdict"] as? String))
+            let list = record["actions"] as? [[String: Any]] ?? []
+            actions += list.count
+            held += list.filter { $0["kind"] as? String == "held" && !($0["delay"] is NSNull) }.count
+        }
+        #expect(!verdicts.isEmpty)
+        let dom = try loaded(try report(paths, name: "ladder.html"))
+        #expect(count("data-kind=\"", in: dom) == actions + held)
+        #expect(count("data-kind=\"released\"", in: dom) == held)
+        for v in verdicts {
+            #expect(dom.contains(v.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")), "verdict \(v)")
+        }
     }
 
     @Test func plainSession() throws {

@@ -193,10 +193,12 @@ enum HTMLTemplate {
       var d = x2 > x1 ? -1 : 1;
       sv(g, 'polygon', { points: x2 + ',' + y + ' ' + (x2 + 9 * d) + ',' + (y - 4.5) + ' ' + (x2 + 9 * d) + ',' + (y + 4.5) });
     }
-    function label(g, x, y, text, anchor, width, cls) {
+    // `whole`: the full text for the tooltip, when `text` is already a part of it.
+    function label(g, x, y, text, anchor, width, cls, whole) {
       var t = sv(g, 'text', { x: x, y: y, 'text-anchor': anchor }, cut(text, Math.floor(width / 7.3)));
       if (cls) t.setAttribute('class', cls);
-      if (t.textContent !== text) sv(t, 'title', {}, text);
+      whole = whole || text;
+      if (t.textContent !== whole) sv(t, 'title', {}, whole);
       return t;
     }
     function pill(g, x, y, text) {
@@ -257,8 +259,13 @@ enum HTMLTemplate {
             if (toClient) label(g, SX - 10, y + 12, text, 'end', SX - MX - 70);
             else label(g, CX + 10, y + 12, text, 'start', MX - CX - 60);
           } else {
-            label(g, CX + 10, y + 12, text, 'start', MX - CX - 60);
-            label(g, SX - 10, y + 12, r.other || '', 'end', SX - MX - 70);
+            // Where long lines differ past what fits, both are shown from a little before the change.
+            var other = r.other || '', k = 0;
+            while (k < text.length && k < other.length && text[k] === other[k]) k++;
+            var fit = Math.floor((MX - CX - 70) / 7.3);
+            var from = k > fit - 16 ? k - 12 : 0;
+            label(g, CX + 10, y + 12, (from ? '…' : '') + text.slice(from), 'start', MX - CX - 60, null, text);
+            label(g, SX - 10, y + 12, (from ? '…' : '') + other.slice(from), 'end', SX - MX - 70, null, other);
           }
           pill(g, MX, ay, w);
         } else if (r.kind === 'withheld') {
