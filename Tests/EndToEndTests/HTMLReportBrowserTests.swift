@@ -15,9 +15,11 @@ func renderInChromium(_ page: URL, fragment: String = "") throws -> (dom: String
     let profile = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-chromium-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: profile) }
     let p = Process()
-    // A wedged browser must not hang the suite.
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    p.arguments = ["120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)",
+    // The browser runs detached (setsid -f: its parent returns at once), so it is never a child this
+    // process waits for: its memory must not count in the peak RSS of children that other tests
+    // measure (HostileInputTests). The pipes' end tells when it is done; timeout stops a wedged one.
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+    p.arguments = ["-f", "/usr/bin/timeout", "120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)",
                    "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom",
                    page.absoluteString + (fragment.isEmpty ? "" : "#" + fragment)]
     let out = Pipe(), err = Pipe()
@@ -29,8 +31,8 @@ func renderInChromium(_ page: URL, fragment: String = "") throws -> (dom: String
     let handle = err.fileHandleForReading
     let reader = Thread { box.data = handle.readDataToEndOfFile() }
     reader.start()
-    let dom = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
+    let dom = out.fileHandleForReading.readDataToEndOfFile()
     while !reader.isFinished { usleep(1000) }
     let console = String(decoding: box.data, as: UTF8.self).split(separator: "\n").filter { $0.contains(":CONSOLE") }.map(String.init)
     return (String(decoding: dom, as: UTF8.self), console)
