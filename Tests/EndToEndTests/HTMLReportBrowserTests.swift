@@ -23,6 +23,7 @@ func renderInChromium(_ page: URL, fragment: String = "") throws -> (dom: String
                    "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom",
                    page.absoluteString + (fragment.isEmpty ? "" : "#" + fragment)]
     let out = Pipe(), err = Pipe()
+    p.standardInput = FileHandle.nullDevice
     p.standardOutput = out
     p.standardError = err
     try p.run()
@@ -147,6 +148,14 @@ func renderInChromium(_ page: URL, fragment: String = "") throws -> (dom: String
         for v in verdicts {
             #expect(dom.contains(v.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")), "verdict \(v)")
         }
+    }
+
+    /// A page that cannot be written is an error (exit 1, one line on stderr), after the usual output.
+    @Test func unwritablePage() throws {
+        let r = try runCLI(["read", capturesDir.appendingPathComponent("plain-delivery.pcap").path, "--html", "/nonexistent-dir/report.html"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "smtpscope: cannot write the HTML report /nonexistent-dir/report.html: No such file or directory\n")
+        #expect(r.stdout.contains("1 SMTP session"))
     }
 
     @Test func plainSession() throws {

@@ -536,7 +536,7 @@ enum HTMLTemplate {
       rendered = 0;
       renderMore();
       var c = document.getElementById('count');
-      c.textContent = (shown.length === D.sessions.length ? 'all ' + shown.length : shown.length + ' of ' + D.sessions.length) + ' session' + (D.sessions.length === 1 ? '' : 's') + (state.session ? ' (session ' + state.session + ')' : '');
+      c.textContent = !D.sessions.length ? 'no SMTP session' : (shown.length === D.sessions.length ? 'all ' + shown.length : shown.length + ' of ' + D.sessions.length) + ' session' + (D.sessions.length === 1 ? '' : 's') + (state.session ? ' (session ' + state.session + ')' : '');
       chart();
       if (state.session && shown.length) {
         var d = list.firstChild;
@@ -583,7 +583,7 @@ enum HTMLTemplate {
     function chart() {
       var box = document.getElementById('chart-box');
       box.textContent = '';
-      if (!shown.length) { box.appendChild(el('p', 'none', 'no session matches the filter')); return; }
+      if (!shown.length) { box.appendChild(el('p', 'none', D.sessions.length ? 'no session matches the filter' : 'no SMTP session in the capture')); return; }
       var t0 = Infinity, t1 = -Infinity;
       shown.forEach(function (s) { t0 = Math.min(t0, s.t); t1 = Math.max(t1, s.t + s.d); });
       var span = Math.max(t1 - t0, 0.001), CW = 1120, L = 90, R = 10, PW = CW - L - R;
