@@ -126,6 +126,9 @@ struct Read: ParsableCommand {
     @OptionGroup(title: "Text output")
     var text: TextOptions
 
+    @Option(name: .customLong("html"), help: ArgumentHelp("Also write a report as one self-contained HTML page to this file: findings, ladder diagrams of intercepted connections, sessions with a filter.", valueName: "file"))
+    var html: String?
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
@@ -172,6 +175,7 @@ struct Read: ParsableCommand {
         (output as? ReportWriter)?.transactionsOnly = transaction != nil
         var outputs: [any ReportSink] = [output]
         if let exportDir { outputs.append(MessageExporter(directory: exportDir, captureNames: names, attachments: exportAttachments)) }
+        if let html { outputs.append(HTMLReport(path: html, captureNames: names)) }
         // --session, --transaction: every output gets only what was chosen.
         let all = ReportSinks(outputs)
         let selected = shownSelection.map { SelectedRecords($0, next: all) }
