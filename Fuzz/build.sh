@@ -81,7 +81,7 @@ done < <(find "$spm/checkouts" -path '*/Sources/*/include/module.modulemap' | so
 
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g -enforce-exclusivity=checked
        -module-name SMTPScopeFuzz -swift-version 6 "${dep_flags[@]}"
-       -module-cache-path "$build/ModuleCache")
+       -module-cache-path "$build/ModuleCache")   # the C modules' cache beside the fuzz build, not shared
 # shellcheck disable=SC2206
 flags+=(${FUZZ_EXTRA_FLAGS:-})
 
@@ -92,6 +92,7 @@ for t in "${targets[@]}"; do
     out="$build/bin/fuzz-$t"
     echo "build.sh: building $out" >&2
     # ld.gold prints one harmless "Cannot export local symbol '__asan_…'" warning per ASan stub.
+    # -lstdc++: BoringSSL (CCryptoBoringSSL) is C++ and SwiftPM links it with the C++ runtime too.
     flock "$lock" "$swiftc" "${flags[@]}" "${sources[@]}" "$entry" "${objects[@]}" -lstdc++ -o "$out.tmp" 2> >(grep -v "Cannot export local symbol '__asan" >&2)
     mv "$out.tmp" "$out"
     # What was built: the commit and whether the fuzzed sources differed from it.
