@@ -4,6 +4,8 @@
 #   packets     raw frames (Fuzz/tools/seeds.py reads pcap/pcapng itself)
 #   reassembly  real TCP segments re-encoded in the target's segment format
 #   smtp        TCP payload streams from `tshark -q -z follow,tcp,raw,N` (first 3 streams a file)
+#   tls         the TLS part of those streams (port 465, or after STARTTLS), and the RFC 8448 trace
+#               of the TLS tests (Tests/TLSTests/RFC8448.swift), with and without the target's key log
 # Seeds stay small (a few frames / 8 KiB of dialogue each); the total is checked below 2 MB.
 # The fuzzers' working corpora live in /var/tmp/smtpscope-fuzz/, not here.
 set -euo pipefail
@@ -19,16 +21,19 @@ mapfile -t captures < <(
     } || true)
 [ ${#captures[@]} -gt 0 ] || { echo "seed.sh: no capture files found" >&2; exit 1; }
 
-rm -rf "$out/packets" "$out/reassembly" "$out/smtp"
-mkdir -p "$out/packets" "$out/reassembly" "$out/smtp"
+rm -rf "$out/packets" "$out/reassembly" "$out/smtp" "$out/tls"
+mkdir -p "$out/packets" "$out/reassembly" "$out/smtp" "$out/tls"
 "$py" "$here/tools/seeds.py" "$out" "${captures[@]}"
+"$py" "$here/tools/seeds.py" --rfc8448 "$out" "$root/Tests/TLSTests/RFC8448.swift"
 
 if command -v tshark > /dev/null; then
     for cap in "${captures[@]}"; do
         name="$(basename "$(dirname "$cap")")_$(basename "${cap%.*}")"
         streams=$(tshark -r "$cap" -T fields -e tcp.stream -Y 'tcp.len > 0' 2>/dev/null | sort -n -u | head -3) || continue
         for s in $streams; do
-            tshark -r "$cap" -q -z "follow,tcp,raw,$s" 2>/dev/null | "$py" "$here/tools/seeds.py" --smtp "$out" "$name-$s"
+            follow=$(tshark -r "$cap" -q -z "follow,tcp,raw,$s" 2>/dev/null) || continue
+            "$py" "$here/tools/seeds.py" --smtp "$out" "$name-$s" <<< "$follow"
+            "$py" "$here/tools/seeds.py" --tls "$out" "$name-$s" <<< "$follow"
         done
     done
 else
@@ -36,7 +41,7 @@ else
 fi
 
 total=$(du -sb "$out" | cut -f1)
-for t in packets reassembly smtp; do
+for t in packets reassembly smtp tls; do
     echo "seed.sh: $t: $(find "$out/$t" -type f | wc -l) seeds, $(du -sh "$out/$t" | cut -f1)"
 done
 echo "seed.sh: total $total bytes"

@@ -4,11 +4,18 @@
   seeds.py OUTDIR CAPTURE...        writes OUTDIR/packets/ and OUTDIR/reassembly/ seeds
   seeds.py --smtp OUTDIR NAME < follow.txt
                                     turns `tshark -q -z follow,tcp,raw,N` output into a smtp seed
+  seeds.py --tls OUTDIR NAME < follow.txt
+                                    the same stream's TLS part (each direction from its first
+                                    handshake record on) as a tls seed, when it has one
+  seeds.py --rfc8448 OUTDIR RFC8448.swift
+                                    tls seeds from the RFC 8448 trace in the TLS tests (with and
+                                    without the target's key log, whole and in pieces)
 
 Formats are those the targets read (see Fuzz/Targets/*.swift and FUZZING.md).
 """
 import hashlib
 import os
+import re
 import struct
 import sys
 
@@ -222,9 +229,81 @@ def smtp_seed(outdir, name, text, max_bytes=8192):
         write(outdir, "smtp", name, bytes(blob))
 
 
+def follow_chunks(text):
+    """`tshark -q -z follow,tcp,raw,N` output -> [(server, bytes)] in stream order."""
+    body = text.split("===================================================================")
+    chunks = []
+    for line in (body[1].splitlines() if len(body) > 1 else []):
+        if not line.strip() or line.startswith(("Follow", "Filter", "Node")):
+            continue
+        try:
+            chunks.append((line.startswith("\t"), bytes.fromhex(line.strip())))
+        except ValueError:
+            continue
+    return chunks
+
+
+def tls_blob(options, chunks, piece=4096):
+    """tls target input: options byte, then (u8 selector, u16 BE length, bytes) chunks."""
+    blob = bytearray([options])
+    for server, data in chunks:
+        for i in range(0, len(data), piece):
+            part = data[i:i + piece]
+            blob += bytes([1 if server else 0]) + struct.pack(">H", len(part)) + part
+    blob.append(0)
+    return bytes(blob)
+
+
+TLS_HANDSHAKE = re.compile(rb"\x16\x03[\x00-\x04]")
+
+
+def tls_seed(outdir, name, text, max_bytes=16384):
+    """The TLS part of a stream: each direction from its first handshake record header on (after
+    STARTTLS's 220, or from the start on port 465); nothing when the client never sends one."""
+    started = [False, False]
+    kept, size = [], 0
+    for server, data in follow_chunks(text):
+        d = 1 if server else 0
+        if not started[d]:
+            m = TLS_HANDSHAKE.search(data)
+            if not m:
+                continue
+            started[d] = True
+            data = data[m.start():]
+        kept.append((server, data))
+        size += len(data)
+        if size >= max_bytes:
+            break
+    if started[0]:
+        write(outdir, "tls", name, tls_blob(0, kept))
+
+
+def rfc8448_seeds(outdir, swift_file):
+    """The RFC 8448 §3 records as the TLS tests spell them (`static let x = hex("..") + hex(..)`)."""
+    with open(swift_file) as f:
+        src = f.read()
+    one = r'hex\((?:"""|")([^"]*)(?:"""|")\)'
+    records = {}
+    for m in re.finditer(r'static let (\w+Record) = ((?:%s(?: \+ )?)+)' % one, src):
+        records[m.group(1)] = bytes.fromhex(" ".join(re.findall(one, m.group(2))))
+    order = [(False, "clientHelloRecord"), (True, "serverHelloRecord"), (True, "serverFlightRecord"),
+             (False, "clientFinishedRecord"), (True, "newSessionTicketRecord"), (False, "clientApplicationRecord"),
+             (True, "serverApplicationRecord"), (False, "clientAlertRecord"), (True, "serverAlertRecord")]
+    flights = [(server, records[name]) for server, name in order]
+    for options in (0, 1, 3):  # no keys, the target's key log, the key log with small limits
+        write(outdir, "tls", f"rfc8448-{options}", tls_blob(options, flights))
+    write(outdir, "tls", "rfc8448-pieces", tls_blob(1, flights, piece=61))
+
+
 def main(argv):
     if argv[1:2] == ["--smtp"]:
         smtp_seed(argv[2], argv[3], sys.stdin.read())
+        return
+    if argv[1:2] == ["--tls"]:
+        tls_seed(argv[2], argv[3], sys.stdin.read())
+        return
+    if argv[1:2] == ["--rfc8448"]:
+        rfc8448_seeds(argv[2], argv[3])
         return
     outdir = argv[1]
     for path in argv[2:]:
