@@ -73,22 +73,34 @@ public final class InterceptFinder {
     /// together; lines shared by more than `maxSharing` sessions tie nothing.
     public func add(_ session: Session, transactions: [Transaction]) {
         guard mode != .never, !session.timeline.isEmpty else { return }
-        let leg = Leg(session: session, transactions: transactions, pool: pool)
+        add(Leg(session: session, transactions: transactions, pool: pool))
+    }
+
+    /// Takes a finished session's leg (built from the session, or read back from a `leg` record),
+    /// as `add(_:transactions:)` does. Its `id` must be unique among the legs given.
+    public func add(_ leg: Leg) {
+        guard mode != .never else { return }
         // A session with nothing distinctive cannot be shown to be anything's leg.
-        guard !leg.distinctiveLines.isEmpty || !leg.messageIDs.isEmpty else { return }
+        guard leg.isPairable else { return }
         var ties: [Int: Int] = [:]
         ties.reserveCapacity(32)
+        // Sessions that ended a window before this one began are held only until the next flush
+        // (flushes come in batches): they cannot pair with it, and do not count as sharing its
+        // lines — so how a line weighs does not depend on when the last flush was.
+        let stale = leg.start.adding(seconds: -window)
         func tie(_ list: inout [Int], rare: Bool) {
-            guard list.count < Self.maxSharing else { return }
-            let weight = rare || list.count < Self.rareSharing ? 2 : 1
-            for other in list { ties[other, default: 0] += weight }
+            var sharing = 0
+            for other in list where legs[other].map({ $0.end >= stale }) ?? false { sharing += 1 }
+            guard sharing < Self.maxSharing else { return }
+            let weight = rare || sharing < Self.rareSharing ? 2 : 1
+            for other in list where legs[other].map({ $0.end >= stale }) ?? false { ties[other, default: 0] += weight }
             list.append(leg.id)
         }
         for id in leg.messageIDs { tie(&byMessageID[id, default: []], rare: true) }
         for k in leg.distinctiveLines { tie(&byKey[k, default: []], rare: false) }
         legs[leg.id] = leg
         arrival.append(leg.id)
-        newest = max(newest, session.end)
+        newest = max(newest, leg.end)
         for (other, weight) in ties.sorted(by: { $0.key < $1.key }) where weight >= 2 || mode == .always {
             guard let b = legs[other] else { continue }
             // Each pair is met once, here: lists, not sets.
@@ -179,7 +191,7 @@ public final class InterceptFinder {
         }
         var done = Set<Int>()
         for x in pairAll() {
-            let ids = [x.clientLeg] + x.serverLegs
+            let ids = x.legIDs
             if final || ids.contains(where: leaving.contains) {
                 found.append(x)
                 done.formUnion(ids)
@@ -267,8 +279,7 @@ public final class InterceptFinder {
                 p.score = max(score, p.score)
                 p.evidence.append("\(servers.count) server legs for one client leg")
             }
-            out.append(Attribution.intercept(p, serverLegIDs: servers.map(\.id),
-                                             serverEndpoints: servers.map { ($0.endpointClient, $0.endpointServer) }))
+            out.append(Attribution.intercept(p, serverLegs: servers))
         }
         return out
     }
