@@ -42,6 +42,10 @@ public final class InterceptFinder {
     /// Sessions held, by the distinctive lines and Message-IDs they carry (at most `maxSharing`).
     private var byKey: [LineKey: [Int]] = [:]
     private var byMessageID: [String: [Int]] = [:]
+    /// Sessions held, by their client's initial sequence number and SYN timestamp (tagged: see
+    /// `handshakeKeys`): one connection captured twice carries them in both copies, whatever lines
+    /// it shares with other sessions.
+    private var byHandshake: [UInt64: [Int]] = [:]
     /// Sessions each session was judged against (candidates), and the pairs that pair.
     private var neighbours: [Int: [Int]] = [:]
     private var valid: [Pair: Pairing] = [:]
@@ -97,6 +101,7 @@ public final class InterceptFinder {
             list.append(leg.id)
         }
         for id in leg.messageIDs { tie(&byMessageID[id, default: []], rare: true) }
+        for k in Self.handshakeKeys(leg) { tie(&byHandshake[k, default: []], rare: true) }
         for k in leg.distinctiveLines { tie(&byKey[k, default: []], rare: false) }
         legs[leg.id] = leg
         arrival.append(leg.id)
@@ -109,6 +114,18 @@ public final class InterceptFinder {
             if let p = judge(b, leg) { valid[Pair(other, leg.id)] = p }
         }
         if legs.count >= flushAt { flush(final: false) }
+    }
+
+    /// The client's initial sequence number and SYN timestamp value, when the handshake was seen,
+    /// tagged apart. A connection seen twice shares them (a device that rewrites sequence numbers
+    /// leaves the timestamp), so its copies are judged against each other even when every line
+    /// they carry is one many sessions share (a client that sends EHLO and QUIT only); anything
+    /// else that shares one by chance is judged and found not to be the same connection.
+    static func handshakeKeys(_ leg: Leg) -> [UInt64] {
+        var keys: [UInt64] = []
+        if let isn = leg.wire.isn[0] { keys.append(1 << 32 | UInt64(isn)) }
+        if let ts = leg.wire.synTimestamp[0] { keys.append(2 << 32 | UInt64(ts)) }
+        return keys
     }
 
     /// Every session still to come began at or after `time`. On one clock, sessions that ended
@@ -216,6 +233,10 @@ public final class InterceptFinder {
             for m in leg.messageIDs {
                 byMessageID[m]?.removeAll { $0 == id }
                 if byMessageID[m]?.isEmpty == true { byMessageID[m] = nil }
+            }
+            for k in Self.handshakeKeys(leg) {
+                byHandshake[k]?.removeAll { $0 == id }
+                if byHandshake[k]?.isEmpty == true { byHandshake[k] = nil }
             }
             for other in neighbours.removeValue(forKey: id) ?? [] { neighbours[other]?.removeAll { $0 == id } }
         }
