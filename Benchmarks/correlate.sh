@@ -121,21 +121,28 @@ print("\n".join(sorted(rows)))
 EOF
 }
 
-# split4 OUTPREFIX FILE...: the leg records divided into four files by FNV-1a of their key.
+# split4 OUTPREFIX FILE...: the leg records divided into four files by FNV-1a of their key, each
+# in the order the sessions ended (as a topic that the capture points append to has them).
 split4() {
   python3 - "$@" << 'EOF'
 import json, sys
 prefix, *inputs = sys.argv[1:]
-parts = [open("%s%d.jsonl" % (prefix, k), "w", encoding="utf-8", errors="surrogateescape") for k in range(4)]
+parts = [[] for k in range(4)]
 for path in inputs:
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             if line.startswith('{"type":"leg"'):
+                r = json.loads(line)
                 h = 0xcbf29ce484222325
-                for b in json.loads(line)["key"].encode("utf-8", "surrogateescape"):
+                for b in r["key"].encode("utf-8", "surrogateescape"):
                     h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-                parts[h % 4].write(line)
-print(" ".join(str(p.tell()) for p in parts))
+                parts[h % 4].append((r["end_ns"], line))
+sizes = []
+for k, part in enumerate(parts):
+    with open("%s%d.jsonl" % (prefix, k), "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write("".join(line for _, line in sorted(part, key=lambda p: p[0])))
+        sizes.append(str(f.tell()))
+print(" ".join(sizes))
 EOF
 }
 

@@ -83,6 +83,10 @@ struct Correlate: ParsableCommand {
                 captureNames.append(leg.captureFile)
             }
             legs += 1
+            // Legs that come a window of capture time after later legs of their input may have
+            // missed partners already let go: said, not fatal (the pairs found are still right).
+            if leg.end < inputs[k].latest.adding(seconds: -finder.window) { inputs[k].late += 1 }
+            inputs[k].latest = max(inputs[k].latest, leg.end)
             finder.add(leg.make(legs, capture))
             heads[k] = inputs[k].next()
         }
@@ -90,6 +94,9 @@ struct Correlate: ParsableCommand {
             if let e = input.error {
                 reportLine("\(input.name): \(e)")
                 failed = true
+            }
+            if input.late > 0 {
+                reportLine("\(input.name): \(input.late) leg\(input.late == 1 ? "" : "s") came more than \(Int(finder.window / 60)) minutes of capture time after later ones, so pairs with legs let go before them may be missing: give each capture point's JSON as an input of its own, in the order read wrote it")
             }
             if input.damaged > 0 {
                 reportLine("\(input.name): \(input.damaged) damaged leg record\(input.damaged == 1 ? "" : "s") skipped (the first on line \(input.firstDamaged))")
@@ -150,6 +157,10 @@ final class LegInput {
     private(set) var damaged = 0
     private(set) var firstDamaged = 0
     private(set) var error: String?
+    /// The latest session end among the legs taken from this input, and how many legs came more
+    /// than the pairing window before it (the input is not in the order sessions ended).
+    var latest = Timestamp.zero
+    var late = 0
     private static let block = 1 << 20
 
     init?(path: String) {
