@@ -190,6 +190,28 @@ for size in "${size_list[@]}"; do
     status=1
   fi
 done
+# Memory against input length: the first size's legs repeated 1, 4 and 16 times, each copy an
+# hour after the one before (beyond the 30-minute pairing window), as hours of the same traffic.
+first=${size_list[0]}
+declare -A LONG
+for copies in 1 4 16; do
+  for point in A B; do
+    python3 - "$work/correlate-$first-$point.jsonl" "$copies" "$work/correlate-long-$point.jsonl" << 'EOF'
+import re, sys
+src, copies, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+legs = [l for l in open(src, encoding="utf-8", errors="surrogateescape") if l.startswith('{"type":"leg"')]
+times = re.compile(r'"start_ns":(\d+),"end_ns":(\d+)')
+with open(out, "w", encoding="utf-8", errors="surrogateescape") as f:
+    for k in range(copies):
+        d = k * 3600 * 10**9
+        for l in legs:
+            f.write(times.sub(lambda m: '"start_ns":%d,"end_ns":%d' % (int(m.group(1)) + d, int(m.group(2)) + d), l, count=1))
+EOF
+  done
+  run_once "long $copies" "$first" "$work/correlate-long-out.jsonl" "$SMTPSCOPE" correlate --format json "$work/correlate-long-A.jsonl" "$work/correlate-long-B.jsonl"
+  settle "long $copies" "$first"
+  LONG[$copies]="$(stat -c %s "$work/correlate-long-A.jsonl") bytes a point, $(grep -c -e '^{"type":"same_connection"' -e '^{"type":"intercept"' "$work/correlate-long-out.jsonl" || true) pairs"
+done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
@@ -201,6 +223,12 @@ for size in "${size_list[@]}"; do
     awk -v step="$step" -v size="$size" -v t="${T[$step,$size]}" -v r="${R[$step,$size]}" \
         'BEGIN { printf "%-18s %-6s %10.3f %12.1f\n", step, size, t, r / 1024 }'
   done
+done
+echo
+echo "hours of the $first corpus at two points, one correlate over all of them (legs let go after the window; the pairs found are held to the end):"
+for copies in 1 4 16; do
+  awk -v c="$copies" -v t="${T[long $copies,$first]}" -v r="${R[long $copies,$first]}" -v info="${LONG[$copies]}" \
+      'BEGIN { printf "  %2d hour(s): %8.3f s %8.1f MB peak RSS  (%s)\n", c, t, r / 1024, info }'
 done
 echo
 for size in "${size_list[@]}"; do

@@ -21,10 +21,12 @@ struct Correlate: ParsableCommand {
             capture point's clock against a reference capture point (offset and drift, from the \
             pairs between them). Captures are told apart by the capture file name in each leg.
 
-            Memory follows the pairing window (30 minutes of capture time), not the size of the \
-            inputs. Legs divided among several runs by their 'key' (the message's Message-ID, \
-            else the MAIL line, else the greeting) give the same intercepts as one run over all \
-            of them.
+            Legs are held only within the pairing window (30 minutes of capture time), not for \
+            the whole input; each input must be in the order read wrote it. The pairs found are \
+            held to the end, as read holds them. Legs divided among several \
+            runs by their 'key' (the envelope sender, else the greeting) give the same pairs as \
+            one run over all of them, but for legs tied only by lines that sessions in other \
+            runs share (docs/output.md).
 
             '-' reads standard input. Exit status: 0 when every input was read; 1 when an input \
             could not be read or held a damaged leg record (what could be read is still \
