@@ -7,7 +7,9 @@ enum Attribution {
     /// Timestamps of one clock can be a little out of order in a capture.
     static let tolerance = 0.002
 
-    static func intercept(_ p: Pairing, serverLegIDs: [Int], serverEndpoints: [(Endpoint, Endpoint)]) -> Intercept {
+    /// `serverLegs`: the server legs (merged in `p.server` when there are several).
+    static func intercept(_ p: Pairing, serverLegs: [Leg]) -> Intercept {
+        let serverEndpoints = serverLegs.map { ($0.endpointClient, $0.endpointServer) }
         let client = p.client, server = p.server
         let offset = p.clock.seconds
         func onClientClock(_ t: Timestamp) -> Timestamp { t.adding(seconds: -offset) }
@@ -106,7 +108,7 @@ enum Attribution {
         actions.sort { ($0.clientClockTime, $0.isReply ? 1 : 0, $0.position) < ($1.clientClockTime, $1.isReply ? 1 : 0, $1.position) }
         return Intercept(
             clientCapture: client.vantage, serverCapture: server.vantage,
-            clientLeg: client.id, serverLegs: serverLegIDs,
+            clientLeg: client.session, serverLegs: serverLegs.map(\.session), legIDs: [client.id] + serverLegs.map(\.id),
             clientEndpoints: (client.endpointClient, client.endpointServer), serverEndpoints: serverEndpoints.map { ($0.0, $0.1) },
             start: client.start, score: p.score, evidence: p.evidence, clock: p.clock,
             verdict: verdict(actions, tls: tlsInterception(client.tls, server.tls)), actions: actions)
@@ -128,9 +130,9 @@ enum Attribution {
     /// Two TLS handshakes that differ where a relay would have left them alone: the client got a
     /// certificate from another issuer than the server's, or the server got another ClientHello
     /// than the client's (the middlebox terminated TLS on both legs, as mail shields do).
-    static func tlsInterception(_ c: TLSFacts?, _ s: TLSFacts?) -> Intercept.Verdict.TLSInterception? {
+    static func tlsInterception(_ c: Leg.TLS?, _ s: Leg.TLS?) -> Intercept.Verdict.TLSInterception? {
         guard let c, let s else { return nil }
-        let ci = c.serverCertificate?.issuer, si = s.serverCertificate?.issuer
+        let ci = c.issuer, si = s.issuer
         let issuersDiffer = ci != nil && si != nil && ci != si
         let helloDiffers = c.ja3 != nil && s.ja3 != nil && c.ja3 != s.ja3
         guard issuersDiffer || helloDiffers else { return nil }

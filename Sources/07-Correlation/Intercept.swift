@@ -65,8 +65,11 @@ public struct Intercept: Sendable {
     /// Capture files (vantage points) of the client leg and of the server leg(s).
     public var clientCapture: Vantage
     public var serverCapture: Vantage
+    /// The legs' session numbers, as the run that read each leg's capture numbered them.
     public var clientLeg: Int
     public var serverLegs: [Int]
+    /// The legs' ids in the finder (client leg first): what it lets go of once they are paired.
+    var legIDs: [Int]
     public var clientEndpoints: (client: Endpoint, server: Endpoint)
     public var serverEndpoints: [(client: Endpoint, server: Endpoint)]
     public var start: Timestamp

@@ -42,6 +42,10 @@ public final class InterceptFinder {
     /// Sessions held, by the distinctive lines and Message-IDs they carry (at most `maxSharing`).
     private var byKey: [LineKey: [Int]] = [:]
     private var byMessageID: [String: [Int]] = [:]
+    /// Sessions held, by their client's initial sequence number and SYN timestamp (tagged: see
+    /// `handshakeKeys`): one connection captured twice carries them in both copies, whatever lines
+    /// it shares with other sessions.
+    private var byHandshake: [UInt64: [Int]] = [:]
     /// Sessions each session was judged against (candidates), and the pairs that pair.
     private var neighbours: [Int: [Int]] = [:]
     private var valid: [Pair: Pairing] = [:]
@@ -73,22 +77,35 @@ public final class InterceptFinder {
     /// together; lines shared by more than `maxSharing` sessions tie nothing.
     public func add(_ session: Session, transactions: [Transaction]) {
         guard mode != .never, !session.timeline.isEmpty else { return }
-        let leg = Leg(session: session, transactions: transactions, pool: pool)
+        add(Leg(session: session, transactions: transactions, pool: pool))
+    }
+
+    /// Takes a finished session's leg (built from the session, or read back from a `leg` record),
+    /// as `add(_:transactions:)` does. Its `id` must be unique among the legs given.
+    public func add(_ leg: Leg) {
+        guard mode != .never else { return }
         // A session with nothing distinctive cannot be shown to be anything's leg.
-        guard !leg.distinctiveLines.isEmpty || !leg.messageIDs.isEmpty else { return }
+        guard leg.isPairable else { return }
         var ties: [Int: Int] = [:]
         ties.reserveCapacity(32)
+        // Sessions that ended a window before this one began are held only until the next flush
+        // (flushes come in batches): they cannot pair with it, and do not count as sharing its
+        // lines — so how a line weighs does not depend on when the last flush was.
+        let stale = leg.start.adding(seconds: -window)
         func tie(_ list: inout [Int], rare: Bool) {
-            guard list.count < Self.maxSharing else { return }
-            let weight = rare || list.count < Self.rareSharing ? 2 : 1
-            for other in list { ties[other, default: 0] += weight }
+            var sharing = 0
+            for other in list where legs[other].map({ $0.end >= stale }) ?? false { sharing += 1 }
+            guard sharing < Self.maxSharing else { return }
+            let weight = rare || sharing < Self.rareSharing ? 2 : 1
+            for other in list where legs[other].map({ $0.end >= stale }) ?? false { ties[other, default: 0] += weight }
             list.append(leg.id)
         }
         for id in leg.messageIDs { tie(&byMessageID[id, default: []], rare: true) }
+        for k in Self.handshakeKeys(leg) { tie(&byHandshake[k, default: []], rare: true) }
         for k in leg.distinctiveLines { tie(&byKey[k, default: []], rare: false) }
         legs[leg.id] = leg
         arrival.append(leg.id)
-        newest = max(newest, session.end)
+        newest = max(newest, leg.end)
         for (other, weight) in ties.sorted(by: { $0.key < $1.key }) where weight >= 2 || mode == .always {
             guard let b = legs[other] else { continue }
             // Each pair is met once, here: lists, not sets.
@@ -97,6 +114,18 @@ public final class InterceptFinder {
             if let p = judge(b, leg) { valid[Pair(other, leg.id)] = p }
         }
         if legs.count >= flushAt { flush(final: false) }
+    }
+
+    /// The client's initial sequence number and SYN timestamp value, when the handshake was seen,
+    /// tagged apart. A connection seen twice shares them (a device that rewrites sequence numbers
+    /// leaves the timestamp), so its copies are judged against each other even when every line
+    /// they carry is one many sessions share (a client that sends EHLO and QUIT only); anything
+    /// else that shares one by chance is judged and found not to be the same connection.
+    static func handshakeKeys(_ leg: Leg) -> [UInt64] {
+        var keys: [UInt64] = []
+        if let isn = leg.wire.isn[0] { keys.append(1 << 32 | UInt64(isn)) }
+        if let ts = leg.wire.synTimestamp[0] { keys.append(2 << 32 | UInt64(ts)) }
+        return keys
     }
 
     /// Every session still to come began at or after `time`. On one clock, sessions that ended
@@ -179,7 +208,7 @@ public final class InterceptFinder {
         }
         var done = Set<Int>()
         for x in pairAll() {
-            let ids = [x.clientLeg] + x.serverLegs
+            let ids = x.legIDs
             if final || ids.contains(where: leaving.contains) {
                 found.append(x)
                 done.formUnion(ids)
@@ -204,6 +233,10 @@ public final class InterceptFinder {
             for m in leg.messageIDs {
                 byMessageID[m]?.removeAll { $0 == id }
                 if byMessageID[m]?.isEmpty == true { byMessageID[m] = nil }
+            }
+            for k in Self.handshakeKeys(leg) {
+                byHandshake[k]?.removeAll { $0 == id }
+                if byHandshake[k]?.isEmpty == true { byHandshake[k] = nil }
             }
             for other in neighbours.removeValue(forKey: id) ?? [] { neighbours[other]?.removeAll { $0 == id } }
         }
@@ -267,8 +300,7 @@ public final class InterceptFinder {
                 p.score = max(score, p.score)
                 p.evidence.append("\(servers.count) server legs for one client leg")
             }
-            out.append(Attribution.intercept(p, serverLegIDs: servers.map(\.id),
-                                             serverEndpoints: servers.map { ($0.endpointClient, $0.endpointServer) }))
+            out.append(Attribution.intercept(p, serverLegs: servers))
         }
         return out
     }

@@ -22,7 +22,8 @@ public struct SameConnection: Sendable {
         case sequenceRewritten = "sequence-rewritten"
     }
 
-    /// The copy nearer the client (it carries each command first) and the copy nearer the server.
+    /// The copy nearer the client (it carries each command first) and the copy nearer the server:
+    /// their session numbers, as the run that read each capture numbered them.
     public var nearClient: Int
     public var nearServer: Int
     public var nearClientCapture: Vantage
@@ -137,11 +138,11 @@ public struct SameConnection: Sendable {
         }
         if transit == 0, sameClock || clock.seconds == 0 { verdict += "; every line has the same time in both copies (one trace read twice?)" }
         for (k, (x, y)) in [(near, far), (far, near)].enumerated() where gapBytes[k] > 0 {
-            verdict += "; session \(x.id) lost \(gapBytes[k]) bytes in gaps"
-            verdict += inOther[k] == gapBytes[k] ? ", which session \(y.id) holds" : inOther[k] > 0 ? ", \(inOther[k]) of which session \(y.id) holds" : ""
+            verdict += "; session \(x.session) lost \(gapBytes[k]) bytes in gaps"
+            verdict += inOther[k] == gapBytes[k] ? ", which session \(y.session) holds" : inOther[k] > 0 ? ", \(inOther[k]) of which session \(y.session) holds" : ""
         }
         return SameConnection(
-            nearClient: near.id, nearServer: far.id, nearClientCapture: near.vantage, nearServerCapture: far.vantage,
+            nearClient: near.session, nearServer: far.session, nearClientCapture: near.vantage, nearServerCapture: far.vantage,
             nearClientEndpoints: (near.endpointClient, near.endpointServer), nearServerEndpoints: (far.endpointClient, far.endpointServer),
             start: min(a.start, b.start), relation: relation, clock: clock, transit: transit > 0 ? transit : nil,
             gapBytes: gapBytes, gapBytesInOtherCopy: inOther,

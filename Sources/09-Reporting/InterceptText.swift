@@ -101,6 +101,29 @@ public struct InterceptText {
         return out
     }
 
+    /// Each capture point's clock against its reference (`smtpscope correlate`).
+    public func render(_ clocks: [CaptureClock], captureNames: [String]) -> String {
+        func name(_ file: Int) -> String { captureNames.indices.contains(file) ? captureNames[file] : "?" }
+        var out = bold("capture clocks") + "  (each capture point's clock minus its reference's, from the pairs between them)\n"
+        let width = clocks.map { name($0.capture).count }.max() ?? 0
+        for c in clocks {
+            let pairs = "\(c.pairs) pair\(c.pairs == 1 ? "" : "s")"
+            var line = "  " + pad(name(c.capture), width) + "  "
+            if let r = c.reference {
+                line += (c.offset < 0 ? "" : "+") + SessionText.fixed(c.offset, 4) + " s ± " + SessionText.fixed(c.uncertainty, 4) + " s against " + name(r)
+                if !c.via.isEmpty { line += " (via " + c.via.map(name).joined(separator: ", ") + ")" }
+                if let d = c.driftPPM { line += ", drifting " + SessionText.fixed(d, 1) + " ppm" }
+                line += " · " + pairs
+            } else if c.pairs > 0 {
+                line += "reference · " + pairs
+            } else {
+                line += "no pairs with another capture point"
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+
     private func pad(_ s: String, _ n: Int) -> String { Columns.pad(s, n) }
     private func esc(_ code: String, _ s: String) -> String { color ? "\u{1b}[\(code)m\(s)\u{1b}[0m" : s }
     func bold(_ s: String) -> String { esc("1", s) }

@@ -202,6 +202,109 @@ public enum JSONRecords {
         w.newline()
     }
 
+    /// What pairing needs of a session, to pair it without the capture (`smtpscope correlate`):
+    /// the `leg` record (docs/output.md). Times are integer nanoseconds, those of lines after
+    /// `start_ns`; line texts are written so that every byte reads back (`JSONWriter.exactBytes`).
+    public static func leg(_ leg: Leg, captureName: String, into w: inout JSONWriter) {
+        let t0 = leg.start.nanoseconds
+        func reply(_ r: Leg.ReplyLine?) {
+            guard let r else { return w.null() }
+            w.beginObject()
+            w.key("t"); w.int(Int(r.time.nanoseconds &- t0))
+            w.key("code"); w.int(r.code)
+            w.key("line"); w.exactBytes(r.text)
+            w.key("p"); w.int(r.position)
+            w.endObject()
+        }
+        func pair(_ v: [UInt32?]) {
+            w.beginArray()
+            for x in v { w.int(x.map(Int.init)) }
+            w.endArray()
+        }
+        w.beginObject()
+        w.key("type"); w.string("leg")
+        w.key("session"); w.int(leg.session)
+        w.key("capture")
+        w.beginObject()
+        w.key("file"); w.string(captureName)
+        w.key("interface"); w.int(leg.vantage.interface)
+        w.endObject()
+        w.key("key"); w.stringBytes(leg.partitionKey)
+        w.key("client"); w.endpoint(leg.endpointClient)
+        w.key("server"); w.endpoint(leg.endpointServer)
+        w.key("start_ns"); w.int(Int(t0))
+        w.key("end_ns"); w.int(Int(leg.end.nanoseconds))
+        w.key("isn"); pair(leg.wire.isn)
+        w.key("syn_tsval"); pair(leg.wire.synTimestamp)
+        w.key("gaps")
+        w.beginArray()
+        for g in leg.wire.gaps { w.int(g) }
+        w.endArray()
+        w.key("gap_bytes")
+        w.beginArray()
+        for g in leg.wire.gapBytes { w.int(g) }
+        w.endArray()
+        w.key("tls")
+        if let t = leg.tls {
+            w.beginObject()
+            w.key("issuer"); w.string(t.issuer)
+            w.key("ja3"); w.string(t.ja3)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("banner"); reply(leg.banner)
+        w.key("commands")
+        w.beginArray()
+        for c in leg.commands {
+            w.beginObject()
+            w.key("i"); w.int(c.index)
+            w.key("t"); w.int(Int(c.time.nanoseconds &- t0))
+            w.key("verb"); w.string(LegRecord.verbName(c.verb))
+            w.key("line"); w.exactBytes(c.text)
+            w.key("txn"); w.int(c.transaction)
+            w.key("p"); w.int(c.position)
+            w.key("reply"); reply(c.reply)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("messages")
+        w.beginArray()
+        for m in leg.messages {
+            w.beginObject()
+            w.key("txn"); w.int(m.transaction)
+            w.key("t"); w.int(Int(m.end.nanoseconds &- t0))
+            w.key("p"); w.int(m.position)
+            w.key("size"); w.int(m.size)
+            w.key("message_id"); w.string(m.messageID)
+            w.key("subject"); w.string(m.subject)
+            w.key("outcome"); w.string(m.outcome.rawValue)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        w.newline()
+    }
+
+    /// One capture point's clock against the reference capture (`smtpscope correlate`).
+    public static func clock(_ c: CaptureClock, captureNames: [String], into w: inout JSONWriter) {
+        func name(_ file: Int) -> String { captureNames.indices.contains(file) ? captureNames[file] : "?" }
+        w.beginObject()
+        w.key("type"); w.string("clock")
+        w.key("capture"); w.string(name(c.capture))
+        w.key("reference"); w.string(c.reference.map(name))
+        w.key("offset"); if c.reference != nil { w.double(c.offset) } else { w.null() }
+        w.key("uncertainty"); if c.reference != nil { w.double(c.uncertainty) } else { w.null() }
+        w.key("drift_ppm"); if let d = c.driftPPM { w.double(d, decimals: 1) } else { w.null() }
+        w.key("pairs"); w.int(c.pairs)
+        w.key("via")
+        w.beginArray()
+        for v in c.via { w.string(name(v)) }
+        w.endArray()
+        w.endObject()
+        w.newline()
+    }
+
     static func findings(_ list: [Finding], _ w: inout JSONWriter) {
         w.beginArray()
         for f in list {
@@ -388,7 +491,8 @@ public enum JSONRecords {
         w.newline()
     }
 
-    public static func intercept(_ x: Intercept, findings: [Finding] = [], into w: inout JSONWriter) {
+    public static func intercept(_ x: Intercept, captureNames: [String], findings: [Finding] = [], into w: inout JSONWriter) {
+        func name(_ v: Vantage) -> String { captureNames.indices.contains(v.file) ? captureNames[v.file] : "?" }
         w.beginObject()
         w.key("type"); w.string("intercept")
         w.key("client_leg"); w.int(x.clientLeg)
@@ -396,6 +500,8 @@ public enum JSONRecords {
         w.beginArray()
         for s in x.serverLegs { w.int(s) }
         w.endArray()
+        w.key("client_capture"); w.string(name(x.clientCapture))
+        w.key("server_capture"); w.string(name(x.serverCapture))
         w.key("score"); w.int(x.score)
         w.key("evidence")
         w.beginArray()

@@ -100,7 +100,15 @@ public struct JSONWriter {
         Array(raw).withUnsafeBufferPointer { stringBytes(buffer: $0) }
     }
 
-    private mutating func stringBytes(buffer a: UnsafeBufferPointer<UInt8>) {
+    /// Bytes from the wire, to be read back exactly (the `leg` record): valid UTF-8 kept, each
+    /// invalid byte written `\u00NN` — which valid UTF-8 above 0x7f never is here (it is written as
+    /// it is), so a reader that takes `\u0080`…`\u00ff` for the byte gets every byte back.
+    public mutating func exactBytes<C: Collection>(_ raw: C) where C.Element == UInt8 {
+        if let done: Void = raw.withContiguousStorageIfAvailable({ stringBytes(buffer: $0, exact: true) }) { return done }
+        Array(raw).withUnsafeBufferPointer { stringBytes(buffer: $0, exact: true) }
+    }
+
+    private mutating func stringBytes(buffer a: UnsafeBufferPointer<UInt8>, exact: Bool = false) {
         separator()
         // One reference for the whole string (a closure over `self` would retain it per use).
         let out = buffer
@@ -144,8 +152,8 @@ public struct JSONWriter {
                 literal(#"\u00"#)
                 appendHex(b)
             default:
-                // Not valid UTF-8: the literal text \xNN.
-                literal(#"\\x"#)
+                // Not valid UTF-8: the literal text \xNN, or the byte as an escape to read back.
+                if exact { literal(#"\u00"#) } else { literal(#"\\x"#) }
                 appendHex(b)
             }
             i += 1

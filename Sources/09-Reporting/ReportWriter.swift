@@ -13,6 +13,9 @@ public struct RunSummary: Sendable {
     public var intercepts = 0
     /// Connections found captured at two points (not intercepts).
     public var connectionsSeenTwice = 0
+    /// Set when the run read `leg` records, not captures (`correlate`): `sessions` counts the
+    /// legs read, and the text summary says so instead of transactions and packets.
+    public var legsOnly = false
     /// Finding id → how often, and the first one seen (for its message and session).
     public var findings: [String: (count: Int, first: Finding)] = [:]
     /// What was selected to be shown (`--session`, `--transaction`: `N` or `N.M`); the counts
@@ -90,7 +93,7 @@ public final class ReportWriter: ReportSink {
             }
         case .intercept(let x, let findings):
             switch format {
-            case .json: json { JSONRecords.intercept(x, findings: findings, into: &$0) }
+            case .json: json { JSONRecords.intercept(x, captureNames: captureNames, findings: findings, into: &$0) }
             case .text(let color): out.write(InterceptText(color: color, layout: layout).render(x) + "\n")
             }
         case .note(let f):
@@ -128,6 +131,12 @@ public final class ReportWriter: ReportSink {
                 }
                 if !transactionsOnly {
                     JSONRecords.session(s, captureName: captureName(s), interface: s.vantage.interface, findings: findings, communityID: id, into: &w)
+                    // What pairing needs, to pair the session without the capture (correlate). Not
+                    // for a session put together from two copies: pairing never saw it.
+                    if s.combinedFrom == nil {
+                        let leg = Leg(session: s, transactions: txns)
+                        if leg.isPairable { JSONRecords.leg(leg, captureName: captureName(s), into: &w) }
+                    }
                 }
             }
         case .text(let color) where transactionsOnly:
@@ -184,9 +193,10 @@ public final class ReportWriter: ReportSink {
         var line = "\(s.sessions) SMTP session\(s.sessions == 1 ? "" : "s") · \(s.transactions) transaction\(s.transactions == 1 ? "" : "s")"
         let parts = order.compactMap { o in s.outcomes[o].map { "\($0) \(o.rawValue)" } }
         if !parts.isEmpty { line += " (" + parts.joined(separator: ", ") + ")" }
+        if s.legsOnly { line = "\(s.sessions) leg\(s.sessions == 1 ? "" : "s") read" }
         if s.intercepts > 0 { line += " · \(s.intercepts) intercepted connection\(s.intercepts == 1 ? "" : "s")" }
         if s.connectionsSeenTwice > 0 { line += " · \(s.connectionsSeenTwice) connection\(s.connectionsSeenTwice == 1 ? "" : "s") seen at two capture points" }
-        line += " · \(packets) packet\(packets == 1 ? "" : "s") read\n"
+        line += s.legsOnly ? "\n" : " · \(packets) packet\(packets == 1 ? "" : "s") read\n"
         if let selected = s.selected {
             let what = selected.contains(".") ? "transaction \(selected)" : "session \(selected)"
             line += "shown: \(what) of \(s.sessionsInRun) session\(s.sessionsInRun == 1 ? "" : "s") read\n"

@@ -16,7 +16,7 @@ struct SMTPScope: ParsableCommand {
               tcpdump -i eth0 -w - 'tcp port 25' | smtpscope read -
             """,
         version: smtpscopeVersion,
-        subcommands: [Read.self, Live.self, Explain.self],
+        subcommands: [Read.self, Live.self, Correlate.self, Explain.self],
         defaultSubcommand: nil
     )
 }

@@ -107,4 +107,25 @@ func dialogue(banner: String = "220 mx.example.org ESMTP", from: String = "alice
         #expect(same.relation == .unchanged)
         #expect(!same.clock.sameClock)
     }
+
+    /// A connection seen twice whose only distinctive line is one that many sessions share (a
+    /// client that sends EHLO and QUIT, among a hundred that greet alike) is still recognised: its
+    /// copies share the client's initial sequence number, and are judged for that alone.
+    @Test func aConnectionSeenTwiceIsFoundAmongLookAlikes() throws {
+        let finder = InterceptFinder()
+        let lines = ["S: 220 mx.example.org ESMTP", "C: EHLO ws.example.net", "S: 250 mx.example.org", "C: QUIT", "S: 221 bye"]
+        for k in 0..<100 {
+            let s = leg(k + 1, lines, client: Endpoint(.v4(0xc000_020a), UInt16(40000 + k)), server: mailServer, vantage: Vantage(file: 0),
+                        start: Double(k) * 0.1, isn: [UInt32(1000 + k), UInt32(9000 + k)])
+            finder.add(s.0, transactions: s.1)
+        }
+        let copy = leg(101, lines, client: Endpoint(.v4(0xc000_020a), 40050), server: mailServer, vantage: Vantage(file: 1), start: 5.0 + 2.5,
+                       replyDelay: -0.0002, isn: [1050, 9050])
+        finder.add(copy.0, transactions: copy.1)
+        #expect(finder.finish().isEmpty)
+        let same = try #require(finder.connectionsSeenTwice.first, "the copies share a common greeting only")
+        #expect(finder.connectionsSeenTwice.count == 1)
+        #expect(Set([same.nearClient, same.nearServer]) == [51, 101])
+        #expect(abs(same.clock.seconds - 2.5) < 0.01)
+    }
 }

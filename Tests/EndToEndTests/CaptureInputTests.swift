@@ -12,6 +12,7 @@ import Testing
     /// may differ between the ways of reading one capture.
     static func withoutName(_ s: String) -> String {
         s.replacingOccurrences(of: #""capture":\{"file":"[^"]*""#, with: #""capture":{"file":"""#, options: .regularExpression)
+            .replacingOccurrences(of: #""(client|server)_capture":"[^"]*""#, with: #""$1_capture":"""#, options: .regularExpression)
     }
 
     static func gzip(_ source: URL, to destination: URL) throws {

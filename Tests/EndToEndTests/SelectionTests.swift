@@ -200,10 +200,11 @@ import Vocabulary
         #expect(r.stdout.contains("warnings    1  cleartext-credentials  session 2"))
         let j = try runCLI(["read", "--format", "json", "--session", "1", "Captures/auth-login.pcap"])
         let records = try j.stdout.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-        #expect(records.map { $0["type"] as? String } == ["session", "summary"])
-        #expect(records[0]["session"] as? Int == 1)
-        #expect(records[1]["sessions"] as? Int == 1 && records[1]["transactions"] as? Int == 0)
-        #expect(records[1]["selected"] as? String == "1" && records[1]["sessions_read"] as? Int == 2)
+        // The session's record, then its leg record (what correlate pairs it by).
+        #expect(records.map { $0["type"] as? String } == ["session", "leg", "summary"])
+        #expect(records[0]["session"] as? Int == 1 && records[1]["session"] as? Int == 1)
+        #expect(records[2]["sessions"] as? Int == 1 && records[2]["transactions"] as? Int == 0)
+        #expect(records[2]["selected"] as? String == "1" && records[2]["sessions_read"] as? Int == 2)
     }
 
     @Test func oneTransaction() throws {
