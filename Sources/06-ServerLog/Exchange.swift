@@ -19,7 +19,7 @@ struct ExchangeReader {
     }
 
     /// One data row: time, session id, event.
-    func row(_ line: Substring) -> (time: Timestamp, whole: Bool, session: String, connector: String?, event: LogEvent)? {
+    func row(_ line: Substring) -> (time: Timestamp, whole: Bool, session: String, connector: String?, event: LogEvent, summary: String)? {
         let cells = Self.split(line)
         func cell(_ name: String) -> String? {
             guard let i = columns[name], i < cells.count else { return nil }
@@ -37,7 +37,9 @@ struct ExchangeReader {
         case ">": event = .reply(remote, data)
         default: event = .other
         }
-        return (t.time, t.whole, session, cell("connector-id"), event)
+        let context = cell("context") ?? ""
+        let summary = [kind, data, context].filter { !$0.isEmpty }.joined(separator: " ")
+        return (t.time, t.whole, session, cell("connector-id"), event, summary)
     }
 
     /// `192.0.2.10:38088`, `[2001:db8::10]:38088`.

@@ -62,7 +62,7 @@ enum EximMessage {
             stage = String(rest.prefix { $0 != " " && $0 != ":" })
         }
         let text = afterColon(rest) ?? String(rest)
-        return .reject(stage: stage, code: Fields.code(text[...]), text: text, client: host(m), to: to)
+        return .reject(stage: stage, code: Fields.code(text[...]), text: text, client: host(m), from: field("F", m).map(Fields.path), to: to)
     }
 
     /// The client of `H=name (helo) [ip]:port`, or `[ip]:port` anywhere, or `name [ip]`.
@@ -84,8 +84,12 @@ enum EximMessage {
         return nil
     }
 
+    /// The recipient of a delivery line: `bob@example.org`, or `:blackhole: <bob@example.org>` for
+    /// a redirect to nowhere (the address then follows in angle brackets).
     static func recipient(_ text: Substring) -> String {
-        Fields.path(text.prefix { $0 != " " })
+        let words = text.split(separator: " ", maxSplits: 2)
+        if let first = words.first, first.hasPrefix(":"), words.count > 1, words[1].hasPrefix("<") { return Fields.path(words[1]) }
+        return Fields.path(text.prefix { $0 != " " })
     }
 
     static func afterColon(_ text: Substring) -> String? {

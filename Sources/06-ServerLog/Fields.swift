@@ -77,6 +77,13 @@ enum Fields {
         word.count >= min && word.count <= 24 && word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
     }
 
+    /// Postfix's queue id: upper-case hex (`4F3B2A17`), or the long form of `enable_long_queue_ids`
+    /// (`3Tt3Qx2Z3bz9rt0`); always with digits, so that `fsspace:` tracing is not taken for one.
+    static func postfixQueueID(_ word: Substring) -> Bool {
+        guard queueID(word, min: 6), word.contains(where: \.isASCIIDigit) else { return false }
+        return word.allSatisfy(\.isHexDigit) && !word.contains(where: \.isLowercase) || word.count >= 10
+    }
+
     /// Exim's message id: `1pgobK-0003Dg-Un` (6-6-2), or 6-11-4 from Exim 4.97.
     static func eximID(_ word: Substring) -> Bool {
         let parts = word.split(separator: "-", omittingEmptySubsequences: false)

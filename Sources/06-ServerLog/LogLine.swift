@@ -71,8 +71,8 @@ public enum LogEvent: Sendable {
     /// A delivery attempt's result for one recipient.
     case delivery(to: String, status: DeliveryStatus, dsn: String?, relay: String?, detail: String?)
     /// The server refused something: `stage` is what (`RCPT`, `DATA`, `END-OF-MESSAGE`, `header`…),
-    /// `code` the reply code when written, `to` the recipient when named.
-    case reject(stage: String, code: Int?, text: String, client: LogClient?, to: String?)
+    /// `code` the reply code when written, `from` and `to` the envelope when named.
+    case reject(stage: String, code: Int?, text: String, client: LogClient?, from: String?, to: String?)
     /// A command line the server received (Postfix `smtpd -v`, Exchange `<`).
     case command(LogClient?, String)
     /// A reply line the server sent (Postfix `smtpd -v`, Exchange `>`).
@@ -107,6 +107,8 @@ public struct LogLine: Sendable {
     public var queueID: String?
     /// The line as read, without its line end.
     public var text: String
+    /// The part after the time, host and program (for Exchange: the event and its data).
+    public var message: String
     public var format: LogFormat
     public var event: LogEvent
     /// For a line without a year: month, day and nanoseconds into the day, to place it once the

@@ -38,7 +38,7 @@ enum PostfixMessage {
         }
         if m.hasPrefix("NOQUEUE: ") { return (nil, reject(m.dropFirst(9)) ?? .other) }
         // "4F3B2A17: …"
-        if let colon = m.firstIndex(of: ":"), Fields.queueID(m[..<colon]), m[m.index(after: colon)...].first == " " {
+        if let colon = m.firstIndex(of: ":"), Fields.postfixQueueID(m[..<colon]), m[m.index(after: colon)...].first == " " {
             let id = String(m[..<colon])
             let rest = m[m.index(after: colon)...].dropFirst()
             if rest.hasPrefix("client="), let c = Fields.bracketClient(rest.dropFirst(7).prefix { $0 != "," }) { return (id, .client(c)) }
@@ -61,7 +61,10 @@ enum PostfixMessage {
             }
             return (id, .other)
         }
-        if program.hasSuffix("smtpd") || program.hasSuffix("cleanup") || program.hasSuffix("postscreen"), isDebug(m) { return (nil, .debug) }
+        if program.hasSuffix("smtpd") || program.hasSuffix("postscreen") {
+            return (nil, plainPrefixes.contains { m.hasPrefix($0) } ? .other : .debug)
+        }
+        if program.hasSuffix("cleanup"), isDebug(m) { return (nil, .debug) }
         return (nil, .other)
     }
 
@@ -79,8 +82,10 @@ enum PostfixMessage {
             client = Fields.bracketClient(after.prefix { $0 != " " && $0 != ";" })
         }
         var to: String?
-        if let r = m.firstRange(of: "; from=<"), let t = m[r.upperBound...].firstRange(of: " to=<") {
-            to = Fields.path(m[t.upperBound...].prefix { $0 != ">" })
+        var from: String?
+        if let r = m.firstRange(of: "; from=<") {
+            from = Fields.path(m[r.upperBound...].prefix { $0 != ">" })
+            if let t = m[r.upperBound...].firstRange(of: " to=<") { to = Fields.path(m[t.upperBound...].prefix { $0 != ">" }) }
         }
         // The reply: after "…]:port: " for smtpd; the last ": " for cleanup's header checks.
         var reply = Substring("")
@@ -90,8 +95,15 @@ enum PostfixMessage {
         } else if let last = m.lastRange(of: ": ") {
             reply = m[last.upperBound...]
         }
-        return .reject(stage: stage, code: Fields.code(reply), text: String(reply), client: client, to: to)
+        return .reject(stage: stage, code: Fields.code(reply), text: String(reply), client: client, from: from, to: to)
     }
+
+    /// What smtpd writes at its normal log level besides the lines read above; any other line of
+    /// smtpd is the tracing of `smtpd -v` or `debug_peer_list` (attribute exchanges, table lookups).
+    static let plainPrefixes = ["warning:", "error:", "fatal:", "panic:", "statistics:", "Anonymous TLS", "Trusted TLS",
+                                "Untrusted TLS", "Verified TLS", "setting up TLS", "SSL_accept", "TLS ", "improper command pipelining",
+                                "too many errors", "discard:", "hold:", "filter:", "redirect:", "info:", "proxy-reject:", "proxy-accept:",
+                                "PASS ", "CONNECT ", "DNSBL", "HANGUP", "NOQUEUE", "COMMAND ", "DISCONNECT", "PREGREET", "WHITELISTED", "BLACKLISTED"]
 
     /// Internal tracing of a verbose process: `function_name: …`.
     static func isDebug(_ m: Substring) -> Bool {

@@ -30,10 +30,10 @@ enum SendmailMessage {
             let ruleset = Fields.value("ruleset", in: rest) ?? ""
             let stage = ruleset == "check_rcpt" ? "RCPT" : ruleset == "check_mail" ? "MAIL" : ruleset == "check_relay" ? "CONNECT" : String(ruleset)
             let to = stage == "RCPT" ? Fields.value("arg1", in: rest).map(Fields.path) : nil
-            return (id, .reject(stage: stage, code: Fields.code(reject), text: String(reject), client: Fields.value("relay", in: rest).flatMap(client), to: to))
+            return (id, .reject(stage: stage, code: Fields.code(reject), text: String(reject), client: Fields.value("relay", in: rest).flatMap(client), from: nil, to: to))
         }
         if rest.hasPrefix("Milter"), let reject = Fields.value("reject", in: rest) {
-            return (id, .reject(stage: "END-OF-MESSAGE", code: Fields.code(reject), text: String(reject), client: nil, to: nil))
+            return (id, .reject(stage: "END-OF-MESSAGE", code: Fields.code(reject), text: String(reject), client: nil, from: nil, to: nil))
         }
         if rest.hasPrefix("lost input channel from ") {
             let after = rest.firstRange(of: " after ").map { String(rest[$0.upperBound...]) } ?? ""

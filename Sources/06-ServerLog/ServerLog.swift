@@ -104,7 +104,7 @@ public struct ServerLog: Sendable {
                 if case .reply(_, let r) = event, let id = Self.exchangeQueueID(r) { queueID = id }
                 if case .other = event { event = .other }
                 append(LogLine(file: file, number: number, time: row.time, corrected: row.time, wholeSeconds: row.whole, host: row.connector,
-                               program: "MSExchange", pid: nil, queueID: queueID, text: text, format: .exchange, event: event), group: "x|" + row.session)
+                               program: "MSExchange", pid: nil, queueID: queueID, text: text, message: row.summary, format: .exchange, event: event), group: "x|" + row.session)
                 continue
             }
             guard let h = HeaderParser.parse(line) else { skip(file, number); continue }
@@ -126,7 +126,7 @@ public struct ServerLog: Sendable {
                 continue
             }
             var l = LogLine(file: file, number: number, time: h.time, corrected: h.time, wholeSeconds: h.wholeSeconds, host: h.host, program: h.program,
-                            pid: h.pid, queueID: parsed.queueID, text: text, format: format, event: parsed.event)
+                            pid: h.pid, queueID: parsed.queueID, text: text, message: String(h.message), format: format, event: parsed.event)
             l.yearless = h.yearless
             append(l, group: nil)
         }
@@ -192,7 +192,7 @@ public struct ServerLog: Sendable {
     private func isConnectionLine(_ l: LogLine) -> Bool {
         switch l.event {
         case .client, .arrival: return true
-        case .reject(let stage, _, _, _, _): return stage != "header" && stage != "body"
+        case .reject(let stage, _, _, _, _, _): return stage != "header" && stage != "body"
         default: return l.format == .exchange || l.format == .sendmail && l.pid != nil
         }
     }
@@ -223,7 +223,7 @@ public struct ServerLog: Sendable {
                 note(l, i, inMessage: id)
                 if let s = messages[id]?.session {
                     sessions[s].lines.append(i)
-                    if case .reject(let stage, _, _, _, _) = l.event, stage != "header", stage != "body" { sessions[s].rejects.append(i) }
+                    if case .reject(let stage, _, _, _, _, _) = l.event, stage != "header", stage != "body" { sessions[s].rejects.append(i) }
                 }
                 continue
             }
@@ -232,7 +232,7 @@ public struct ServerLog: Sendable {
                 if case .connect = l.event { open[key] = nil }
                 if let k = open[key] {
                     s = k
-                } else if startsConnection(l) || l.format != .exim || l.queueID != nil || isRejectLine(l) {
+                } else if startsConnection(l) || l.queueID != nil || clientOf(l.event) != nil {
                     sessions.append(LogSession(format: l.format, host: l.host, start: l.time, end: l.time))
                     s = sessions.count - 1
                     open[key] = s
@@ -277,11 +277,6 @@ public struct ServerLog: Sendable {
         return false
     }
 
-    private func isRejectLine(_ l: LogLine) -> Bool {
-        if case .reject = l.event { return true }
-        return false
-    }
-
     private mutating func note(_ l: LogLine, _ i: Int, inMessage id: String) {
         switch l.event {
         case .messageID(let m): messages[id]?.messageID = m
@@ -292,8 +287,9 @@ public struct ServerLog: Sendable {
             if let c = client, let s = messages[id]?.session { merge(c, into: &sessions[s].client) }
         case .delivery(let to, let status, let dsn, let relay, let detail):
             messages[id]?.deliveries.append(LogMessage.Delivery(time: l.time, to: to, status: status, dsn: dsn, relay: relay, detail: detail))
-        case .reject(let stage, _, let text, _, _) where stage == "header" || stage == "body" || stage == "END-OF-MESSAGE" || stage == "DATA":
+        case .reject(let stage, _, let text, _, let from, _) where stage == "header" || stage == "body" || stage == "END-OF-MESSAGE" || stage == "DATA":
             messages[id]?.rejected = text
+            if messages[id]?.from == nil, let from { messages[id]?.from = from }
         default: break
         }
     }
@@ -302,7 +298,7 @@ public struct ServerLog: Sendable {
         switch e {
         case .connect(let c), .disconnect(let c, _), .client(let c): return c
         case .lostConnection(let c, _), .command(let c, _), .reply(let c, _): return c
-        case .arrival(_, _, let c, _), .reject(_, _, _, let c, _): return c
+        case .arrival(_, _, let c, _), .reject(_, _, _, let c, _, _): return c
         default: return nil
         }
     }

@@ -4,6 +4,7 @@ import Correlation
 import Pipeline
 import Packets
 import Reporting
+import ServerLog
 import TLS
 import Vocabulary
 import Foundation
@@ -126,6 +127,9 @@ struct Read: ParsableCommand {
     @OptionGroup(title: "Text output")
     var text: TextOptions
 
+    @Option(name: .customLong("maillog"), help: ArgumentHelp("Join this mail server log (Postfix, Exim, Sendmail or Exchange's receive protocol log; plain or gzip; '-' for standard input; repeatable) with the captured sessions, and say where the server's account and the wire disagree.", valueName: "file"))
+    var maillogs: [String] = []
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
@@ -182,6 +186,14 @@ struct Read: ParsableCommand {
         if let progress, isatty(1) != 0 { out.beforeWrite = { progress.clear() } }
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
+        if !maillogs.isEmpty {
+            guard !(maillogs.contains("-") && files.contains("-")) else { throw ValidationError("standard input ('-') can be a capture or a mail log, not both") }
+            var texts: [[UInt8]] = []
+            for path in maillogs {
+                do { texts.append(try WholeInput.read(path: path)) } catch { throw ValidationError("cannot read the mail log \(path): \(error.problem)") }
+            }
+            judge.serverLog = ServerLogJoin(ServerLog.parse(files: texts))
+        }
         // A connection captured twice whose copies each lost what the other holds is decoded
         // again from both (the files are read a second time, for that connection only).
         let readOptions = options

@@ -115,13 +115,13 @@ private func log(_ text: String) -> ServerLog { ServerLog.parse(files: [Array(te
         #expect(s.commands.map(\.text) == ["RSET"] && s.replies.map(\.text) == ["250 2.0.0 Ok"])
         #expect(s.lostAfter == "END-OF-MESSAGE" && s.closed)
         #expect(s.rejects.count == 1)
-        guard case .reject(let stage, let code, let text, let client, let to) = l.lines[s.rejects[0]].event else { Issue.record("no reject"); return }
+        guard case .reject(let stage, let code, let text, let client, _, let to) = l.lines[s.rejects[0]].event else { Issue.record("no reject"); return }
         #expect(stage == "RCPT" && code == 550 && to == "nobody@example.org" && client?.port == 40000)
         #expect(text.hasPrefix("550 5.1.1 <nobody@example.org>: Recipient address rejected"))
         if case .debug = l.lines[3].event {} else { Issue.record("verbose tracing not recognised") }
         // The cleanup line has no smtpd to belong to: its message has no session, but is known.
         #expect(l.messages["4F3B2A17"]?.rejected == "5.7.1 Message content rejected by policy")
-        if case .reject(_, _, _, let c, _) = l.lines[5].event { #expect(c?.port == 40000) } else { Issue.record("header reject") }
+        if case .reject(_, _, _, let c, let from, _) = l.lines[5].event, from == "alice@example.net" { #expect(c?.port == 40000) } else { Issue.record("header reject") }
     }
 }
 
@@ -131,7 +131,7 @@ private func log(_ text: String) -> ServerLog { ServerLog.parse(files: [Array(te
             2026-11-30 09:00:45 SMTP connection from (ws01.example.net) [192.0.2.10]:38088 (TCP/IP connection count = 1)
             2026-11-30 09:00:45 H=(ws01.example.net) [192.0.2.10]:38088 F=<alice@example.net> rejected RCPT <nobody@example.org>: Unrouteable address
             2026-11-30 09:00:45 1tS0gH-000123-Ab <= alice@example.net H=(ws01.example.net) [192.0.2.10]:38088 P=esmtp S=511 id=20260302100100.1041@ws01.example.net
-            2026-11-30 09:00:45 1tS0gH-000123-Ab => bob@example.org R=discard_all T=devnull
+            2026-11-30 09:00:45 1tS0gH-000123-Ab => :blackhole: <bob@example.org> R=discard_all
             2026-11-30 09:00:46 1tS0gH-000123-Ab Completed
             2026-11-30 09:00:46 SMTP connection from (ws01.example.net) [192.0.2.10]:38088 closed by QUIT
 
@@ -142,7 +142,7 @@ private func log(_ text: String) -> ServerLog { ServerLog.parse(files: [Array(te
         #expect(s.client.port == 38088 && s.queueIDs == ["1tS0gH-000123-Ab"] && s.closed && s.rejects.count == 1)
         let m = l.messages["1tS0gH-000123-Ab"]
         #expect(m?.messageID == "<20260302100100.1041@ws01.example.net>" && m?.size == 511 && m?.from == "alice@example.net")
-        #expect(m?.deliveries.map(\.status) == [.sent])
+        #expect(m?.deliveries.map(\.status) == [.sent] && m?.deliveries.first?.to == "bob@example.org")
     }
 
     @Test func eximBounceAndDefer() {
