@@ -144,6 +144,43 @@ import Testing
         #expect(Self.findings(t)["log-delivery-failed"]?.contains("bounced: host mail.example.org said") == true)
     }
 
+    /// Exchange's receive protocol log names every command it read: one RSET more than the client
+    /// sent is found, with the client's port (the log's rows are built here around the capture's
+    /// session, in the format Exchange writes, with its clock 30 minutes ahead).
+    @Test func exchangeProtocolLogCommands() throws {
+        let plain = try Self.records(["Captures/plain-delivery.pcap"])
+        let s = try #require(plain.sessions.first)
+        let client = try #require(s["client"] as? String)
+        let start = try #require(s["start"] as? String)
+        // "2026-11-30T05:02:38.624123Z" -> 30 minutes later, milliseconds.
+        let hour = try #require(Int(start.dropFirst(11).prefix(2)))
+        let minute = try #require(Int(start.dropFirst(14).prefix(2)))
+        let total = hour * 60 + minute + 30
+        let base = start.prefix(11) + String(format: "%02d:%02d", total / 60, total % 60) + start.dropFirst(16).prefix(7)
+        var rows = ["#Software: Microsoft Exchange Server", "#Version: 15.2.0.0", "#Log-type: SMTP Receive Protocol Log",
+                    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context"]
+        let dialogue: [(String, String)] = [("+", ""), (">", "220 mx.example.org Microsoft ESMTP MAIL Service ready"), ("<", "EHLO ws01.example.net"),
+                                            (">", "250 mx.example.org Hello"), ("<", "MAIL FROM:<alice@example.net>"), (">", "250 2.1.0 Sender OK"),
+                                            ("<", "RCPT TO:<bob@example.org>"), (">", "250 2.1.5 Recipient OK"), ("<", "RSET"), (">", "250 2.0.0 Resetting"),
+                                            ("<", "DATA"), (">", "354 Start mail input; end with <CRLF>.<CRLF>"),
+                                            (">", "\"250 2.6.0 <20260302091407.1001@ws01.example.net> [InternalId=1236950581251, Hostname=EX01] Queued mail for delivery\""),
+                                            ("<", "QUIT"), (">", "221 2.0.0 Closing connection"), ("-", "")]
+        for (k, (event, data)) in dialogue.enumerated() {
+            rows.append("\(base)\(String(format: "%03d", k))Z,EX01\\Default EX01,08DD0A1B2C3D4E5F,\(k),198.51.100.25:25,\(client),\(event),\(data),")
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-exchange-\(getpid()).log")
+        try (rows.joined(separator: "\r\n") + "\r\n").write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let r = try Self.records(["Captures/plain-delivery.pcap", "--maillog", url.path])
+        let session = try #require(r.sessions.first)
+        let match = try #require(session["server_log_match"] as? [String: Any])
+        #expect(match["by"] as? String == "address-port" && match["format"] as? String == "exchange")
+        #expect(abs((match["clock_offset"] as? Double ?? 0) - 1800) < 0.01)
+        #expect(Self.findings(session)["log-commands-not-sent"]?.contains("1 RSET") == true)
+        #expect(Self.findings(session)["log-commands-not-received"] == nil)
+        #expect(Self.lines(session).count == dialogue.count)
+    }
+
     /// Gzip and standard input; garbage is counted, never fatal.
     @Test func gzipStdinAndGarbage() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smtpscope-maillog-\(getpid())")
