@@ -85,7 +85,9 @@ public struct SessionText {
         let logLines: [LogLine] = part == .whole ? s.serverLog?.lines ?? [] : []
         var nextLog = 0
         func logLine(_ l: LogLine, bar: String) -> String {
-            "\(bar)\(pad(Self.offset(l.corrected, from: s.start), 9)) " + dim("L  " + Printable.short(Array(l.message.utf8), limit: 100)) + "\n"
+            // A log line may come before the first packet: "-0.139", not "+-0.139".
+            let at = l.corrected.seconds(since: s.start)
+            return "\(bar)\(pad(at < 0 ? Self.fixed(at, 3) : Self.offset(l.corrected, from: s.start), 9)) " + dim("L  " + Printable.short(Array(l.message.utf8), limit: 100)) + "\n"
         }
         for (i, e) in s.timeline.enumerated() where !shown.contains(i) && include(e) {
             while nextLog < logLines.count, logLines[nextLog].corrected < e.time {
