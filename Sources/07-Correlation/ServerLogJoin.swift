@@ -49,6 +49,8 @@ public final class ServerLogJoin {
             if let a = s.client.address { byAddress[a, default: []].append(k) }
             for q in s.queueIDs { byQueueID[q] = k }
         }
+        // By start, so that a busy client's connections are searched only around the session.
+        for (a, list) in byAddress { byAddress[a] = list.sorted { log.sessions[$0].start < log.sessions[$1].start } }
         for (q, m) in log.messages {
             if let id = m.messageID { byMessageID[Self.bare(id), default: []].append(q) }
         }
@@ -59,9 +61,9 @@ public final class ServerLogJoin {
         prepare(near: s.start)
         sessionsSeen += 1
         let queueIDs = Set(txns.compactMap(\.queueID))
-        var candidates = byAddress[s.client.address] ?? []
-        for q in queueIDs { if let k = byQueueID[q], !candidates.contains(k) { candidates.append(k) } }
         let off = offset
+        var candidates = nearby(s.client.address, from: s.start.adding(seconds: off - Self.portWindow), to: s.end.adding(seconds: off + Self.portWindow))
+        for q in queueIDs { if let k = byQueueID[q], !candidates.contains(k) { candidates.append(k) } }
         var best: (k: Int, key: LogJoinKey, distance: Double)?
         for k in candidates {
             let ls = log.sessions[k]
@@ -97,6 +99,23 @@ public final class ServerLogJoin {
         // choose among the messages left.
         var claimed = Set(txns.compactMap { t in t.queueID.flatMap { log.messages[$0] != nil ? $0 : nil } })
         for i in txns.indices { txns[i].serverLog = transaction(txns[i], ls, offset: used, claimed: &claimed, session: s) }
+    }
+
+    /// The client's log connections that start between `from` and `to` (log clock).
+    private func nearby(_ address: IPAddress, from: Timestamp, to: Timestamp) -> [Int] {
+        guard let list = byAddress[address] else { return [] }
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if log.sessions[list[mid]].start < from { lo = mid + 1 } else { hi = mid }
+        }
+        var out: [Int] = []
+        var i = lo
+        while i < list.count, log.sessions[list[i]].start <= to {
+            out.append(list[i])
+            i += 1
+        }
+        return out
     }
 
     private func rank(_ k: LogJoinKey) -> Int {
