@@ -86,12 +86,13 @@ public struct SessionText {
         var nextLog = 0
         func logLine(_ l: LogLine, bar: String) -> String {
             // A log line may come before the first packet: "-0.139", not "+-0.139".
-            let at = l.corrected.seconds(since: s.start)
-            return "\(bar)\(pad(at < 0 ? Self.fixed(at, 3) : Self.offset(l.corrected, from: s.start), 9)) " + dim("L  " + Printable.short(Array(l.message.utf8), limit: 100)) + "\n"
+            var stamp = layout.time.stamp(l.corrected, start: s.start, captureStart: captureStart)
+            if stamp.hasPrefix("+-") { stamp.removeFirst() }
+            return "\(bar)\(Columns.pad(stamp, timeColumn)) " + dim("L  " + Printable.short(Array(l.message.utf8), limit: 100)) + "\n"
         }
         for (i, e) in s.timeline.enumerated() where !shown.contains(i) && include(e) {
             while nextLog < logLines.count, logLines[nextLog].corrected < e.time {
-                out += logLine(logLines[nextLog], bar: openTxn == nil ? "  " : "  │ ")
+                out += logLine(logLines[nextLog], bar: openTxn == nil ? "    " : "  │ ")
                 nextLog += 1
             }
             if e.transaction != openTxn {
@@ -142,7 +143,7 @@ public struct SessionText {
         }
         if let t = openTxn { out += closeLine(txns[t]) }
         while nextLog < logLines.count {
-            out += logLine(logLines[nextLog], bar: "  ")
+            out += logLine(logLines[nextLog], bar: "    ")
             nextLog += 1
         }
         if s.timelineDropped > 0 { out += "  … \(s.timelineDropped) more lines not kept (timeline limit)\n" }
