@@ -56,22 +56,25 @@ let package = Package(
         ),
         // SMTP uses Crypto only for SHA-256 of message parts.
         .target(name: "SMTP", dependencies: ["Vocabulary", .product(name: "Crypto", package: "swift-crypto")], path: "Sources/05-SMTP"),
-        .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP", "TLS"], path: "Sources/06-Sessions"),
-        .target(name: "Correlation", dependencies: ["Vocabulary", "SMTP", "Sessions"], path: "Sources/07-Correlation"),
-        .target(name: "Findings", dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation"], path: "Sources/08-Findings"),
+        // Pure mail server log reader (Postfix, Exim, Sendmail, Exchange): lines in, connections and
+        // messages out. Sessions carry what the join matched to them.
+        .target(name: "ServerLog", dependencies: ["Vocabulary"], path: "Sources/06-ServerLog"),
+        .target(name: "Sessions", dependencies: ["Vocabulary", "SMTP", "TLS", "ServerLog"], path: "Sources/06-Sessions"),
+        .target(name: "Correlation", dependencies: ["Vocabulary", "SMTP", "Sessions", "ServerLog"], path: "Sources/07-Correlation"),
+        .target(name: "Findings", dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation", "ServerLog"], path: "Sources/08-Findings"),
         .target(
             name: "Reporting",
-            dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation", "Findings", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Vocabulary", "SMTP", "Sessions", "Correlation", "Findings", "ServerLog", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/09-Reporting"
         ),
         .target(
             name: "Pipeline",
-            dependencies: ["Vocabulary", "Packets", "Capture", "Reassembly", "TLS", "SMTP", "Sessions", "Correlation", "Findings", "Reporting"],
+            dependencies: ["Vocabulary", "Packets", "Capture", "Reassembly", "TLS", "SMTP", "Sessions", "ServerLog", "Correlation", "Findings", "Reporting"],
             path: "Sources/10-Pipeline"
         ),
         .executableTarget(
             name: "smtpscope",
-            dependencies: ["Pipeline", "Capture", "Correlation", "Findings", "Reporting", "TLS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Capture", "Correlation", "Findings", "Reporting", "TLS", "ServerLog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/11-smtpscope"
         ),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "Vocabulary"]),
@@ -86,10 +89,11 @@ let package = Package(
             dependencies: ["TLS", "Vocabulary", "Capture", "Packets", "Reassembly", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "SessionsTests", dependencies: ["Sessions", "SMTP", "Vocabulary"]),
+        .testTarget(name: "ServerLogTests", dependencies: ["ServerLog", "Vocabulary"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Sessions", "SMTP", "Vocabulary"]),
-        .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "Vocabulary"]),
+        .testTarget(name: "FindingsTests", dependencies: ["Findings", "Sessions", "SMTP", "Vocabulary", "ServerLog", "Correlation"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings", "Correlation", "Sessions", "SMTP", "Vocabulary"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "SMTP", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "SMTP", "Reporting", "Sessions", "Correlation", "Findings", "Capture", "TLS", "Vocabulary", "ServerLog", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

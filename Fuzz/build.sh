@@ -22,7 +22,7 @@ root="$(cd "$here/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$here/.build}"
 swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
 lock=/tmp/swift-build.lock
-modules=(00-Vocabulary 02-Packets 03-Reassembly 04-TLS 05-SMTP 06-Sessions)   # folders under Sources/
+modules=(00-Vocabulary 02-Packets 03-Reassembly 04-TLS 05-SMTP 06-ServerLog 06-Sessions)   # folders under Sources/
 names=("${modules[@]#*-}")                                                # their module names
 
 targets=("$@")

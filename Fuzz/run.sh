@@ -18,7 +18,7 @@ shift 2
 [ -f "$here/Targets/$target.swift" ] || { echo "run.sh: no target $target (see Fuzz/Targets/)" >&2; exit 2; }
 
 bin="${FUZZ_BUILD_DIR:-$here/.build}/bin/fuzz-$target"
-if [ ! -x "$bin" ] || [ -n "$(find "$root"/Sources/{00-Vocabulary,02-Packets,03-Reassembly,04-TLS,05-SMTP,06-Sessions} "$root/Package.swift" "$here/Targets/$target.swift" "$here/build.sh" -newer "$bin" -print -quit)" ]; then
+if [ ! -x "$bin" ] || [ -n "$(find "$root"/Sources/{00-Vocabulary,02-Packets,03-Reassembly,04-TLS,05-SMTP,06-ServerLog,06-Sessions} "$root/Package.swift" "$here/Targets/$target.swift" "$here/build.sh" -newer "$bin" -print -quit)" ]; then
     "$here/build.sh" "$target" || exit 1
 fi
 

@@ -15,6 +15,11 @@
 DEB_PACKAGES=(postfix dovecot-core swaks libnet-ssleay-perl msmtp tcpdump tshark wireshark-common
               openssl nftables iproute2 ethtool python3 python3-aiosmtpd procps
               conntrack curl dante-server tinyproxy libauthen-ntlm-perl)
+# Debian packages unpacked (apt-get download, dpkg-deb -x) into the work directory rather
+# than installed, because each conflicts with Postfix as the system's mail transport:
+DEB_UNPACKED=(ssmtp exim4-daemon-light exim4-base exim4-config)
+# (mutt is installed: it is a mail client, not a transport.)
+DEB_PACKAGES+=(mutt)
 # PyPI packages it needs: none (aiosmtpd comes from Debian; the other helpers use the standard library).
 # make_lso_capture.py, run by hand, needs scapy (pip install scapy).
 #
@@ -39,6 +44,7 @@ R_IP=192.0.2.25         # relaying Postfix instance (in the client namespace)
 M_C_IP=192.0.2.1        # middlebox, client side
 M_S_IP=198.51.100.1     # middlebox, server side
 S_IP=198.51.100.25      # receiving Postfix
+X_IP=198.51.100.26      # receiving Exim (exim-delivery)
 C_IP6=2001:db8:c::10
 M_C_IP6=2001:db8:c::1
 M_S_IP6=2001:db8:5::1
@@ -149,6 +155,7 @@ setup_network() {
 $C_IP  ws01.example.net
 $R_IP  relay.example.net
 $S_IP  mx.example.org
+$X_IP  mx2.example.org
 EOF
     done
     veth "$NS_C" c0 02:00:00:00:02:10 "$NS_M" m0 02:00:00:00:02:01
@@ -177,6 +184,7 @@ EOF
     nsx "$NS_M" ip route add local 0.0.0.0/0 dev lo table 100
 
     nsx "$NS_S" ip addr add $S_IP/24 dev s0
+    nsx "$NS_S" ip addr add $X_IP/24 dev s0
     nsx "$NS_S" ip -6 addr add $S_IP6/64 dev s0 nodad
     nsx "$NS_S" ip route add default via $M_S_IP
     nsx "$NS_S" ip -6 route add default via $M_S_IP6
@@ -399,6 +407,30 @@ wait_for_port() {  # wait_for_port NS IP PORT
     die "nothing listening on $2:$3 in $1"
 }
 
+# Packages that would replace Postfix if installed, unpacked into $WORK/debs instead
+# (binaries at $WORK/debs/usr/sbin). The unpacked Exim runs as Debian-exim, which the
+# package would have created.
+unpack_debs() {
+    [[ -n ${DEBS:-} ]] && return 0
+    DEBS=$WORK/debs
+    mkdir -p "$DEBS/pkg"
+    (cd "$DEBS/pkg" && apt-get download "${DEB_UNPACKED[@]}" >/dev/null 2>&1) || die "apt-get download ${DEB_UNPACKED[*]} failed"
+    local d
+    for d in "$DEBS"/pkg/*.deb; do dpkg-deb -x "$d" "$DEBS"; done
+    id Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin Debian-exim
+}
+
+# Postfix's smtpd logs every line it reads and writes (smtpd -v) while FN runs.
+with_smtpd_verbose() {  # with_smtpd_verbose FN ARGS...
+    sed -i 's|^\(smtp      inet  .*\) smtpd$|\1 smtpd -v|' "$SRV/etc/master.cf"
+    nsx "$NS_S" postfix -c "$SRV/etc" reload >/dev/null 2>&1
+    sleep 1
+    "$@"
+    sed -i 's|^\(smtp      inet  .*\) smtpd -v$|\1 smtpd|' "$SRV/etc/master.cf"
+    nsx "$NS_S" postfix -c "$SRV/etc" reload >/dev/null 2>&1
+    sleep 1
+}
+
 # --------------------------------------------------------------------------
 # capture helpers
 # --------------------------------------------------------------------------
@@ -437,6 +469,9 @@ log_mark() { SRV_MARK=$(stat -c %s "$SRV_LOG" 2>/dev/null || echo 0); }
 log_slice() {  # log_slice FILE : server log lines written since log_mark
     sleep 1.0
     tail -c +"$((SRV_MARK + 1))" "$SRV_LOG" > "$1"
+    # The scenario's server log is kept beside its captures (Captures/NAME.maillog, for
+    # `smtpscope read … --maillog`); FILE is $WORK/NAME/server.log.
+    cp "$1" "$OUT_DIR/$(basename "$(dirname "$1")").maillog"
 }
 
 # Writes Captures/NAME.truth.json from the scenario description (JSON on stdin).
@@ -468,6 +503,7 @@ ALL_SCENARIOS=(
     tso-sender alt-port-detected auth-ntlm
     tls13-starttls-msmtp tls12-starttls-chacha-msmtp tls12-implicit-cbc-smtplib
     tls12-starttls-gcm-smtplib tls-handshake-failed tls-intercepting-shield
+    exim-delivery mutt-ssmtp-scanner
 )
 
 main() {

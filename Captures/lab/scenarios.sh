@@ -1142,3 +1142,121 @@ EOT
  "sessions": [${csess/KEYS/$bk}, ${ssess/KEYS/$bk}]}
 EOT
 }
+
+# --------------------------------------------------------------------------
+# server logs beside the captures (read with smtpscope read --maillog)
+# --------------------------------------------------------------------------
+# Exim as the receiving server: its own instance (unpacked, see unpack_debs) in the
+# server namespace on $X_IP, with its own configuration, spool and log directory;
+# two sessions from swaks: one message accepted, one with a refused recipient. The
+# capture is on the workstation (c0); Exim's main log is kept as NAME.maillog.
+scenario_exim_delivery() {
+    local name=exim-delivery; local t=$WORK/$name
+    mkdir -p "$t"
+    unpack_debs
+    local e=$WORK/exim
+    mkdir -p "$e/spool" "$e/log"
+    chown Debian-exim "$e/spool" "$e/log"
+    cat > "$e/exim.conf" <<EOC
+primary_hostname = mx2.example.org
+exim_user = Debian-exim
+exim_path = $DEBS/usr/sbin/exim4
+spool_directory = $e/spool
+log_file_path = $e/log/%slog
+log_selector = +incoming_port +smtp_connection
+local_interfaces = $X_IP.25
+keep_environment =
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts =
+acl_smtp_rcpt = acl_check_rcpt
+domainlist relay_to_domains = example.org
+begin acl
+acl_check_rcpt:
+  deny    recipients = nobody@example.org : unknown@example.org
+          message = 5.1.1 User unknown in relay recipient table
+  accept  domains = +relay_to_domains
+  deny    message = relay not permitted
+begin routers
+discard_all:
+  driver = redirect
+  data = :blackhole:
+begin transports
+begin retry
+* * F,1h,15m
+EOC
+    chmod 644 "$e/exim.conf"
+    # -bdf: the daemon stays in the foreground, so that teardown can stop it by its pid.
+    bg "$NS_S" "$DEBS/usr/sbin/exim4" -C "$e/exim.conf" -bdf
+    local exim_pid=$LAST_PID
+    wait_for_port "$NS_S" $X_IP 25
+    local mark
+    mark=$(stat -c %s "$e/log/mainlog" 2>/dev/null || echo 0)
+    cap_start "$NS_C" c0 "$OUT_DIR/$name.pcap"
+    run_swaks "$t/swaks-1.txt" --server $X_IP --port 25 \
+        --from alice@example.net --to bob@example.org --data "@$MSG/exim-1.eml"
+    run_swaks "$t/swaks-2.txt" --server $X_IP --port 25 \
+        --from alice@example.net --to bob@example.org,nobody@example.org --data "@$MSG/exim-2.eml"
+    cap_stop
+    sleep 1
+    tail -c +"$((mark + 1))" "$e/log/mainlog" > "$OUT_DIR/$name.maillog"
+    stop_pid "$exim_pid"
+    finalize_pcap "$OUT_DIR/$name.pcap"
+    truth <<EOT
+{"name": "$name", "capture": "$name.pcap", "pcap": "$OUT_DIR/$name.pcap",
+ "made_with": "swaks $(swaks_version) -> Exim $("$DEBS/usr/sbin/exim4" -C "$e/exim.conf" -bV 2>/dev/null | sed -n 's/^Exim version \([0-9.]*\).*/\1/p'); tcpdump on the workstation (c0)",
+ "scenario": "Two sessions to an Exim server (mx2.example.org, its main log kept as $name.maillog with +incoming_port +smtp_connection): the first message is accepted and delivered (to a blackhole router); in the second, the RCPT for nobody@example.org is refused with 550 and the message goes to bob@example.org only.",
+ "sessions": [{"format": "swaks", "transcript": "$t/swaks-1.txt", "leg": "direct", "server": "$X_IP:25", "messages": ["$MSG/exim-1.eml"]},
+              {"format": "swaks", "transcript": "$t/swaks-2.txt", "leg": "direct", "server": "$X_IP:25", "messages": ["$MSG/exim-2.eml"]}]}
+EOT
+}
+
+# The seed case, end to end with the seed's own software: Mutt sends through sSMTP
+# (unpacked, see unpack_debs) to Postfix, which runs with smtpd -v; a store-and-forward
+# scanner (smtp_middlebox.py) intercepts on the way. Captured on the workstation only
+# (c0): the capture shows none of the scanner's RSETs and NOOPs; the server's log does.
+scenario_mutt_ssmtp_scanner() { with_smtpd_verbose mutt_ssmtp_scanner; }
+mutt_ssmtp_scanner() {
+    local name=mutt-ssmtp-scanner; local t=$WORK/$name
+    mkdir -p "$t/home"
+    unpack_debs
+    cat > "$t/ssmtp.conf" <<EOC
+mailhub=$S_IP:25
+hostname=$HELO
+FromLineOverride=YES
+EOC
+    cat > "$t/muttrc" <<EOC
+set sendmail="$DEBS/usr/sbin/ssmtp -C $t/ssmtp.conf"
+set from="Alice Example <alice@example.net>"
+set use_from=yes
+set envelope_from=yes
+set hostname=ws01.example.net
+set record=""
+set copy=no
+set send_charset=us-ascii
+EOC
+    printf 'Hello Bob,\n\nsent with Mutt through sSMTP; a scanner holds it on the way.\n\n-- \nAlice\n' > "$t/body.txt"
+    middlebox_on store-and-forward client "$t/proxy.jsonl" --hold 4 --keepalive 1 --server-delay 0.02
+    log_mark
+    local ws="$OUT_DIR/$name-workstation.pcap"
+    cap_start "$NS_C" c0 "$ws"
+    nsx "$NS_C" env HOME="$t/home" TZ=UTC mutt -n -F "$t/muttrc" -s "Sent with Mutt through a scanner" \
+        -- bob@example.org < "$t/body.txt" > "$t/mutt.txt" 2>&1 || log "mutt: $(tail -1 "$t/mutt.txt")"
+    local i
+    for i in $(seq 1 100); do
+        (( $(grep -c '"leg": "server", "event": "close"' "$t/proxy.jsonl" || true) >= 1 )) && break
+        sleep 0.1
+    done
+    sleep 0.3
+    cap_stop
+    middlebox_off
+    log_slice "$t/server.log"
+    finalize_pcap "$ws"
+    truth <<EOT
+{"name": "$name-workstation", "capture": "$name-workstation.pcap", "pcap": "$ws",
+ "made_with": "Mutt $(mutt -v 2>/dev/null | sed -n '1s/^Mutt \([^ ]*\).*/\1/p') -> sSMTP 2.64 -> smtp_middlebox.py --mode store-and-forward --source client (modelled on a store-and-forward outgoing-mail scanner) -> Postfix $(postfix_version) with smtpd -v; tcpdump on the workstation (client namespace, c0)",
+ "scenario": "The seed case: Mutt sends one message through sSMTP; a store-and-forward scanner intercepts (server leg from the client's address, new port): it relays EHLO, MAIL and RCPT, answers DATA with its own 354 and the message with its own 250 and QUIT with its own 221; on the server leg it sends RSET twice and NOOP keep-alives, and 4 s later replays MAIL, RCPT, DATA and the message. The capture is the workstation's only; the server's log ($name.maillog, smtpd -v) shows every line Postfix read, RSETs and NOOPs included.",
+ "server_log": "$t/server.log", "proxy_log": "$t/proxy.jsonl", "client_transcripts": ["$t/mutt.txt"],
+ "sessions": [{"format": "proxy", "leg": "client", "conn": 1}]}
+EOT
+}

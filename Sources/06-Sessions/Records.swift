@@ -1,4 +1,5 @@
 import SMTP
+import ServerLog
 import Vocabulary
 
 /// Which side wrote a timeline line.
@@ -100,6 +101,8 @@ public struct Transaction: Sendable {
     /// The message's leaf MIME parts with their sizes and SHA-256, when parts are scanned
     /// (`--attachments`, `--export-dir`); nil otherwise.
     public var parts: [MIMEPart]?
+    /// What the mail server's log says of this transaction (`read --maillog`); nil without a log.
+    public var serverLog: TransactionLog?
     /// True when the message was sent with BDAT (RFC 3030).
     public var chunked = false
     public var tls = false
@@ -312,6 +315,8 @@ public struct Session: Sendable {
     /// Set on a session decoded from two captures of one connection put together (the copy near
     /// the client, the copy near the server), to fill one copy's gaps from the other.
     public var combinedFrom: [Int]?
+    /// The mail server's log of this connection (`read --maillog`); nil without a log.
+    public var serverLog: SessionLog?
 
     public init(id: Int, client: Endpoint, server: Endpoint, vantage: Vantage, start: Timestamp, end: Timestamp) {
         self.id = id

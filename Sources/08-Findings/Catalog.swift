@@ -159,5 +159,21 @@ public enum Catalog {
         Entry(id: .divergentOutcome, severity: .problem, title: "Client and server disagree on the outcome",
               explanation: "The client was told one thing (e.g. 250 accepted) while the server said another (refused, or never received the message). The middlebox between them wrote the client's reply.",
               reference: "documented scanner behaviour"),
+        // The mail server's log against the wire (read --maillog)
+        Entry(id: .logCommandsNotSent, severity: .problem, title: "The server logged commands the client never sent",
+              explanation: "The mail server's log counts commands on this connection (Postfix's 'disconnect from … rset=2 noop=2' summary, the lines of smtpd -v, Exchange's protocol log) that the captured client did not send: typically RSET and NOOP, and a MAIL/RCPT replayed. With a capture taken at the client, this alone proves a middlebox: something between the capture point and the server spoke SMTP to the server in the client's name. Store-and-forward anti-virus scanners (Symantec's Internet Email Auto-Protect and the like) send RSET where the client sent DATA, NOOPs while they scan, then replay the transaction; the client's own log never shows them. Where the server logged another client port than the capture's, the middlebox opened a connection of its own. Turn off the outgoing-mail scan, or capture on the server too to see both legs.",
+              reference: "Postfix smtpd(8) (disconnect summary, -v); documented scanner behaviour (serverfault.com question 695335; Broadcom KB 177773)"),
+        Entry(id: .logCommandsNotReceived, severity: .warning, title: "The client sent commands the server never logged",
+              explanation: "The captured client sent commands (often STARTTLS) that the server's log does not count for this connection: something between the two answered them itself — a scanner that cannot inspect TLS answers STARTTLS with its own refusal, an inspecting firewall blocks a command. The client's view of the server is then partly the middlebox's.",
+              reference: "Postfix smtpd(8) (disconnect summary); documented scanner behaviour"),
+        Entry(id: .logReplyNotFromServer, severity: .problem, title: "The client's 250 was not the server's",
+              explanation: "The client was told its message was accepted, but the server's log shows that it queued this message (found by queue id, Message-ID or envelope) under another queue id, or only seconds after the client had its 250: the 250 was written by something between the client and the server — a store-and-forward scanner that takes the message, answers for the server and delivers it later. The client can no longer learn the server's real answer; see log-outcome-differs for the case where the server then refused it.",
+              reference: "RFC 5321 §4.2.5 (the reply to the end of data is the server's acceptance); documented scanner behaviour"),
+        Entry(id: .logOutcomeDiffers, severity: .problem, title: "The server's log and the client disagree on the outcome",
+              explanation: "The client was told its message was accepted while the server's log shows it refused it (a header or body check, a milter, a DATA ACL), or the client was refused while the server queued it. With only the client's capture this shows the middlebox that wrote the client's reply, and a message the sender believes delivered that was never accepted: no bounce will come, because the server never took it.",
+              reference: "RFC 5321 §4.2.5, §6.1 (responsibility for delivery); documented scanner behaviour"),
+        Entry(id: .logDeliveryFailed, severity: .warning, title: "Queued, then not delivered",
+              explanation: "The server accepted the message, and its log shows what became of it afterwards: a recipient's delivery was deferred (to be retried) or bounced (given up; the sender gets a bounce). The SMTP dialogue was fine; the problem is further on — the next hop, the mailbox, the content filter. The log line has the reason.",
+              reference: "RFC 5321 §4.5.4 (retry), §6.1; Postfix and Exim delivery status logging"),
     ]
 }

@@ -46,6 +46,11 @@ public enum FindingID: String, Sendable, CaseIterable, Comparable, CustomStringC
     case keyLogMatchesNoHandshake = "keylog-matches-no-handshake"
     case sameConnection = "same-connection"
     case divergentOutcome = "divergent-outcome"
+    case logCommandsNotSent = "log-commands-not-sent"
+    case logCommandsNotReceived = "log-commands-not-received"
+    case logReplyNotFromServer = "log-reply-not-from-server"
+    case logOutcomeDiffers = "log-outcome-differs"
+    case logDeliveryFailed = "log-delivery-failed"
 
     /// Every finding id, in catalog order.
     public static var all: [FindingID] { allCases }

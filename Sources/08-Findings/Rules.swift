@@ -19,6 +19,7 @@ public enum FindingsEngine {
         r.eightBitContent()
         r.timeAndEnd()
         r.credentials()
+        r.serverLog()
         // Last: how much a TTL change weighs depends on what the other rules found.
         r.ttlChange()
         return r.out.sorted { ($0.time ?? .zero, $0.id) < ($1.time ?? .zero, $1.id) }

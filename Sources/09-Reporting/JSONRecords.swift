@@ -1,6 +1,7 @@
 import Correlation
 import Findings
 import SMTP
+import ServerLog
 import Vocabulary
 import Sessions
 
@@ -80,8 +81,89 @@ public enum JSONRecords {
         w.endArray()
         w.key("anomalies"); anomalies(t.anomalies, &w)
         w.key("findings"); self.findings(findings.filter { $0.transaction == t.index }, &w)
+        if let log = t.serverLog { transactionLog(log, &w) }
         w.endObject()
         w.newline()
+    }
+
+    /// `server_log`, `server_log_match` and `delivery` of a transaction record (with `--maillog`).
+    static func transactionLog(_ log: TransactionLog, _ w: inout JSONWriter) {
+        w.key("server_log"); logLines(log.lines, &w)
+        w.key("server_log_match")
+        if let m = log.message {
+            w.beginObject()
+            w.key("by"); w.string(log.key)
+            w.key("queue_id"); w.string(m.queueID)
+            w.key("message_id"); w.string(m.messageID)
+            w.key("rejected"); w.string(m.rejected)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("delivery")
+        w.beginArray()
+        for d in log.message?.deliveries ?? [] {
+            w.beginObject()
+            w.key("time"); w.timestamp(d.time)
+            w.key("to"); w.string(d.to)
+            w.key("status"); w.string(d.status.rawValue)
+            w.key("dsn"); w.string(d.dsn)
+            w.key("relay"); w.string(d.relay)
+            w.key("detail"); w.string(d.detail)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    /// `server_log` and `server_log_match` of a session record (with `--maillog`).
+    static func sessionLog(_ log: SessionLog, _ w: inout JSONWriter) {
+        w.key("server_log"); logLines(log.lines, &w)
+        w.key("server_log_match")
+        if let ls = log.session {
+            w.beginObject()
+            w.key("by"); w.string(log.key?.rawValue)
+            w.key("format"); w.string(ls.format.rawValue)
+            w.key("client_address"); w.string(ls.client.address?.description)
+            w.key("client_port"); w.int(ls.client.port.map(Int.init))
+            w.key("clock_offset"); w.double(log.offset, decimals: 3)
+            w.key("queue_ids")
+            w.beginArray()
+            for q in ls.queueIDs { w.string(q) }
+            w.endArray()
+            w.key("commands")
+            if let counts = ls.counts {
+                w.beginObject()
+                for c in counts {
+                    w.key(dynamic: c.name)
+                    w.beginObject()
+                    w.key("accepted"); w.int(c.accepted)
+                    w.key("total"); w.int(c.total)
+                    w.endObject()
+                }
+                w.endObject()
+            } else {
+                w.null()
+            }
+            w.endObject()
+        } else {
+            w.null()
+        }
+    }
+
+    static func logLines(_ lines: [LogLine], _ w: inout JSONWriter) {
+        w.beginArray()
+        for l in lines {
+            w.beginObject()
+            w.key("time"); w.timestamp(l.corrected)
+            w.key("logged"); w.timestamp(l.time)
+            w.key("host"); w.string(l.host)
+            w.key("program"); w.string(l.program)
+            w.key("pid"); w.int(l.pid)
+            w.key("queue_id"); w.string(l.queueID)
+            w.key("line"); w.string(l.text)
+            w.endObject()
+        }
+        w.endArray()
     }
 
     public static func session(_ s: Session, captureName: String, interface: Int?, findings: [Finding] = [], communityID: String? = nil, into w: inout JSONWriter) {
@@ -198,6 +280,7 @@ public enum JSONRecords {
         w.key("timeline_dropped"); w.int(s.timelineDropped)
         w.key("anomalies"); anomalies(s.anomalies, &w)
         w.key("findings"); self.findings(findings, &w)
+        if let log = s.serverLog { sessionLog(log, &w) }
         w.endObject()
         w.newline()
     }
@@ -322,7 +405,7 @@ public enum JSONRecords {
     /// The closing record: counts for the whole run.
     /// `selected`: what `--session`/`--transaction` chose (`N` or `N.M`) and how many sessions
     /// the run had; the key is written only then.
-    public static func summary(sessions: Int, transactions: Int, outcomes: [(String, Int)], intercepts: Int, findings: [(String, String, Int)], packets: Int, selected: (String, Int)? = nil, into w: inout JSONWriter) {
+    public static func summary(sessions: Int, transactions: Int, outcomes: [(String, Int)], intercepts: Int, findings: [(String, String, Int)], packets: Int, selected: (String, Int)? = nil, serverLog: ServerLogJoin.Summary? = nil, into w: inout JSONWriter) {
         w.beginObject()
         w.key("type"); w.string("summary")
         w.key("sessions"); w.int(sessions)
@@ -346,6 +429,26 @@ public enum JSONRecords {
         if let (what, all) = selected {
             w.key("selected"); w.string(what)
             w.key("sessions_read"); w.int(all)
+        }
+        if let l = serverLog {
+            w.key("server_log")
+            w.beginObject()
+            w.key("formats")
+            w.beginArray()
+            for f in l.formats { w.string(f.rawValue) }
+            w.endArray()
+            w.key("lines"); w.int(l.lines)
+            w.key("skipped"); w.int(l.skipped)
+            w.key("other_programs"); w.int(l.otherPrograms)
+            w.key("connections"); w.int(l.logSessions)
+            w.key("connections_matched"); w.int(l.matchedLogSessions)
+            w.key("sessions_matched")
+            w.beginObject()
+            for k in [LogJoinKey.queueID, .port, .address] { w.key(dynamic: k.rawValue); w.int(l.matchesByKey[k] ?? 0) }
+            w.endObject()
+            w.key("clock_offset"); if l.matches > 0 { w.double(l.offset, decimals: 3) } else { w.null() }
+            w.key("year_from_capture"); w.bool(l.yearless)
+            w.endObject()
         }
         w.endObject()
         w.newline()

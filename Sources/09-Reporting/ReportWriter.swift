@@ -1,6 +1,7 @@
 import Correlation
 import Findings
 import SMTP
+import ServerLog
 import Vocabulary
 import Sessions
 
@@ -24,6 +25,8 @@ public struct RunSummary: Sendable {
     public var sessionsInRun = 0
     /// Finding id → every session it concerns (the client leg for intercepts), as ranges.
     public var findingSessions: [String: SessionRanges] = [:]
+    /// The join with the mail server's log (`--maillog`), nil without one.
+    public var serverLog: ServerLogJoin.Summary?
     public init() {}
 
     public mutating func add(_ f: Finding) {
@@ -167,7 +170,7 @@ public final class ReportWriter: ReportSink {
                     outcomes: order.compactMap { o in summary.outcomes[o].map { (o.rawValue, $0) } },
                     intercepts: summary.intercepts,
                     findings: findings.map { ($0.key, $0.value.first.severity.word, $0.value.count) }, packets: packets,
-                    selected: summary.selected.map { ($0, summary.sessionsInRun) }, into: &$0)
+                    selected: summary.selected.map { ($0, summary.sessionsInRun) }, serverLog: summary.serverLog, into: &$0)
             }
         case .text(let color):
             out.write(textSummary(summary, findings, order: order, packets: packets, color: color))
@@ -200,6 +203,16 @@ public final class ReportWriter: ReportSink {
         if let selected = s.selected {
             let what = selected.contains(".") ? "transaction \(selected)" : "session \(selected)"
             line += "shown: \(what) of \(s.sessionsInRun) session\(s.sessionsInRun == 1 ? "" : "s") read\n"
+        }
+        if let l = s.serverLog {
+            line += "server log: \(l.lines) line\(l.lines == 1 ? "" : "s") (" + (l.formats.isEmpty ? "no known format" : l.formats.map(\.rawValue).joined(separator: ", ")) + ")"
+            if l.skipped > 0 { line += ", \(l.skipped) not read" + (l.firstSkipped.map { " (the first: file \($0.file + 1), line \($0.line))" } ?? "") }
+            line += " · \(l.matchedLogSessions) of \(l.logSessions) connection\(l.logSessions == 1 ? "" : "s") matched"
+            let keys = [LogJoinKey.queueID, .port, .address].compactMap { k in l.matchesByKey[k].map { "\($0) by \(k.rawValue)" } }
+            if !keys.isEmpty { line += " (" + keys.joined(separator: ", ") + ")" }
+            if l.matches > 0 { line += " · log clock " + (l.offset >= 0 ? "+" : "") + SessionText.fixed(l.offset, 3) + " s against the capture's (median of \(l.matches))" }
+            if l.yearless { line += " · year taken from the capture" }
+            line += "\n"
         }
         guard !findings.isEmpty else { return line }
         let text = SessionText(color: color, layout: layout)

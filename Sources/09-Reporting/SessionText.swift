@@ -1,5 +1,6 @@
 import Findings
 import SMTP
+import ServerLog
 import Vocabulary
 import Sessions
 
@@ -18,7 +19,7 @@ public struct SessionText {
 
     /// Which part of a session to render: all of it (offline), one transaction as soon as it is
     /// finished, or the rest when the session ends (live capture).
-    public enum Part: Sendable {
+    public enum Part: Sendable, Equatable {
         case whole
         case transaction(Int)
         case closing
@@ -79,7 +80,21 @@ public struct SessionText {
         let room = (layout.width ?? 0) - (4 + timeColumn + 3)
         let captureStart = layout.captureStart?.time
         var openTxn: Int?
+        // The server's log lines (--maillog), at their time on the capture's clock, between the
+        // wire's lines; those after the last wire line follow it.
+        let logLines: [LogLine] = part == .whole ? s.serverLog?.lines ?? [] : []
+        var nextLog = 0
+        func logLine(_ l: LogLine, bar: String) -> String {
+            // A log line may come before the first packet: "-0.139", not "+-0.139".
+            var stamp = layout.time.stamp(l.corrected, start: s.start, captureStart: captureStart)
+            if stamp.hasPrefix("+-") { stamp.removeFirst() }
+            return "\(bar)\(Columns.pad(stamp, timeColumn)) " + dim("L  " + Printable.short(Array(l.message.utf8), limit: 100)) + "\n"
+        }
         for (i, e) in s.timeline.enumerated() where !shown.contains(i) && include(e) {
+            while nextLog < logLines.count, logLines[nextLog].corrected < e.time {
+                out += logLine(logLines[nextLog], bar: openTxn == nil ? "    " : "  │ ")
+                nextLog += 1
+            }
             if e.transaction != openTxn {
                 if let t = openTxn { out += closeLine(txns[t]) }
                 if let t = e.transaction { out += "  ┌ " + bold("transaction \(t)") + " " + String(repeating: "─", count: layout.width.map { min(60, max(10, $0 - 20)) } ?? 60) + "\n" }
@@ -127,6 +142,10 @@ public struct SessionText {
             }
         }
         if let t = openTxn { out += closeLine(txns[t]) }
+        while nextLog < logLines.count {
+            out += logLine(logLines[nextLog], bar: "    ")
+            nextLog += 1
+        }
         if s.timelineDropped > 0 { out += "  … \(s.timelineDropped) more lines not kept (timeline limit)\n" }
         if case .transaction = part { return out }
         var tail = "  closed: " + (s.quitSent && s.close != .quit ? "QUIT sent, no 221 seen; " : "") + Self.closeWords(s.close)
@@ -144,6 +163,7 @@ public struct SessionText {
         let gaps = s.gaps[0] + s.gaps[1], missing = s.gapBytes[0] + s.gapBytes[1]
         if gaps > 0 { tail += " · " + warn("\(Self.count(gaps, "gap")), \(Self.count(missing, "byte")) missing") }
         out += tail + "\n"
+        if let log = s.serverLog, part == .whole { out += serverLogLine(log) + "\n" }
         let names = Array(Set(s.anomalies.map(\.name))).sorted().map(\.rawValue)
         if !names.isEmpty { out += "  anomalies: " + dim(names.joined(separator: ", ")) + "\n" }
         for f in findings.sorted(by: { ($1.severity, $0.time ?? .zero) < ($0.severity, $1.time ?? .zero) }) {
@@ -186,7 +206,46 @@ public struct SessionText {
 
     private func closeLine(_ t: Transaction?) -> String {
         guard let t else { return "  └\n" }
-        return "  └ " + outcomeWords(t) + "\n"
+        var line = "  └ " + outcomeWords(t) + "\n"
+        if let m = t.serverLog?.message { line += "    " + dim("server log: ") + fate(m) + "\n" }
+        return line
+    }
+
+    /// What the server's log says became of a message: queued (or refused after all), then each
+    /// recipient's delivery status.
+    func fate(_ m: LogMessage) -> String {
+        var parts: [String] = []
+        if let r = m.rejected {
+            parts.append(bad("refused") + " (" + Printable.short(Array(r.utf8), limit: 60) + ")")
+        } else {
+            parts.append("queue id " + Printable.short(Array(m.queueID.utf8), limit: 30))
+        }
+        for d in m.deliveries {
+            let word = d.status == .sent ? good(d.status.rawValue) : d.status == .other ? d.status.rawValue : warn(d.status.rawValue)
+            var text = Printable.short(Array(d.to.utf8), limit: 50) + " " + word
+            let extra = [d.dsn, d.relay.map { "relay=" + $0 }].compactMap { $0 }
+            if !extra.isEmpty { text += " (" + Printable.short(Array(extra.joined(separator: ", ").utf8), limit: 60) + ")" }
+            parts.append(text)
+        }
+        if m.rejected == nil, m.deliveries.isEmpty { parts.append("no delivery logged") }
+        return parts.joined(separator: " · ")
+    }
+
+    /// The session's line about the server's log: what matched it, and the clock offset.
+    private func serverLogLine(_ log: SessionLog) -> String {
+        guard let ls = log.session else { return "  " + dim("server log: no connection of this client at this time") }
+        let client = "[" + (ls.client.address?.description ?? "?") + "]" + (ls.client.port.map { ":\($0)" } ?? "")
+        let by: String
+        switch log.key {
+        case .queueID?: by = "its queue id"
+        case .port?: by = "address and port"
+        default: by = "address and time"
+        }
+        var line = "server log: \(ls.format.rawValue) connection from \(client), matched by \(by); log clock \(log.offset >= 0 ? "+" : "")" + Self.fixed(log.offset, 3) + " s"
+        if let counts = ls.counts {
+            line += "; counted " + counts.filter { $0.name != "commands" }.map { $0.accepted == $0.total ? "\($0.name)=\($0.total)" : "\($0.name)=\($0.accepted)/\($0.total)" }.joined(separator: " ")
+        }
+        return "  " + dim(Printable.escape(line))
     }
 
     /// One line that says how a transaction ended, in plain words.

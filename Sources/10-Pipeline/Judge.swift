@@ -1,6 +1,7 @@
 import Correlation
 import Findings
 import Reporting
+import ServerLog
 import Vocabulary
 import Sessions
 
@@ -29,6 +30,8 @@ public final class Judge: RecordSink {
     /// The first session whose TLS handshake had no keys, and whether any handshake had them.
     private var firstUnkeyedTLS: (id: Int, start: Timestamp)?
     private var anyKeyedTLS = false
+    /// The mail server's log (`--maillog`): each session is joined with it before its findings.
+    public var serverLog: ServerLogJoin?
 
     /// `captures`: how many capture files the sessions come from (one is one clock).
     public init(captures: Int, pairing: InterceptFinder.Mode = .auto, streaming: Bool = false, output: @escaping (ReportRecord) -> Void) {
@@ -49,7 +52,9 @@ public final class Judge: RecordSink {
     }
 
     public func session(_ s: Session) {
-        let txns = waiting.removeValue(forKey: s.id) ?? []
+        var s = s
+        var txns = waiting.removeValue(forKey: s.id) ?? []
+        serverLog?.join(&s, &txns)
         let findings = FindingsEngine.session(s, txns)
         if let random = s.tls?.clientRandom {
             if keyLogClientRandoms?.contains(random) == true { anyKeyedTLS = true } else if firstUnkeyedTLS == nil { firstUnkeyedTLS = (s.id, s.start) }
@@ -93,6 +98,7 @@ public final class Judge: RecordSink {
             summary.add(f)
             output(.note(f))
         }
+        summary.serverLog = serverLog?.summary
         output(.summary(summary, packets: packets))
     }
 }

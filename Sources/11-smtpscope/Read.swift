@@ -4,6 +4,7 @@ import Correlation
 import Pipeline
 import Packets
 import Reporting
+import ServerLog
 import TLS
 import Vocabulary
 import Foundation
@@ -129,6 +130,9 @@ struct Read: ParsableCommand {
     @Option(name: .customLong("html"), help: ArgumentHelp("Also write a report as one self-contained HTML page to this file: findings, ladder diagrams of intercepted connections, sessions with a filter.", valueName: "file"))
     var html: String?
 
+    @Option(name: .customLong("maillog"), help: ArgumentHelp("Join this mail server log (Postfix, Exim, Sendmail or Exchange's receive protocol log; plain or gzip; '-' for standard input; repeatable) with the captured sessions, and say where the server's account and the wire disagree.", valueName: "file"))
+    var maillogs: [String] = []
+
     func run() throws {
         var options = AnalyzerOptions()
         options.ports.formUnion(ports)
@@ -175,7 +179,12 @@ struct Read: ParsableCommand {
         (output as? ReportWriter)?.transactionsOnly = transaction != nil
         var outputs: [any ReportSink] = [output]
         if let exportDir { outputs.append(MessageExporter(directory: exportDir, captureNames: names, attachments: exportAttachments)) }
-        if let html { outputs.append(HTMLReport(path: html, captureNames: names)) }
+        if let html {
+            let page = HTMLReport(path: html, captureNames: names)
+            // The server's log lines of each session, at their time on the capture's clock.
+            if !maillogs.isEmpty { page.serverLog = { s in (s.serverLog?.lines ?? []).map { ServerLogLine(time: $0.corrected, text: $0.text) } } }
+            outputs.append(page)
+        }
         // --session, --transaction: every output gets only what was chosen.
         let all = ReportSinks(outputs)
         let selected = shownSelection.map { SelectedRecords($0, next: all) }
@@ -186,6 +195,14 @@ struct Read: ParsableCommand {
         if let progress, isatty(1) != 0 { out.beforeWrite = { progress.clear() } }
         let judge = Judge(captures: files.count, pairing: pairing) { sinks.write($0) }
         if !keylogs.isEmpty { judge.keyLogClientRandoms = Set(keys.clientRandoms) }
+        if !maillogs.isEmpty {
+            guard !(maillogs.contains("-") && files.contains("-")) else { throw ValidationError("standard input ('-') can be a capture or a mail log, not both") }
+            var texts: [[UInt8]] = []
+            for path in maillogs {
+                do { texts.append(try WholeInput.read(path: path)) } catch { throw ValidationError("cannot read the mail log \(path): \(error.problem)") }
+            }
+            judge.serverLog = ServerLogJoin(ServerLog.parse(files: texts))
+        }
         // A connection captured twice whose copies each lost what the other holds is decoded
         // again from both (the files are read a second time, for that connection only).
         let readOptions = options
