@@ -19,20 +19,33 @@ func runCLIStreaming(_ arguments: [String], produce: (FileHandle) throws -> Void
     p.standardOutput = output
     p.standardError = FileHandle.nullDevice
     try p.run()
-    final class Box: @unchecked Sendable { var data = Data() }
+    final class Box: @unchecked Sendable { var data = Data(); var peakKB = 0; var done = false }
     let box = Box()
     let handle = output.fileHandleForReading
     let reader = Thread { box.data = handle.readDataToEndOfFile() }
     reader.start()
+    // The child's own peak resident set (VmHWM), read while it runs: the peak of all children
+    // (getrusage) would also count other tests' programs, a browser among them.
+    let pid = p.processIdentifier
+    let watcher = Thread {
+        while !box.done {
+            if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+               let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+                box.peakKB = max(box.peakKB, kb)
+            }
+            usleep(10_000)
+        }
+    }
+    watcher.start()
     try produce(input.fileHandleForWriting)
     try input.fileHandleForWriting.close()
-    p.waitUntilExit()
+    // Output ends when the child closes it, just before it exits: its peak is known by then.
     while !reader.isFinished { usleep(1000) }
-    let collected = box.data
-    // The largest resident set of any child so far: an upper bound for this one.
-    var usage = rusage()
-    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-    return (p.terminationStatus, String(decoding: collected, as: UTF8.self), usage.ru_maxrss)
+    box.done = true
+    while !watcher.isFinished { usleep(1000) }
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: box.data, as: UTF8.self), box.peakKB)
 }
 
 @Suite(.serialized) struct HostileInputTests {
