@@ -95,16 +95,7 @@ public final class ECSWriter: ReportSink {
         w.key("outcome"); w.string(t.outcome.rawValue)
         if let h = t.helo { w.key("helo"); w.stringBytes(Array(h.utf8)) }
         if let m = t.mailFrom { w.key("mail_from"); w.stringBytes(Array(m.utf8)) }
-        w.key("rcpt_to"); strings(t.rcptTo)
-        w.key("rcpt_rejected")
-        w.beginArray()
-        for r in t.rcptRejected {
-            w.beginObject()
-            w.key("address"); w.stringBytes(Array(r.address.utf8))
-            w.key("code"); w.int(r.code)
-            w.endObject()
-        }
-        w.endArray()
+        JSONRecords.recipients(t, &w)
         if let r = t.reply {
             w.key("reply")
             w.beginObject()

@@ -20,19 +20,7 @@ public enum JSONRecords {
         w.key("end"); w.timestamp(t.end)
         w.key("helo"); optionalBytes(t.helo, &w)
         w.key("mail_from"); optionalBytes(t.mailFrom, &w)
-        w.key("rcpt_to")
-        w.beginArray()
-        for r in t.rcptTo { w.stringBytes(Array(r.utf8)) }
-        w.endArray()
-        w.key("rcpt_rejected")
-        w.beginArray()
-        for r in t.rcptRejected {
-            w.beginObject()
-            w.key("address"); w.stringBytes(Array(r.address.utf8))
-            w.key("code"); w.int(r.code)
-            w.endObject()
-        }
-        w.endArray()
+        recipients(t, &w)
         w.key("rcpt_unanswered")
         w.beginArray()
         for r in t.rcptUnanswered { w.stringBytes(Array(r.utf8)) }
@@ -503,6 +491,24 @@ public enum JSONRecords {
             w.key("sha256"); w.string(p.sha256)
             w.key("complete"); w.bool(p.complete)
             if let files { w.key("file"); w.string(files[p.index]) }
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    /// `rcpt_to` (the recipients accepted) and `rcpt_rejected` (`{"address", "code"}`), as the
+    /// transaction record, the exported message's record and the ECS document write them.
+    static func recipients(_ t: Transaction, _ w: inout JSONWriter) {
+        w.key("rcpt_to")
+        w.beginArray()
+        for r in t.rcptTo { w.stringBytes(Array(r.utf8)) }
+        w.endArray()
+        w.key("rcpt_rejected")
+        w.beginArray()
+        for r in t.rcptRejected {
+            w.beginObject()
+            w.key("address"); w.stringBytes(Array(r.address.utf8))
+            w.key("code"); w.int(r.code)
             w.endObject()
         }
         w.endArray()

@@ -176,19 +176,7 @@ public final class MessageExporter: ReportSink {
         w.key("end"); w.timestamp(t.end)
         w.key("helo"); JSONRecords.optionalBytes(t.helo, &w)
         w.key("mail_from"); JSONRecords.optionalBytes(t.mailFrom, &w)
-        w.key("rcpt_to")
-        w.beginArray()
-        for r in t.rcptTo { w.stringBytes(Array(r.utf8)) }
-        w.endArray()
-        w.key("rcpt_rejected")
-        w.beginArray()
-        for r in t.rcptRejected {
-            w.beginObject()
-            w.key("address"); w.stringBytes(Array(r.address.utf8))
-            w.key("code"); w.int(r.code)
-            w.endObject()
-        }
-        w.endArray()
+        JSONRecords.recipients(t, &w)
         w.key("outcome"); w.string(t.outcome.rawValue)
         w.key("reply"); JSONRecords.reply(t.reply, &w)
         w.key("queue_id"); w.string(t.queueID)

@@ -15,24 +15,7 @@ let needsRoot = "live capture needs root (CI runs as root): run `sudo swift test
 @Suite(.serialized) struct LiveCaptureTests {
     @Test(.enabled(if: canCapture, Comment(rawValue: needsRoot)))
     func liveCaptureEndToEnd() throws {
-        let binary = try #require(smtpscopeBinary())
-        try #require(getuid() == 0, Comment(rawValue: needsRoot))
-        let p = Process()
-        // Bounded: a broken network set-up must fail the test, not hang the suite.
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["300", "/bin/bash", repoRoot.appendingPathComponent("Tests/live/live-e2e.sh").path]
-        var env = ProcessInfo.processInfo.environment
-        env["SMTPSCOPE"] = binary.path
-        p.environment = env
-        p.currentDirectoryURL = repoRoot
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "live-e2e.sh failed:\n\(text.suffix(3000))")
-        #expect(text.contains("PASS"))
+        try runLiveScript("live-e2e.sh", timeout: 300)
     }
 
     /// `live --workers 2` (two handles in one PACKET_FANOUT group) finds the same transactions as
@@ -40,11 +23,17 @@ let needsRoot = "live capture needs root (CI runs as root): run `sudo swift test
     /// merged and replayed with tcpreplay over a veth pair (Tests/live/live-workers.sh).
     @Test(.enabled(if: canCapture, Comment(rawValue: needsRoot)))
     func twoWorkersFindWhatOneFinds() throws {
+        try runLiveScript("live-workers.sh", timeout: 200)
+    }
+
+    /// Runs a script of Tests/live as root, bounded (a broken network set-up must fail the test,
+    /// not hang the suite), and expects it to pass.
+    private func runLiveScript(_ name: String, timeout: Int) throws {
         let binary = try #require(smtpscopeBinary())
         try #require(getuid() == 0, Comment(rawValue: needsRoot))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["200", "/bin/bash", repoRoot.appendingPathComponent("Tests/live/live-workers.sh").path]
+        p.arguments = [String(timeout), "/bin/bash", repoRoot.appendingPathComponent("Tests/live/\(name)").path]
         var env = ProcessInfo.processInfo.environment
         env["SMTPSCOPE"] = binary.path
         p.environment = env
@@ -55,7 +44,7 @@ let needsRoot = "live capture needs root (CI runs as root): run `sudo swift test
         try p.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "live-workers.sh failed:\n\(text.suffix(3000))")
+        #expect(p.terminationStatus == 0, "\(name) failed:\n\(text.suffix(3000))")
         #expect(text.contains("PASS"))
     }
 }
