@@ -102,3 +102,13 @@ extension Collection where Element == UInt8 {
         return false
     }
 }
+
+extension String {
+    /// Without leading and trailing spaces and tabs (the blanks of RFC 5322's folding white space).
+    public var trimmingBlanks: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -108,6 +108,18 @@ enum HeaderParser {
         return tag.hasSuffix(":") && !tag.hasPrefix("H=") && !tag.hasPrefix("[")
     }
 
+    /// The digits of a fraction of a second (after its `.` or `,`): nanoseconds (digits past the
+    /// ninth ignored) and how many digits there were.
+    static func fraction(_ s: inout Substring) -> (nanoseconds: Int64, digits: Int) {
+        var nanos: Int64 = 0, scale: Int64 = 100_000_000, n = 0
+        while let c = s.first, let v = c.asciiDigit {
+            if n < 9 { nanos += Int64(v) * scale; scale /= 10 }
+            n += 1
+            s = s.dropFirst()
+        }
+        return (nanos, n)
+    }
+
     /// `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM|±HHMM]`, then the rest after one space (or the
     /// comma of a CSV log). The separator between date and time is returned.
     static func isoTime(_ text: Substring) -> ((time: Timestamp, whole: Bool), Substring, Character)? {
@@ -120,13 +132,8 @@ enum HeaderParser {
         var whole = true
         if s.first == "." || s.first == "," && s.dropFirst().first?.isASCIIDigit == true && sep == "T" {
             s = s.dropFirst()
-            var scale: Int64 = 100_000_000
-            var n = 0
-            while let c = s.first, let v = c.asciiDigit {
-                if n < 9 { nanos += Int64(v) * scale; scale /= 10 }
-                n += 1
-                s = s.dropFirst()
-            }
+            let n: Int
+            (nanos, n) = fraction(&s)
             guard n > 0 else { return nil }
             whole = false
         }
@@ -179,13 +186,8 @@ enum HeaderParser {
         var whole = true
         if s.first == "." {
             s = s.dropFirst()
-            var scale: Int64 = 100_000_000
-            var n = 0
-            while let c = s.first, let v = c.asciiDigit {
-                if n < 9 { nanos += Int64(v) * scale; scale /= 10 }
-                n += 1
-                s = s.dropFirst()
-            }
+            let n: Int
+            (nanos, n) = fraction(&s)
             whole = n == 0
         }
         if year == nil, s.count > 5, s.first == " ", s.dropFirst().prefix(4).allSatisfy(\.isASCIIDigit), s.dropFirst(5).first == " " {  // "… 09:00:45 2026 host"

@@ -251,12 +251,3 @@ public final class ECSWriter: ReportSink {
         }
     }
 }
-
-extension String {
-    fileprivate var trimmingBlanks: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
-    }
-}
